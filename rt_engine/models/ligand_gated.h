@@ -1,0 +1,98 @@
+// LigandGated: a voltage-independent conductance with a time course, as the
+// GABA conductance of Prinz 2004 Fig. 1b (rise tau 5 s, decay tau 15 s).
+//
+// Two modes:
+//  - kTriggered: every trigger starts a double-exponential time course
+//      g(t) = g_max * norm * (exp(-t/tau_decay) - exp(-t/tau_rise)),
+//    normalized so a single trigger peaks at g_max; triggers superpose.
+//    Triggers come from the schedule (onset_ms, then every interval_ms if
+//    > 0) and from the live action "trigger".
+//  - kContinuous: the ligand is applied or not; the open fraction s relaxes
+//    towards 1 with tau_rise while applied and towards 0 with tau_decay
+//    after; g = g_max * s. Applied during the scheduled window (onset_ms,
+//    for duration_ms, 0 = for ever; repeated every interval_ms if > 0) or
+//    while the live parameter `applied` is 1.
+// Both updates are exact for the step.
+//
+// Threads: Validate()/Prepare() are non-RT; Step() and the live setters are
+// RT-safe.
+#ifndef DYNCLAMP_RT_ENGINE_MODELS_LIGAND_GATED_H_
+#define DYNCLAMP_RT_ENGINE_MODELS_LIGAND_GATED_H_
+
+#include <cstdint>
+#include <span>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "rt_engine/models/param_info.h"
+
+namespace dynclamp::rt {
+
+struct LigandGated {
+  enum class Mode : uint8_t { kTriggered, kContinuous };
+
+  struct Params {
+    Mode mode = Mode::kTriggered;
+    double g_max_ns = 0.0;
+    double e_rev_mv = -75.0;
+    double tau_rise_ms = 5000.0;
+    double tau_decay_ms = 15000.0;
+    double onset_ms = -1.0;  // < 0: no scheduled trigger/application
+    double interval_ms = 0.0;
+    double duration_ms = 0.0;
+    double applied = 0.0;  // continuous mode: 1 = applied from the start
+  };
+  enum ParamIndex {
+    kGMaxNs, kERevMv, kTauRiseMs, kTauDecayMs, kOnsetMs, kIntervalMs,
+    kDurationMs, kApplied,
+  };
+  // Live action (not a stored parameter): start one time course now.
+  static constexpr int kTriggerAction = 100;
+  static constexpr ParamInfo kParamInfo[] = {
+      {"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "peak conductance"},
+      {"e_rev_mv", "mV", -75.0, -200.0, 200.0, false, true,
+       "reversal potential"},
+      {"tau_rise_ms", "ms", 5000.0, 0.0, 1e7, true, false, "rise time constant"},
+      {"tau_decay_ms", "ms", 15000.0, 0.0, 1e7, true, false,
+       "decay time constant"},
+      {"onset_ms", "ms", -1.0, -1.0, 1e9, false, false,
+       "first scheduled trigger or application after load; -1 = none"},
+      {"interval_ms", "ms", 0.0, 0.0, 1e9, false, false,
+       "repeat the schedule every interval; 0 = once"},
+      {"duration_ms", "ms", 0.0, 0.0, 1e9, false, false,
+       "continuous mode: length of each application; 0 = for ever"},
+      {"applied", "1", 0.0, 0.0, 1.0, false, true,
+       "continuous mode: ligand applied by hand (0 or 1)"},
+  };
+  static std::span<const ParamInfo> Info() { return kParamInfo; }
+
+  static absl::Status Validate(const Params& p, absl::string_view path);
+
+  struct Coeffs {
+    double rise_decay = 0;   // exp(-dt / tau_rise)
+    double decay_decay = 0;  // exp(-dt / tau_decay)
+    double peak_norm = 1;    // triggered: 1 / peak of the raw waveform
+    int64_t onset_cycle = -1;
+    int64_t interval_cycles = 0;
+    int64_t duration_cycles = 0;
+  };
+  static Coeffs Prepare(const Params& p, double dt_ms);
+
+  struct State {
+    double a = 0;  // triggered: rising component
+    double b = 0;  // triggered: decaying component
+    double s = 0;  // continuous: open fraction
+    bool trigger_pending = false;
+  };
+
+  // RT. `cycle` counts steps since the model set was loaded. Returns the
+  // conductance in nS; the caller forms the current.
+  static double Step(const Params& p, const Coeffs& c, State& st,
+                     int64_t cycle) noexcept;
+
+  static void SetLive(Params& p, State& st, int param, double value) noexcept;
+};
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_MODELS_LIGAND_GATED_H_

@@ -1,0 +1,24 @@
+// Naming rules shared by every named object (cells, conductances, gates):
+// names become parts of signal and parameter paths ("na.m", "cell0.v_mv"),
+// so they are identifiers: a letter or '_' then letters, digits or '_',
+// at most 64 characters.
+//
+// Threads: non-RT.
+#ifndef DYNCLAMP_RT_ENGINE_NAMES_H_
+#define DYNCLAMP_RT_ENGINE_NAMES_H_
+
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace dynclamp::rt {
+
+bool IsValidName(absl::string_view name);
+
+// InvalidArgument "<path>.<field>: ..." unless IsValidName(name).
+absl::Status CheckName(absl::string_view name, absl::string_view path,
+                       absl::string_view field);
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_NAMES_H_
