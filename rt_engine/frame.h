@@ -15,7 +15,7 @@ namespace dynclamp::rt {
 enum FrameFlags : uint32_t {
   kFrameFault = 1u << 0,        // the loop was in FAULT: outputs forced to 0
   kFrameClipped = 1u << 1,      // at least one output was clipped this cycle
-  kFrameOverrun = 1u << 2,      // this cycle finished past the next deadline
+  kFrameAfterOverrun = 1u << 2, // the previous cycle overran; deadlines skipped
   kFrameModelSwapped = 1u << 3, // a new model set took effect this cycle
   kFrameDaqError = 1u << 4,     // a DAQ read or write failed this cycle
 };

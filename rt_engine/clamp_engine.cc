@@ -1,0 +1,268 @@
+#include "rt_engine/clamp_engine.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "rt_engine/clock.h"
+
+namespace dynclamp::rt {
+namespace {
+// Layouts of older generations are kept so frames still in flight can be
+// interpreted; this many is plenty for a drain that runs every few ms.
+constexpr std::size_t kLayoutsKept = 16;
+}  // namespace
+
+const char* FaultReasonName(FaultReason reason) {
+  switch (reason) {
+    case FaultReason::kNone:
+      return "none";
+    case FaultReason::kDaqRead:
+      return "DAQ input read failed";
+    case FaultReason::kDaqWrite:
+      return "DAQ output write failed";
+    case FaultReason::kOverruns:
+      return "too many consecutive overruns";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<ClampEngine>> ClampEngine::Create(
+    Daq& daq, const ClampEngineConfig& config) {
+  if (daq.num_channels() == 0) {
+    return absl::FailedPreconditionError("daq: configure the DAQ first");
+  }
+  if (config.period_ns < 5'000 || config.period_ns > 10'000'000) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "period_ns: must be in [5000, 10000000] ns (5 us to 10 ms), got %d",
+        config.period_ns));
+  }
+  if (config.ring_capacity_frames < 2 || config.ring_capacity_frames > (1u << 24)) {
+    return absl::InvalidArgumentError(
+        "ring_capacity_frames: must be in [2, 16777216]");
+  }
+  if (config.max_signals > 4096) {
+    return absl::InvalidArgumentError("max_signals: must be <= 4096");
+  }
+  if (config.max_consecutive_overruns < 0) {
+    return absl::InvalidArgumentError(
+        "max_consecutive_overruns: must be >= 0 (0 disables)");
+  }
+  return std::unique_ptr<ClampEngine>(new ClampEngine(daq, config));
+}
+
+ClampEngine::ClampEngine(Daq& daq, const ClampEngineConfig& config)
+    : daq_(daq),
+      config_(config),
+      num_cells_(daq.num_channels()),
+      v_mv_(num_cells_, 0.0),
+      i_pa_(num_cells_, 0.0),
+      param_queue_(config.param_queue_capacity),
+      ring_(config.ring_capacity_frames,
+            2 * daq.num_channels() + config.max_signals) {
+  absl::MutexLock lock(&mu_);
+  FrameLayout empty;
+  empty.generation = 0;
+  for (const auto& ch : daq_.config().channels)
+    empty.values.push_back({absl::StrCat(ch.name, ".v_mv"), "mV"});
+  for (const auto& ch : daq_.config().channels)
+    empty.values.push_back({absl::StrCat(ch.name, ".i_pa"), "pA"});
+  layouts_[0] = std::move(empty);
+}
+
+ClampEngine::~ClampEngine() { delete active_; }
+
+absl::StatusOr<uint32_t> ClampEngine::LoadModelSet(const ModelSetSpec& spec) {
+  ModelSet::Config mc;
+  mc.dt_ms = static_cast<double>(config_.period_ns) * 1e-6;
+  for (const auto& ch : daq_.config().channels) mc.cell_names.push_back(ch.name);
+  mc.max_signals = config_.max_signals;
+  absl::MutexLock lock(&mu_);
+  mc.generation = next_generation_;
+  // Heavy work (validation, tables) happens here, off the RT thread.
+  absl::StatusOr<std::unique_ptr<ModelSet>> set = ModelSet::Prepare(spec, mc);
+  if (!set.ok()) return set.status();
+  ++next_generation_;
+  FrameLayout layout = layouts_[0];
+  layout.generation = mc.generation;
+  for (const SignalInfo& s : (*set)->signals()) layout.values.push_back(s);
+  layouts_[mc.generation] = std::move(layout);
+  while (layouts_.size() > kLayoutsKept + 1) {
+    layouts_.erase(std::next(layouts_.begin()));  // keep generation 0
+  }
+  latest_ = set->get();
+  mailbox_.Post(*std::move(set));
+  return mc.generation;
+}
+
+absl::Status ClampEngine::SetParam(absl::string_view path, double value) {
+  absl::MutexLock lock(&mu_);
+  if (latest_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": no model set is loaded"));
+  }
+  absl::StatusOr<ParamUpdate> update = latest_->ResolveParam(path, value);
+  if (!update.ok()) return update.status();
+  if (!param_queue_.TryPush(*update)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        path, ": too many parameter changes pending; the loop applies them "
+              "once per cycle, retry shortly"));
+  }
+  return absl::OkStatus();
+}
+
+void ClampEngine::RequestClearFault() {
+  clear_fault_requested_.store(true, std::memory_order_release);
+}
+
+void ClampEngine::ReclaimRetired() {
+  absl::MutexLock lock(&mu_);
+  mailbox_.ReclaimRetired();
+}
+
+ModelSetSpec ClampEngine::loaded_spec() const {
+  absl::MutexLock lock(&mu_);
+  return latest_ ? latest_->spec() : ModelSetSpec{};
+}
+
+uint32_t ClampEngine::loaded_generation() const {
+  absl::MutexLock lock(&mu_);
+  return latest_ ? latest_->generation() : 0;
+}
+
+absl::StatusOr<FrameLayout> ClampEngine::LayoutFor(uint32_t generation) const {
+  absl::MutexLock lock(&mu_);
+  auto it = layouts_.find(generation);
+  if (it == layouts_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no frame layout for model generation ", generation));
+  }
+  return it->second;
+}
+
+void ClampEngine::EnterFault(FaultReason reason) noexcept {
+  if (state() != EngineState::kFault) stats_.faults.Add();
+  fault_.store(static_cast<uint8_t>(reason), std::memory_order_release);
+  state_.store(static_cast<uint8_t>(EngineState::kFault),
+               std::memory_order_release);
+  ZeroOutputs();
+}
+
+void ClampEngine::ZeroOutputs() noexcept {
+  std::fill(i_pa_.begin(), i_pa_.end(), 0.0);
+  daq_.WriteZero();
+}
+
+void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
+                           int64_t period_ns) noexcept {
+  uint32_t flags = previous_overran_ ? kFrameAfterOverrun : 0;
+
+  // 1. Changes take effect only here, between cycles.
+  ModelSet* next = mailbox_.SwapFromRT(active_);
+  if (next != active_) {
+    active_ = next;
+    active_generation_.store(active_->generation(), std::memory_order_release);
+    stats_.model_swaps.Add();
+    flags |= kFrameModelSwapped;
+  }
+  ParamUpdate update;
+  while (param_queue_.TryPop(update)) {
+    if (active_ != nullptr && active_->Apply(update)) {
+      stats_.param_updates_applied.Add();
+    } else {
+      stats_.param_updates_stale.Add();
+    }
+  }
+  if (clear_fault_requested_.exchange(false, std::memory_order_acq_rel)) {
+    fault_.store(static_cast<uint8_t>(FaultReason::kNone), std::memory_order_release);
+    state_.store(static_cast<uint8_t>(EngineState::kRunning),
+                 std::memory_order_release);
+    consecutive_overruns_ = 0;
+  }
+
+  // 2. Read, step, write.
+  daq_.BeginCycle(wake_ns);
+  const int64_t read_start = MonotonicNowNs();
+  if (daq_.ReadInputs(v_mv_) != DaqError::kOk) {
+    stats_.daq_read_errors.Add();
+    flags |= kFrameDaqError;
+    EnterFault(FaultReason::kDaqRead);
+  }
+  int64_t compute_ns = 0;
+  const bool running = state() == EngineState::kRunning;
+  if (running && active_ != nullptr) {
+    const int64_t t0 = MonotonicNowNs();
+    active_->Step(v_mv_, i_pa_);
+    compute_ns = MonotonicNowNs() - t0;
+  } else {
+    std::fill(i_pa_.begin(), i_pa_.end(), 0.0);
+  }
+  if (running) {
+    const DaqWriteResult wr = daq_.WriteOutputs(i_pa_);
+    if (wr.clipped) {
+      stats_.clipped_outputs.Add(wr.clipped);
+      flags |= kFrameClipped;
+    }
+    if (wr.error != DaqError::kOk) {
+      stats_.daq_write_errors.Add();
+      flags |= kFrameDaqError;
+      EnterFault(FaultReason::kDaqWrite);
+    }
+  } else {
+    daq_.WriteZero();  // in FAULT every cycle re-asserts 0
+  }
+  const int64_t write_end = MonotonicNowNs();
+  if (state() == EngineState::kFault) flags |= kFrameFault;
+
+  // 3. Publish.
+  const int64_t latency_ns = write_end - read_start;
+  const int64_t lateness_ns = std::max<int64_t>(0, wake_ns - deadline_ns);
+  FrameView frame = ring_.BeginPush();
+  if (frame.header != nullptr) {
+    FrameHeader& h = *frame.header;
+    h.cycle = stats_.cycles.Get();
+    h.wake_time_ns = wake_ns;
+    h.flags = flags;
+    h.model_generation = active_ ? active_->generation() : 0;
+    h.period_ns = static_cast<uint32_t>(std::clamp<int64_t>(period_ns, 0, UINT32_MAX));
+    h.lateness_ns = static_cast<uint32_t>(std::min<int64_t>(lateness_ns, UINT32_MAX));
+    h.compute_ns = static_cast<uint32_t>(std::min<int64_t>(compute_ns, UINT32_MAX));
+    h.latency_ns = static_cast<uint32_t>(std::min<int64_t>(latency_ns, UINT32_MAX));
+    double* out = frame.values.data();
+    for (std::size_t c = 0; c < num_cells_; ++c) *out++ = v_mv_[c];
+    for (std::size_t c = 0; c < num_cells_; ++c) *out++ = i_pa_[c];
+    std::size_t n = 2 * num_cells_;
+    if (active_ != nullptr) {
+      const std::size_t m = std::min(active_->signals().size(), config_.max_signals);
+      active_->WriteSignals(frame.values.subspan(n, m));
+      n += m;
+    }
+    h.num_values = static_cast<uint32_t>(n);
+    ring_.CommitPush();
+  }
+  stats_.cycles.Add();
+  if (period_ns > 0) stats_.period_ns.Record(period_ns);
+  stats_.lateness_ns.Record(lateness_ns);
+  stats_.compute_ns.Record(compute_ns);
+  stats_.latency_ns.Record(latency_ns);
+}
+
+void ClampEngine::NoteDeadline(bool overran, int64_t missed) noexcept {
+  previous_overran_ = overran;
+  if (!overran) {
+    consecutive_overruns_ = 0;
+    return;
+  }
+  stats_.overruns.Add();
+  if (missed > 0) stats_.skipped_cycles.Add(static_cast<uint64_t>(missed));
+  ++consecutive_overruns_;
+  if (static_cast<uint64_t>(consecutive_overruns_) > stats_.max_consecutive_overruns.Get())
+    stats_.max_consecutive_overruns.Set(consecutive_overruns_);
+  if (config_.max_consecutive_overruns > 0 &&
+      consecutive_overruns_ >= config_.max_consecutive_overruns &&
+      state() != EngineState::kFault) {
+    EnterFault(FaultReason::kOverruns);
+  }
+}
+
+}  // namespace dynclamp::rt

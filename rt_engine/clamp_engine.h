@@ -1,0 +1,163 @@
+// ClampEngine: one clamp cycle, and the non-RT control side around it.
+//
+// RunCycle() is the whole of what the RT loop does each period, in one short
+// place: take a newly loaded model set (mailbox) and live parameter changes,
+// read all inputs, step the models, write all outputs (clipped), then publish
+// one frame and the timing figures. It never allocates, locks, logs or
+// blocks. RtLoop calls it on its RT thread at each deadline; tests and
+// offline tools call it directly on their own thread (with the simulated
+// rig's nominal clock this is deterministic and faster than real time).
+//
+// Safety: outputs are 0 until a model set runs, in FAULT and after
+// ZeroOutputs(). A DAQ read/write error, or max_consecutive_overruns overruns
+// in a row, enters FAULT in the same cycle: outputs are driven to 0, inputs
+// are still read and frames still published, models are not stepped. Only
+// the non-RT side clears FAULT (RequestClearFault()).
+//
+// Threads: the constructor and every method marked non-RT run on control
+// threads (they are serialized by an internal mutex). RunCycle(),
+// NoteDeadline() and ZeroOutputs() run only on the thread that owns the loop.
+// Observers (state(), stats(), counters) are readable from any thread;
+// frames() is read by one consumer thread.
+#ifndef DYNCLAMP_RT_ENGINE_CLAMP_ENGINE_H_
+#define DYNCLAMP_RT_ENGINE_CLAMP_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "rt_engine/daq.h"
+#include "rt_engine/frame_ring.h"
+#include "rt_engine/model_set.h"
+#include "rt_engine/spsc_queue.h"
+#include "rt_engine/swap_mailbox.h"
+#include "rt_engine/timing_stats.h"
+
+namespace dynclamp::rt {
+
+enum class EngineState : uint8_t { kRunning = 0, kFault = 1 };
+enum class FaultReason : uint8_t {
+  kNone = 0,
+  kDaqRead,
+  kDaqWrite,
+  kOverruns,
+};
+const char* FaultReasonName(FaultReason reason);
+
+struct ClampEngineConfig {
+  int64_t period_ns = 50'000;            // clamp step; >= 5 us
+  std::size_t ring_capacity_frames = 1 << 16;
+  std::size_t max_signals = 64;          // model signals per frame
+  std::size_t param_queue_capacity = 1024;
+  int max_consecutive_overruns = 10;     // 0 = overruns never fault
+};
+
+// What each value of a frame is, for one model-set generation.
+struct FrameLayout {
+  uint32_t generation = 0;
+  std::vector<SignalInfo> values;  // cell V's, cell I's, then model signals
+};
+
+class ClampEngine {
+ public:
+  // Non-RT. `daq` must be configured and outlive the engine.
+  static absl::StatusOr<std::unique_ptr<ClampEngine>> Create(
+      Daq& daq, const ClampEngineConfig& config);
+  ~ClampEngine();
+  ClampEngine(const ClampEngine&) = delete;
+  ClampEngine& operator=(const ClampEngine&) = delete;
+
+  // ---- non-RT control --------------------------------------------------
+  // Validates and prepares `spec` completely, then offers it to the RT side,
+  // which swaps it in between two cycles. Returns the new generation. A bad
+  // spec changes nothing.
+  absl::StatusOr<uint32_t> LoadModelSet(const ModelSetSpec& spec)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Changes one live parameter ("<conductance>.<param>") of the most recently
+  // loaded set at the next cycle boundary. ResourceExhausted if the queue of
+  // pending changes is full.
+  absl::Status SetParam(absl::string_view path, double value)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Asks the RT side to leave FAULT at the next cycle.
+  void RequestClearFault();
+  // Frees model sets the RT side has retired.
+  void ReclaimRetired() ABSL_LOCKS_EXCLUDED(mu_);
+  // The spec most recently loaded (empty before any load).
+  ModelSetSpec loaded_spec() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint32_t loaded_generation() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Layout of frames produced under `generation`; NotFound if unknown.
+  absl::StatusOr<FrameLayout> LayoutFor(uint32_t generation) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- RT ---------------------------------------------------------------
+  // One cycle. `deadline_ns` is when it was due, `wake_ns` when it started,
+  // `period_ns` the time since the previous wake (0 for the first).
+  void RunCycle(int64_t deadline_ns, int64_t wake_ns,
+                int64_t period_ns) noexcept;
+  // After a cycle: tell the engine whether it overran (ended past the next
+  // deadline, `missed` deadlines skipped). Enough in a row enter FAULT.
+  void NoteDeadline(bool overran, int64_t missed) noexcept;
+  // Drive every output to 0 (start, stop, termination).
+  void ZeroOutputs() noexcept;
+
+  // ---- observers (any thread) -------------------------------------------
+  EngineState state() const noexcept {
+    return static_cast<EngineState>(state_.load(std::memory_order_acquire));
+  }
+  FaultReason fault_reason() const noexcept {
+    return static_cast<FaultReason>(fault_.load(std::memory_order_acquire));
+  }
+  const TimingStats& stats() const noexcept { return stats_; }
+  TimingStats& mutable_stats() noexcept { return stats_; }
+  FrameRing& frames() noexcept { return ring_; }
+  const ClampEngineConfig& config() const noexcept { return config_; }
+  Daq& daq() noexcept { return daq_; }
+  std::size_t num_cells() const noexcept { return num_cells_; }
+  // Generation of the set the RT side is running (0 = none yet).
+  uint32_t active_generation() const noexcept {
+    return active_generation_.load(std::memory_order_acquire);
+  }
+
+ private:
+  ClampEngine(Daq& daq, const ClampEngineConfig& config);
+  void EnterFault(FaultReason reason) noexcept;
+
+  Daq& daq_;
+  const ClampEngineConfig config_;
+  const std::size_t num_cells_;
+
+  // RT-owned.
+  ModelSet* active_ = nullptr;
+  std::vector<double> v_mv_;
+  std::vector<double> i_pa_;
+  int consecutive_overruns_ = 0;
+  bool previous_overran_ = false;
+
+  // Crossing the boundary.
+  SwapMailbox<ModelSet> mailbox_;
+  SpscQueue<ParamUpdate> param_queue_;
+  FrameRing ring_;
+  TimingStats stats_;
+  std::atomic<uint8_t> state_{static_cast<uint8_t>(EngineState::kRunning)};
+  std::atomic<uint8_t> fault_{static_cast<uint8_t>(FaultReason::kNone)};
+  std::atomic<bool> clear_fault_requested_{false};
+  std::atomic<uint32_t> active_generation_{0};
+
+  // Non-RT.
+  mutable absl::Mutex mu_;
+  uint32_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  // The newest set posted: pending or active, never retired, so reading its
+  // immutable parts under mu_ is safe.
+  const ModelSet* latest_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<uint32_t, FrameLayout> layouts_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_CLAMP_ENGINE_H_

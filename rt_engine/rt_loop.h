@@ -1,0 +1,73 @@
+// RtLoop: the dedicated thread that runs a ClampEngine at a fixed period.
+//
+// On start the thread asks for SCHED_FIFO, locked memory and a CPU (and
+// reports what it got), prefaults its stack, zeroes the outputs, then loops:
+// sleep to the absolute deadline (clock_nanosleep, TIMER_ABSTIME,
+// CLOCK_MONOTONIC) with an optional busy-wait tail; run one cycle; advance
+// the deadline by one period. A cycle that ends past the next deadline is an
+// overrun: it is counted and the schedule skips the deadlines already missed
+// rather than running late cycles back to back. On stop the outputs are
+// zeroed by the RT thread before it exits.
+//
+// With `realtime = false` the loop does not sleep: cycles run back to back
+// (offline runs on the simulated rig's nominal clock).
+//
+// Threads: Start()/Stop()/Wait() are non-RT and called by one control thread.
+// Observers are safe from any thread.
+#ifndef DYNCLAMP_RT_ENGINE_RT_LOOP_H_
+#define DYNCLAMP_RT_ENGINE_RT_LOOP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "rt_engine/clamp_engine.h"
+#include "rt_engine/rt_thread.h"
+
+namespace dynclamp::rt {
+
+struct RtLoopConfig {
+  int64_t busy_wait_ns = 0;   // spin this long before each deadline
+  RtSettingsRequest rt;       // priority, memory lock, CPU
+  bool realtime = true;       // false: no sleeping (offline)
+  int64_t max_cycles = 0;     // stop by itself after this many; 0 = never
+};
+
+class RtLoop {
+ public:
+  RtLoop(ClampEngine& engine, const RtLoopConfig& config);
+  ~RtLoop();  // stops
+  RtLoop(const RtLoop&) = delete;
+  RtLoop& operator=(const RtLoop&) = delete;
+
+  // Starts the RT thread. FailedPrecondition if already running;
+  // InvalidArgument for a bad config.
+  absl::Status Start();
+  // Stops the thread (outputs zeroed) and waits for it. Idempotent.
+  void Stop();
+  // Waits until the loop ends by itself (max_cycles) or is stopped.
+  void Wait();
+
+  bool running() const noexcept { return running_.load(std::memory_order_acquire); }
+  // What the RT thread obtained; valid once Start() returned.
+  RtSettingsObtained rt_settings() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void ThreadMain();
+
+  ClampEngine& engine_;
+  const RtLoopConfig config_;
+  std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> running_{false};
+  mutable absl::Mutex mu_;
+  RtSettingsObtained settings_ ABSL_GUARDED_BY(mu_);
+  bool settings_ready_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_RT_LOOP_H_
