@@ -52,7 +52,7 @@ class RateTable {
 
   Entry Lookup(double v_mv) const noexcept {
     double x = (v_mv - v_min_mv_) * inv_dv_;
-    if (x < 0.0) x = 0.0;
+    if (!(x >= 0.0)) x = 0.0;  // also catches NaN
     if (x > max_x_) x = max_x_;
     const std::size_t i = static_cast<std::size_t>(x);
     const double f = x - static_cast<double>(i);

@@ -1,0 +1,143 @@
+// Proves the RT step allocates nothing: this binary replaces malloc and
+// friends with counting wrappers around glibc's own allocator.
+#include <malloc.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "rt_engine/rt_loop.h"
+#include "test_rig.h"
+
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+}
+
+namespace {
+std::atomic<uint64_t> g_total_allocs{0};
+thread_local bool t_tracking = false;
+thread_local uint64_t t_allocs = 0;
+void Note() {
+  g_total_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (t_tracking) ++t_allocs;
+}
+}  // namespace
+
+extern "C" {
+void* malloc(size_t n) {
+  Note();
+  return __libc_malloc(n);
+}
+void* calloc(size_t a, size_t b) {
+  Note();
+  return __libc_calloc(a, b);
+}
+void* realloc(void* p, size_t n) {
+  Note();
+  return __libc_realloc(p, n);
+}
+void* memalign(size_t a, size_t n) {
+  Note();
+  return __libc_memalign(a, n);
+}
+void* aligned_alloc(size_t a, size_t n) {
+  Note();
+  return __libc_memalign(a, n);
+}
+int posix_memalign(void** out, size_t a, size_t n) {
+  Note();
+  *out = __libc_memalign(a, n);
+  return *out ? 0 : 12;
+}
+}
+
+namespace dynclamp::rt {
+namespace {
+
+ModelSetSpec EverythingSpec() {
+  ModelSetSpec spec;
+  spec.conductances = {testing::Preset("na", "hh_na"), testing::Preset("k", "hh_k"),
+                       testing::Preset("leak", "hh_leak"), testing::Preset("ka", "ca1_ka")};
+  std::get<HhChannel::Params>(spec.conductances[1].model).integrator = Integrator::kRk4;
+  std::get<HhChannel::Params>(spec.conductances[3].model).integrator =
+      Integrator::kForwardEuler;
+  ConductanceSpec gaba;
+  gaba.name = "gaba";
+  LigandGated::Params lp;
+  lp.g_max_ns = 5;
+  lp.tau_rise_ms = 1;
+  lp.tau_decay_ms = 5;
+  lp.onset_ms = 0.1;
+  lp.interval_ms = 2;
+  gaba.model = lp;
+  spec.conductances.push_back(gaba);
+  return spec;
+}
+
+TEST(RtAllocationTest, TheHookSeesAllocations) {
+  t_tracking = true;
+  t_allocs = 0;
+  void* p = malloc(10);
+  std::vector<int> v(100);
+  // Keep the compiler from eliding the allocation.
+  asm volatile("" : : "r"(p), "r"(v.data()) : "memory");
+  t_tracking = false;
+  free(p);
+  EXPECT_EQ(t_allocs, 2u) << "if this fails the other test proves nothing";
+}
+
+TEST(RtAllocationTest, ClampCycleAllocatesNothing) {
+  SimRigConfig sim = testing::IdealSim({SimCellConfig{}, SimCellConfig{}});
+  sim.cells[0].bias_pa = 1500;  // fires: large currents, clipped at 200 pA
+  sim.cells[1].model = SimCellConfig::Model::kCa1;
+  sim.noise_sd_mv = 0.1;
+  sim.jitter_us = 5;
+  sim.latency_us = 30;
+  auto b = testing::MakeBench(sim, 25'000, 200);  // low limit: clipping too
+  ASSERT_TRUE(b.engine->LoadModelSet(EverythingSpec()).ok());
+  // Queue a swap and live updates so the cycle exercises every path.
+  ASSERT_TRUE(b.engine->SetParam("na.g_max_ns", 500).ok());
+  ASSERT_TRUE(b.engine->SetParam("gaba.trigger", 1).ok());
+  b.rig->FailNextReads(1);
+  int64_t t = 0;
+  t_tracking = true;
+  t_allocs = 0;
+  for (int k = 0; k < 4000; ++k) {
+    t += 25'000;
+    b.engine->RunCycle(t, t, 25'000);
+    if (k == 10) b.engine->RequestClearFault();
+    b.engine->NoteDeadline(k % 7 == 0, 1);
+  }
+  t_tracking = false;
+  EXPECT_EQ(t_allocs, 0u);
+  EXPECT_GT(b.engine->stats().clipped_outputs.Get(), 0u);
+  EXPECT_EQ(b.engine->stats().faults.Get(), 1u);
+}
+
+// End to end: while the RT thread runs (and this thread only sleeps), the
+// process allocates nothing.
+TEST(RtAllocationTest, RunningLoopAllocatesNothing) {
+  auto b = testing::MakeBench(testing::IdealSim({SimCellConfig{}}), 50'000, 2000, 1 << 16);
+  ASSERT_TRUE(b.engine->LoadModelSet(EverythingSpec()).ok());
+  RtLoopConfig lc;
+  lc.rt.lock_memory = false;
+  RtLoop loop(*b.engine, lc);
+  ASSERT_TRUE(loop.Start().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // swap done
+  const uint64_t before = g_total_allocs.load();
+  const uint64_t cycles_before = b.engine->stats().cycles.Get();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t after = g_total_allocs.load();
+  const uint64_t cycles = b.engine->stats().cycles.Get() - cycles_before;
+  loop.Stop();
+  EXPECT_GT(cycles, 100u);
+  EXPECT_EQ(after - before, 0u) << "allocations while " << cycles << " cycles ran";
+}
+
+}  // namespace
+}  // namespace dynclamp::rt

@@ -1,0 +1,173 @@
+#include "rt_engine/rt_loop.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "rt_engine/clock.h"
+#include "test_rig.h"
+
+namespace dynclamp::rt {
+namespace {
+
+using testing::IdealSim;
+using testing::MakeBench;
+
+RtLoopConfig Unprivileged() {
+  RtLoopConfig c;
+  c.rt.lock_memory = false;  // tests must not pin the whole test binary
+  return c;
+}
+
+TEST(RtLoopTest, RunsAtItsPeriodAndZeroesOutputsOnStop) {
+  auto b = MakeBench(IdealSim({SimCellConfig{}}), 100'000, 20000, 1 << 14);
+  ModelSetSpec spec;
+  ConductanceSpec g;
+  g.name = "g";
+  g.model = ConstantConductance::Params{20.0, 0.0};
+  spec.conductances = {g};
+  ASSERT_TRUE(b.engine->LoadModelSet(spec).ok());
+  RtLoop loop(*b.engine, Unprivileged());
+  ASSERT_TRUE(loop.Start().ok());
+  EXPECT_FALSE(loop.Start().ok()) << "a second start is refused";
+  const RtSettingsObtained got = loop.rt_settings();
+  EXPECT_FALSE(got.policy.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // 20 nS at 0 mV on a 10 nS, -65 mV cell: V settles at -21.7 mV, 433 pA.
+  EXPECT_NEAR(b.rig->dac_output_pa(0), 433.3, 5.0) << "the model set is injecting";
+  loop.Stop();
+  EXPECT_FALSE(loop.running());
+  EXPECT_EQ(b.rig->dac_output_pa(0), 0.0);
+  const auto& st = b.engine->stats();
+  // 300 ms at 100 us: about 3000 cycles, fewer if the machine is busy.
+  EXPECT_GT(st.cycles.Get(), 500u);
+  EXPECT_LT(st.cycles.Get(), 3600u);
+  const HistogramSnapshot period = st.period_ns.Snapshot();
+  EXPECT_NEAR(double(period.Quantile(0.5)), 100'000.0, 20'000.0);
+}
+
+// A backend that stalls on chosen cycles, to force overruns.
+class StallingDaq : public Daq {
+ public:
+  std::string Describe() const override { return "stalling"; }
+  std::atomic<int> stall_every{0};
+  int64_t stall_ns = 0;
+  std::atomic<double> last_out{-1};
+
+ protected:
+  absl::Status DoConfigure(const DaqConfig&) override { return absl::OkStatus(); }
+  DaqError DoReadVolts(std::span<double> v) noexcept override {
+    ++reads_;
+    const int every = stall_every.load();
+    if (every > 0 && reads_ % every == 0) {
+      const int64_t until = MonotonicNowNs() + stall_ns;
+      while (MonotonicNowNs() < until) {
+      }
+    }
+    for (double& x : v) x = -0.65;
+    return DaqError::kOk;
+  }
+  DaqError DoWriteVolts(std::span<const double> v) noexcept override {
+    last_out.store(v[0] * 400.0);
+    return DaqError::kOk;
+  }
+
+ private:
+  int64_t reads_ = 0;
+};
+
+TEST(RtLoopTest, OverrunsAreCountedAndTheScheduleSkipsAhead) {
+  StallingDaq daq;
+  ASSERT_TRUE(daq.Configure(testing::ChannelsFor(1)).ok());
+  daq.stall_every = 20;
+  daq.stall_ns = 1'000'000;  // 1 ms stall at a 200 us period
+  ClampEngineConfig ec;
+  ec.period_ns = 200'000;
+  ec.max_consecutive_overruns = 0;
+  auto engine = *ClampEngine::Create(daq, ec);
+  RtLoop loop(*engine, Unprivileged());
+  ASSERT_TRUE(loop.Start().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  loop.Stop();
+  const auto& st = engine->stats();
+  const uint64_t cycles = st.cycles.Get();
+  EXPECT_GE(st.overruns.Get(), cycles / 20 / 2) << "each stall overruns";
+  EXPECT_GE(st.skipped_cycles.Get(), 4 * st.overruns.Get() / 2)
+      << "a 1 ms stall skips about 5 deadlines";
+  // Skipping ahead: never more cycles than the deadlines that passed.
+  EXPECT_LE(cycles, 400'000'000 / 200'000 + 50);
+  EXPECT_EQ(engine->state(), EngineState::kRunning);
+}
+
+TEST(RtLoopTest, OverrunsInARowEnterFaultAndZeroOutputs) {
+  StallingDaq daq;
+  ASSERT_TRUE(daq.Configure(testing::ChannelsFor(1)).ok());
+  daq.stall_every = 1;
+  daq.stall_ns = 300'000;
+  ClampEngineConfig ec;
+  ec.period_ns = 100'000;
+  ec.max_consecutive_overruns = 5;
+  auto engine = *ClampEngine::Create(daq, ec);
+  ModelSetSpec spec;
+  ConductanceSpec g;
+  g.name = "g";
+  g.model = ConstantConductance::Params{20.0, 0.0};
+  spec.conductances = {g};
+  ASSERT_TRUE(engine->LoadModelSet(spec).ok());
+  RtLoop loop(*engine, Unprivileged());
+  ASSERT_TRUE(loop.Start().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(engine->state(), EngineState::kFault);
+  EXPECT_EQ(engine->fault_reason(), FaultReason::kOverruns);
+  EXPECT_EQ(daq.last_out.load(), 0.0);
+  loop.Stop();
+}
+
+// The control thread loads new model sets as fast as it can while the loop
+// runs and a drain thread reads frames: no frame is lost or out of order,
+// and generations only move forward.
+TEST(RtLoopTest, MailboxSwapUnderLoadLosesNoFrame) {
+  auto b = MakeBench(IdealSim({SimCellConfig{}}), 20'000, 20000, 1 << 16);
+  RtLoop loop(*b.engine, Unprivileged());
+  std::atomic<bool> stop{false};
+  uint64_t frames = 0, last_cycle = 0;
+  uint32_t last_gen = 0;
+  bool ordered = true, gen_monotonic = true;
+  std::thread drain([&] {
+    FrameHeader h;
+    std::vector<double> v(b.engine->frames().values_per_frame());
+    while (!stop.load() || b.engine->frames().SizeApprox() > 0) {
+      if (!b.engine->frames().TryPop(h, v)) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        continue;
+      }
+      if (frames > 0 && h.cycle != last_cycle + 1) ordered = false;
+      if (h.model_generation < last_gen) gen_monotonic = false;
+      last_cycle = h.cycle;
+      last_gen = h.model_generation;
+      ++frames;
+    }
+  });
+  ASSERT_TRUE(loop.Start().ok());
+  int loads = 0;
+  const int64_t end = MonotonicNowNs() + 500'000'000;
+  while (MonotonicNowNs() < end) {
+    ModelSetSpec spec;
+    spec.conductances = {testing::Preset("na", "hh_na"), testing::Preset("k", "hh_k")};
+    std::get<HhChannel::Params>(spec.conductances[0].model).g_max_ns = 100 + loads;
+    ASSERT_TRUE(b.engine->LoadModelSet(spec).ok());
+    b.engine->ReclaimRetired();
+    ++loads;
+  }
+  loop.Stop();
+  stop.store(true);
+  drain.join();
+  EXPECT_GT(loads, 10);
+  EXPECT_TRUE(ordered);
+  EXPECT_TRUE(gen_monotonic);
+  EXPECT_EQ(b.engine->frames().dropped(), 0u);
+  EXPECT_EQ(frames, b.engine->stats().cycles.Get());
+  EXPECT_GT(b.engine->stats().model_swaps.Get(), 1u);
+}
+
+}  // namespace
+}  // namespace dynclamp::rt
