@@ -1,0 +1,173 @@
+// bench_loop: runs the real RT loop on the simulated rig for a set duration
+// at each requested rate and prints the percentiles (p50, p99, p99.9, max) of
+// the actual period, the wake-up lateness, the model step's compute time and
+// the input-to-output latency, with the overrun count.
+//
+// The workload is Bettencourt's knock-in: a simulated CA1 cell with its Na+
+// channels removed, and the CA1 Na+ conductance added back by the clamp
+// (plus, with --channels, more HH channels to load the step).
+//
+//   build/bin/bench_loop [--duration_s=5] [--rates_khz=20,50,100]
+//                        [--format=text|json] [--busy_wait_us=0] [--cpu=-1]
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "rt_engine/models/channel_presets.h"
+#include "rt_engine/rt_loop.h"
+#include "rt_engine/sim_rig.h"
+
+ABSL_FLAG(double, duration_s, 5.0, "seconds to run at each rate");
+ABSL_FLAG(std::vector<std::string>, rates_khz, (std::vector<std::string>{"20", "50", "100"}),
+          "loop rates to measure, in kHz");
+ABSL_FLAG(std::string, format, "text", "text or json");
+ABSL_FLAG(double, busy_wait_us, 0.0, "spin this long before each deadline");
+ABSL_FLAG(int, cpu, -1, "pin the RT thread to this CPU (-1: no pinning)");
+ABSL_FLAG(int, channels, 0, "extra HH channels (alternating Na, K) to step");
+
+namespace dynclamp::rt {
+namespace {
+
+struct Result {
+  double rate_khz = 0;
+  uint64_t cycles = 0, overruns = 0, skipped = 0, dropped = 0;
+  HistogramSnapshot period, lateness, compute, latency;
+  std::string rt;
+  std::size_t spikes = 0;
+};
+
+Result RunAt(double rate_khz, double duration_s) {
+  const int64_t period_ns = static_cast<int64_t>(1e6 / rate_khz);
+  SimRigConfig sim;
+  SimCellConfig cell;
+  cell.model = SimCellConfig::Model::kCa1;
+  cell.blocked = {"na"};
+  cell.bias_pa = 300;
+  sim.cells = {cell};
+  SimRig rig(sim);
+  DaqConfig daq;
+  daq.channels = {{"cell0", 100.0, 20000.0, 200000.0}};
+  if (auto s = rig.Configure(daq); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  ClampEngineConfig ec;
+  ec.period_ns = period_ns;
+  ec.max_consecutive_overruns = 0;  // measure, do not fault
+  ec.max_signals = 4096;
+  auto engine = *ClampEngine::Create(rig, ec);
+  ModelSetSpec spec;
+  ConductanceSpec na;
+  na.name = "na";
+  na.model = std::get<HhChannel::Params>(*MakePreset("ca1_na"));
+  spec.conductances.push_back(na);
+  for (int k = 0; k < absl::GetFlag(FLAGS_channels); ++k) {
+    ConductanceSpec c;
+    c.name = absl::StrFormat("extra%d", k);
+    auto p = std::get<HhChannel::Params>(*MakePreset(k % 2 ? "hh_k" : "hh_na"));
+    p.g_max_ns = 0.0;  // loads the step without changing the cell
+    c.model = p;
+    spec.conductances.push_back(c);
+  }
+  if (auto g = engine->LoadModelSet(spec); !g.ok()) {
+    std::fprintf(stderr, "%s\n", g.status().ToString().c_str());
+    std::exit(1);
+  }
+  RtLoopConfig lc;
+  lc.busy_wait_ns = static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
+  lc.rt.cpu = absl::GetFlag(FLAGS_cpu);
+  RtLoop loop(*engine, lc);
+  std::atomic<bool> done{false};
+  std::size_t spikes = 0;
+  std::thread drain([&] {
+    FrameHeader h;
+    std::vector<double> v(engine->frames().values_per_frame());
+    double prev = -70;
+    while (!done.load() || engine->frames().SizeApprox() > 0) {
+      if (!engine->frames().TryPop(h, v)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      if (prev < 0 && v[0] >= 0) ++spikes;
+      prev = v[0];
+    }
+  });
+  if (auto s = loop.Start(); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(duration_s));
+  loop.Stop();
+  done.store(true);
+  drain.join();
+  Result r;
+  const TimingStats& st = engine->stats();
+  r.rate_khz = rate_khz;
+  r.cycles = st.cycles.Get();
+  r.overruns = st.overruns.Get();
+  r.skipped = st.skipped_cycles.Get();
+  r.dropped = engine->frames().dropped();
+  r.period = st.period_ns.Snapshot();
+  r.lateness = st.lateness_ns.Snapshot();
+  r.compute = st.compute_ns.Snapshot();
+  r.latency = st.latency_ns.Snapshot();
+  r.rt = loop.rt_settings().Summary();
+  r.spikes = spikes;
+  return r;
+}
+
+std::string Quantiles(const HistogramSnapshot& s, bool json) {
+  const double us[] = {s.Quantile(0.5) / 1e3, s.Quantile(0.99) / 1e3,
+                       s.Quantile(0.999) / 1e3, s.max_ns / 1e3};
+  if (json)
+    return absl::StrFormat(
+        "{\"p50_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"max_us\": %.3f}",
+        us[0], us[1], us[2], us[3]);
+  return absl::StrFormat("%8.2f %8.2f %8.2f %9.2f", us[0], us[1], us[2], us[3]);
+}
+
+}  // namespace
+}  // namespace dynclamp::rt
+
+int main(int argc, char** argv) {
+  using namespace dynclamp::rt;
+  absl::ParseCommandLine(argc, argv);
+  const bool json = absl::GetFlag(FLAGS_format) == "json";
+  std::vector<Result> results;
+  for (const std::string& r : absl::GetFlag(FLAGS_rates_khz)) {
+    results.push_back(RunAt(std::stod(r), absl::GetFlag(FLAGS_duration_s)));
+  }
+  if (json) {
+    std::vector<std::string> items;
+    for (const Result& r : results) {
+      items.push_back(absl::StrFormat(
+          "{\"rate_khz\": %g, \"cycles\": %d, \"overruns\": %d, "
+          "\"skipped_cycles\": %d, \"dropped_frames\": %d, \"spikes\": %d, "
+          "\"period\": %s, \"lateness\": %s, \"compute\": %s, \"latency\": %s, "
+          "\"rt\": \"%s\"}",
+          r.rate_khz, r.cycles, r.overruns, r.skipped, r.dropped, r.spikes,
+          Quantiles(r.period, true), Quantiles(r.lateness, true),
+          Quantiles(r.compute, true), Quantiles(r.latency, true), r.rt));
+    }
+    std::printf("[%s]\n", absl::StrJoin(items, ",\n ").c_str());
+    return 0;
+  }
+  std::printf("RT thread: %s\n", results.empty() ? "" : results[0].rt.c_str());
+  std::printf("%-9s %-10s %-37s %s\n", "rate", "", "p50      p99      p99.9    max (us)", "");
+  for (const Result& r : results) {
+    std::printf("%5.0f kHz  period    %s\n", r.rate_khz, Quantiles(r.period, false).c_str());
+    std::printf("           lateness  %s\n", Quantiles(r.lateness, false).c_str());
+    std::printf("           compute   %s\n", Quantiles(r.compute, false).c_str());
+    std::printf("           latency   %s\n", Quantiles(r.latency, false).c_str());
+    std::printf("           cycles %lu  overruns %lu  skipped %lu  dropped frames %lu  "
+                "spikes %zu\n",
+                r.cycles, r.overruns, r.skipped, r.dropped, r.spikes);
+  }
+  return 0;
+}
