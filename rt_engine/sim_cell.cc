@@ -95,7 +95,8 @@ absl::StatusOr<SimCell> SimCell::Create(const SimCellConfig& cfg,
     }
     cell.num_state_ += ch.num_gates;
   }
-  const double v0 = std::isnan(cfg.v_init_mv) ? cell.leak_e_mv_ : cfg.v_init_mv;
+  // All three models rest near -65 mV (HH's leak reversal is not its rest).
+  const double v0 = std::isnan(cfg.v_init_mv) ? -65.0 : cfg.v_init_mv;
   if (!std::isfinite(v0) || std::fabs(v0) > 200)
     return FieldError(path, "v_init_mv", "must be in [-200, 200] mV");
   cell.state_[0] = v0;

@@ -35,7 +35,7 @@ struct SimCellConfig {
   double leak_g_ns = NAN;
   double leak_e_mv = NAN;
   double bias_pa = 0.0;       // steady current, as an amplifier's holding
-  double v_init_mv = NAN;     // NaN: the leak reversal potential
+  double v_init_mv = NAN;     // NaN: the model's resting potential (-65 mV)
   double celsius = NAN;       // NaN: the model's own (HH 6.3, CA1 35)
   std::vector<std::string> blocked;  // e.g. {"na"}: removed channels
 };
