@@ -24,7 +24,8 @@
 #include "rt_engine/sim_rig.h"
 
 ABSL_FLAG(double, duration_s, 5.0, "seconds to run at each rate");
-ABSL_FLAG(std::vector<std::string>, rates_khz, (std::vector<std::string>{"20", "50", "100"}),
+ABSL_FLAG(std::vector<std::string>, rates_khz,
+          (std::vector<std::string>{"20", "50", "100"}),
           "loop rates to measure, in kHz");
 ABSL_FLAG(std::string, format, "text", "text or json");
 ABSL_FLAG(double, busy_wait_us, 0.0, "spin this long before each deadline");
@@ -80,7 +81,8 @@ Result RunAt(double rate_khz, double duration_s) {
     std::exit(1);
   }
   RtLoopConfig lc;
-  lc.busy_wait_ns = static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
+  lc.busy_wait_ns =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
   lc.rt.cpu = absl::GetFlag(FLAGS_cpu);
   RtLoop loop(*engine, lc);
   std::atomic<bool> done{false};
@@ -127,7 +129,8 @@ std::string Quantiles(const HistogramSnapshot& s, bool json) {
                        s.Quantile(0.999) / 1e3, s.max_ns / 1e3};
   if (json)
     return absl::StrFormat(
-        "{\"p50_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"max_us\": %.3f}",
+        "{\"p50_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"max_us\": "
+        "%.3f}",
         us[0], us[1], us[2], us[3]);
   return absl::StrFormat("%8.2f %8.2f %8.2f %9.2f", us[0], us[1], us[2], us[3]);
 }
@@ -159,15 +162,21 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf("RT thread: %s\n", results.empty() ? "" : results[0].rt.c_str());
-  std::printf("%-9s %-10s %-37s %s\n", "rate", "", "p50      p99      p99.9    max (us)", "");
+  std::printf("%-9s %-10s %-37s %s\n", "rate", "",
+              "p50      p99      p99.9    max (us)", "");
   for (const Result& r : results) {
-    std::printf("%5.0f kHz  period    %s\n", r.rate_khz, Quantiles(r.period, false).c_str());
-    std::printf("           lateness  %s\n", Quantiles(r.lateness, false).c_str());
-    std::printf("           compute   %s\n", Quantiles(r.compute, false).c_str());
-    std::printf("           latency   %s\n", Quantiles(r.latency, false).c_str());
-    std::printf("           cycles %lu  overruns %lu  skipped %lu  dropped frames %lu  "
-                "spikes %zu\n",
-                r.cycles, r.overruns, r.skipped, r.dropped, r.spikes);
+    std::printf("%5.0f kHz  period    %s\n", r.rate_khz,
+                Quantiles(r.period, false).c_str());
+    std::printf("           lateness  %s\n",
+                Quantiles(r.lateness, false).c_str());
+    std::printf("           compute   %s\n",
+                Quantiles(r.compute, false).c_str());
+    std::printf("           latency   %s\n",
+                Quantiles(r.latency, false).c_str());
+    std::printf(
+        "           cycles %lu  overruns %lu  skipped %lu  dropped frames %lu  "
+        "spikes %zu\n",
+        r.cycles, r.overruns, r.skipped, r.dropped, r.spikes);
   }
   return 0;
 }

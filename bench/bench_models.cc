@@ -70,7 +70,8 @@ std::unique_ptr<ModelSet> Prepare(int cells, int channels_per_cell_group,
   }
   ModelSet::Config cfg;
   cfg.dt_ms = kDtMs;
-  for (int c = 0; c < cells; ++c) cfg.cell_names.push_back("cell" + std::to_string(c));
+  for (int c = 0; c < cells; ++c)
+    cfg.cell_names.push_back("cell" + std::to_string(c));
   cfg.max_signals = 4096;
   return *ModelSet::Prepare(spec, cfg);
 }
@@ -152,7 +153,8 @@ void BM_HhInstances(benchmark::State& state) {
   }
   ModelSet::Config cfg;
   cfg.dt_ms = kDtMs;
-  for (int c = 0; c < 8; ++c) cfg.cell_names.push_back("cell" + std::to_string(c));
+  for (int c = 0; c < 8; ++c)
+    cfg.cell_names.push_back("cell" + std::to_string(c));
   cfg.max_signals = 8 * n;
   auto set = *ModelSet::Prepare(spec, cfg);
   RunSteps(state, *set, 8);

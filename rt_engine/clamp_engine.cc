@@ -37,7 +37,8 @@ absl::StatusOr<std::unique_ptr<ClampEngine>> ClampEngine::Create(
         "period_ns: must be in [5000, 10000000] ns (5 us to 10 ms), got %d",
         config.period_ns));
   }
-  if (config.ring_capacity_frames < 2 || config.ring_capacity_frames > (1u << 24)) {
+  if (config.ring_capacity_frames < 2 ||
+      config.ring_capacity_frames > (1u << 24)) {
     return absl::InvalidArgumentError(
         "ring_capacity_frames: must be in [2, 16777216]");
   }
@@ -75,7 +76,8 @@ ClampEngine::~ClampEngine() { delete active_; }
 absl::StatusOr<uint32_t> ClampEngine::LoadModelSet(const ModelSetSpec& spec) {
   ModelSet::Config mc;
   mc.dt_ms = static_cast<double>(config_.period_ns) * 1e-6;
-  for (const auto& ch : daq_.config().channels) mc.cell_names.push_back(ch.name);
+  for (const auto& ch : daq_.config().channels)
+    mc.cell_names.push_back(ch.name);
   mc.max_signals = config_.max_signals;
   absl::MutexLock lock(&mu_);
   mc.generation = next_generation_;
@@ -105,8 +107,9 @@ absl::Status ClampEngine::SetParam(absl::string_view path, double value) {
   if (!update.ok()) return update.status();
   if (!param_queue_.TryPush(*update)) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        path, ": too many parameter changes pending; the loop applies them "
-              "once per cycle, retry shortly"));
+        path,
+        ": too many parameter changes pending; the loop applies them "
+        "once per cycle, retry shortly"));
   }
   return absl::OkStatus();
 }
@@ -174,7 +177,8 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     }
   }
   if (clear_fault_requested_.exchange(false, std::memory_order_acq_rel)) {
-    fault_.store(static_cast<uint8_t>(FaultReason::kNone), std::memory_order_release);
+    fault_.store(static_cast<uint8_t>(FaultReason::kNone),
+                 std::memory_order_release);
     state_.store(static_cast<uint8_t>(EngineState::kRunning),
                  std::memory_order_release);
     consecutive_overruns_ = 0;
@@ -224,16 +228,21 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     h.wake_time_ns = wake_ns;
     h.flags = flags;
     h.model_generation = active_ ? active_->generation() : 0;
-    h.period_ns = static_cast<uint32_t>(std::clamp<int64_t>(period_ns, 0, UINT32_MAX));
-    h.lateness_ns = static_cast<uint32_t>(std::min<int64_t>(lateness_ns, UINT32_MAX));
-    h.compute_ns = static_cast<uint32_t>(std::min<int64_t>(compute_ns, UINT32_MAX));
-    h.latency_ns = static_cast<uint32_t>(std::min<int64_t>(latency_ns, UINT32_MAX));
+    h.period_ns =
+        static_cast<uint32_t>(std::clamp<int64_t>(period_ns, 0, UINT32_MAX));
+    h.lateness_ns =
+        static_cast<uint32_t>(std::min<int64_t>(lateness_ns, UINT32_MAX));
+    h.compute_ns =
+        static_cast<uint32_t>(std::min<int64_t>(compute_ns, UINT32_MAX));
+    h.latency_ns =
+        static_cast<uint32_t>(std::min<int64_t>(latency_ns, UINT32_MAX));
     double* out = frame.values.data();
     for (std::size_t c = 0; c < num_cells_; ++c) *out++ = v_mv_[c];
     for (std::size_t c = 0; c < num_cells_; ++c) *out++ = i_pa_[c];
     std::size_t n = 2 * num_cells_;
     if (active_ != nullptr) {
-      const std::size_t m = std::min(active_->signals().size(), config_.max_signals);
+      const std::size_t m =
+          std::min(active_->signals().size(), config_.max_signals);
       active_->WriteSignals(frame.values.subspan(n, m));
       n += m;
     }
@@ -256,7 +265,8 @@ void ClampEngine::NoteDeadline(bool overran, int64_t missed) noexcept {
   stats_.overruns.Add();
   if (missed > 0) stats_.skipped_cycles.Add(static_cast<uint64_t>(missed));
   ++consecutive_overruns_;
-  if (static_cast<uint64_t>(consecutive_overruns_) > stats_.max_consecutive_overruns.Get())
+  if (static_cast<uint64_t>(consecutive_overruns_) >
+      stats_.max_consecutive_overruns.Get())
     stats_.max_consecutive_overruns.Set(consecutive_overruns_);
   if (config_.max_consecutive_overruns > 0 &&
       consecutive_overruns_ >= config_.max_consecutive_overruns &&

@@ -51,11 +51,11 @@ enum class FaultReason : uint8_t {
 const char* FaultReasonName(FaultReason reason);
 
 struct ClampEngineConfig {
-  int64_t period_ns = 50'000;            // clamp step; >= 5 us
+  int64_t period_ns = 50'000;  // clamp step; >= 5 us
   std::size_t ring_capacity_frames = 1 << 16;
-  std::size_t max_signals = 64;          // model signals per frame
+  std::size_t max_signals = 64;  // model signals per frame
   std::size_t param_queue_capacity = 1024;
-  int max_consecutive_overruns = 10;     // 0 = overruns never fault
+  int max_consecutive_overruns = 10;  // 0 = overruns never fault
 };
 
 // What each value of a frame is, for one model-set generation.

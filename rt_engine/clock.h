@@ -25,7 +25,8 @@ inline void SleepUntilNs(int64_t deadline_ns) noexcept {
   timespec ts;
   ts.tv_sec = deadline_ns / 1'000'000'000;
   ts.tv_nsec = deadline_ns % 1'000'000'000;
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) ==
+         EINTR) {
   }
 }
 

@@ -28,12 +28,13 @@ Daq::~Daq() = default;
 
 absl::Status Daq::Configure(const DaqConfig& config) {
   if (config.channels.empty()) {
-    return absl::InvalidArgumentError("channels: at least one channel is needed");
+    return absl::InvalidArgumentError(
+        "channels: at least one channel is needed");
   }
   if (config.channels.size() > kMaxDaqChannels) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "channels: at most %d channels, got %d", kMaxDaqChannels,
-        config.channels.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("channels: at most %d channels, got %d",
+                        kMaxDaqChannels, config.channels.size()));
   }
   std::set<std::string> names;
   for (std::size_t i = 0; i < config.channels.size(); ++i) {
@@ -41,15 +42,18 @@ absl::Status Daq::Configure(const DaqConfig& config) {
     const std::string path = absl::StrCat("channels[", i, "]");
     if (auto s = CheckName(c.name, path, "name"); !s.ok()) return s;
     if (!names.insert(c.name).second)
-      return FieldError(path, "name", absl::StrCat("'", c.name, "' is used twice"));
+      return FieldError(path, "name",
+                        absl::StrCat("'", c.name, "' is used twice"));
     auto positive = [&](double v, const char* field) -> absl::Status {
       if (std::isfinite(v) && v > 0 && v < 1e9) return absl::OkStatus();
       return FieldError(path, field,
                         absl::StrFormat("must be finite and > 0, got %g", v));
     };
-    if (auto s = positive(c.input_gain_mv_per_v, "input_gain_mv_per_v"); !s.ok())
+    if (auto s = positive(c.input_gain_mv_per_v, "input_gain_mv_per_v");
+        !s.ok())
       return s;
-    if (auto s = positive(c.output_gain_pa_per_v, "output_gain_pa_per_v"); !s.ok())
+    if (auto s = positive(c.output_gain_pa_per_v, "output_gain_pa_per_v");
+        !s.ok())
       return s;
     if (auto s = positive(c.current_limit_pa, "current_limit_pa"); !s.ok())
       return s;

@@ -30,10 +30,10 @@
 namespace dynclamp::rt {
 
 struct DaqChannelConfig {
-  std::string name;                    // the cell's name, e.g. "cell0"
-  double input_gain_mv_per_v = 100.0;  // mV of membrane potential per V in
-  double output_gain_pa_per_v = 400.0; // pA injected per V out
-  double current_limit_pa = 2000.0;    // |I| never exceeds this
+  std::string name;                     // the cell's name, e.g. "cell0"
+  double input_gain_mv_per_v = 100.0;   // mV of membrane potential per V in
+  double output_gain_pa_per_v = 400.0;  // pA injected per V out
+  double current_limit_pa = 2000.0;     // |I| never exceeds this
 };
 
 struct DaqConfig {
@@ -41,7 +41,12 @@ struct DaqConfig {
 };
 
 // Small error codes for the RT path; the non-RT side turns them into text.
-enum class DaqError : uint8_t { kOk = 0, kReadFailed, kWriteFailed, kDeviceLost };
+enum class DaqError : uint8_t {
+  kOk = 0,
+  kReadFailed,
+  kWriteFailed,
+  kDeviceLost
+};
 const char* DaqErrorName(DaqError error);
 
 struct DaqWriteResult {

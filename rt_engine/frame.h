@@ -13,23 +13,24 @@
 namespace dynclamp::rt {
 
 enum FrameFlags : uint32_t {
-  kFrameFault = 1u << 0,        // the loop was in FAULT: outputs forced to 0
-  kFrameClipped = 1u << 1,      // at least one output was clipped this cycle
-  kFrameAfterOverrun = 1u << 2, // the previous cycle overran; deadlines skipped
-  kFrameModelSwapped = 1u << 3, // a new model set took effect this cycle
-  kFrameDaqError = 1u << 4,     // a DAQ read or write failed this cycle
+  kFrameFault = 1u << 0,    // the loop was in FAULT: outputs forced to 0
+  kFrameClipped = 1u << 1,  // at least one output was clipped this cycle
+  kFrameAfterOverrun =
+      1u << 2,  // the previous cycle overran; deadlines skipped
+  kFrameModelSwapped = 1u << 3,  // a new model set took effect this cycle
+  kFrameDaqError = 1u << 4,      // a DAQ read or write failed this cycle
 };
 
 struct FrameHeader {
-  uint64_t cycle = 0;           // cycle index since the loop started
-  int64_t wake_time_ns = 0;     // CLOCK_MONOTONIC time the cycle woke
-  uint32_t flags = 0;           // FrameFlags
+  uint64_t cycle = 0;             // cycle index since the loop started
+  int64_t wake_time_ns = 0;       // CLOCK_MONOTONIC time the cycle woke
+  uint32_t flags = 0;             // FrameFlags
   uint32_t model_generation = 0;  // generation of the model set that ran
-  uint32_t period_ns = 0;       // actual time since the previous wake-up
-  uint32_t lateness_ns = 0;     // wake-up minus deadline
-  uint32_t compute_ns = 0;      // time spent stepping the models
-  uint32_t latency_ns = 0;      // start of input read to end of output write
-  uint32_t num_values = 0;      // how many values follow that are meaningful
+  uint32_t period_ns = 0;         // actual time since the previous wake-up
+  uint32_t lateness_ns = 0;       // wake-up minus deadline
+  uint32_t compute_ns = 0;        // time spent stepping the models
+  uint32_t latency_ns = 0;        // start of input read to end of output write
+  uint32_t num_values = 0;        // how many values follow that are meaningful
   uint32_t reserved = 0;
 };
 static_assert(sizeof(FrameHeader) == 48);

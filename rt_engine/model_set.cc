@@ -51,10 +51,12 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
     if (!names.insert(c.name).second) {
       return FieldError(named, "name", "is used by another conductance");
     }
-    if (c.cell < 0 || static_cast<std::size_t>(c.cell) >= config.cell_names.size()) {
-      return FieldError(named, "cell",
-                        absl::StrFormat("must be a cell index in [0, %d], got %d",
-                                        config.cell_names.size() - 1, c.cell));
+    if (c.cell < 0 ||
+        static_cast<std::size_t>(c.cell) >= config.cell_names.size()) {
+      return FieldError(
+          named, "cell",
+          absl::StrFormat("must be a cell index in [0, %d], got %d",
+                          config.cell_names.size() - 1, c.cell));
     }
     absl::Status s = std::visit(
         [&](const auto& p) -> absl::Status {
@@ -104,7 +106,8 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
     Output out;
     out.cell = static_cast<uint32_t>(c.cell);
     if (const auto* p = std::get_if<ConstantConductance::Params>(&c.model)) {
-      set->slots_.push_back({Kind::kConstant, uint32_t(set->constants_.size())});
+      set->slots_.push_back(
+          {Kind::kConstant, uint32_t(set->constants_.size())});
       set->constants_.push_back({out, *p});
     } else if (const auto* p = std::get_if<LigandGated::Params>(&c.model)) {
       set->slots_.push_back({Kind::kLigand, uint32_t(set->ligands_.size())});
@@ -163,7 +166,8 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
       const auto& hp = std::get<HhChannel::Params>(spec.conductances[k].model);
       const HhRuntime& rt = set->hh_[slot.index];
       for (uint32_t g = 0; g < rt.num_gates; ++g) {
-        set->signals_.push_back({absl::StrCat(name, ".", hp.gates[g].name), "1"});
+        set->signals_.push_back(
+            {absl::StrCat(name, ".", hp.gates[g].name), "1"});
         set->signal_sources_.push_back(&set->gate_state_[rt.first_gate + g]);
       }
     }
@@ -265,9 +269,8 @@ absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
     const std::span<const ParamInfo> info = InfoFor(c.model);
     const int index = FindParam(info, param);
     if (index < 0) {
-      return absl::NotFoundError(
-          absl::StrCat(path, ": conductance '", name, "' has no parameter '",
-                       param, "'"));
+      return absl::NotFoundError(absl::StrCat(
+          path, ": conductance '", name, "' has no parameter '", param, "'"));
     }
     if (!info[index].live) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -22,11 +22,11 @@
 #include <memory>
 #include <span>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rt_engine/models/constant_conductance.h"
 #include "rt_engine/models/hh_channel.h"
 #include "rt_engine/models/ligand_gated.h"

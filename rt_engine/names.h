@@ -7,9 +7,8 @@
 #ifndef DYNCLAMP_RT_ENGINE_NAMES_H_
 #define DYNCLAMP_RT_ENGINE_NAMES_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace dynclamp::rt {
 

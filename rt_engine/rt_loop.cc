@@ -15,8 +15,7 @@ absl::Status RtLoop::Start() {
   }
   if (config_.busy_wait_ns < 0 ||
       config_.busy_wait_ns > engine_.config().period_ns) {
-    return absl::InvalidArgumentError(
-        "busy_wait_ns: must be in [0, period]");
+    return absl::InvalidArgumentError("busy_wait_ns: must be in [0, period]");
   }
   if (config_.rt.priority < 1 || config_.rt.priority > 99) {
     return absl::InvalidArgumentError("rt.priority: must be in [1, 99]");

@@ -30,10 +30,10 @@
 namespace dynclamp::rt {
 
 struct RtLoopConfig {
-  int64_t busy_wait_ns = 0;   // spin this long before each deadline
-  RtSettingsRequest rt;       // priority, memory lock, CPU
-  bool realtime = true;       // false: no sleeping (offline)
-  int64_t max_cycles = 0;     // stop by itself after this many; 0 = never
+  int64_t busy_wait_ns = 0;  // spin this long before each deadline
+  RtSettingsRequest rt;      // priority, memory lock, CPU
+  bool realtime = true;      // false: no sleeping (offline)
+  int64_t max_cycles = 0;    // stop by itself after this many; 0 = never
 };
 
 class RtLoop {
@@ -51,7 +51,9 @@ class RtLoop {
   // Waits until the loop ends by itself (max_cycles) or is stopped.
   void Wait();
 
-  bool running() const noexcept { return running_.load(std::memory_order_acquire); }
+  bool running() const noexcept {
+    return running_.load(std::memory_order_acquire);
+  }
   // What the RT thread obtained; valid once Start() returned.
   RtSettingsObtained rt_settings() const ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -2,8 +2,8 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,10 +14,12 @@
 namespace dynclamp::rt {
 
 std::string RtSettingsObtained::Summary() const {
-  std::string s = absl::StrCat("policy=", policy, " priority=", priority,
-                               " memory_locked=", memory_locked ? "yes" : "no",
-                               " cpu=", cpu < 0 ? std::string("any") : absl::StrCat(cpu));
-  if (!notes.empty()) absl::StrAppend(&s, " (", absl::StrJoin(notes, "; "), ")");
+  std::string s =
+      absl::StrCat("policy=", policy, " priority=", priority,
+                   " memory_locked=", memory_locked ? "yes" : "no",
+                   " cpu=", cpu < 0 ? std::string("any") : absl::StrCat(cpu));
+  if (!notes.empty())
+    absl::StrAppend(&s, " (", absl::StrJoin(notes, "; "), ")");
   return s;
 }
 
@@ -39,9 +41,9 @@ RtSettingsObtained ApplyRtSettingsToThisThread(const RtSettingsRequest& req) {
     if (mlockall(MCL_CURRENT | MCL_FUTURE) == 0) {
       got.memory_locked = true;
     } else {
-      got.notes.push_back(absl::StrCat(
-          "memory not locked: ", std::strerror(errno),
-          " (raise LimitMEMLOCK or run with CAP_IPC_LOCK)"));
+      got.notes.push_back(
+          absl::StrCat("memory not locked: ", std::strerror(errno),
+                       " (raise LimitMEMLOCK or run with CAP_IPC_LOCK)"));
     }
   }
   if (req.realtime_priority) {
@@ -57,13 +59,14 @@ RtSettingsObtained ApplyRtSettingsToThisThread(const RtSettingsRequest& req) {
   // Without SCHED_FIFO the kernel may defer wake-ups by the timer slack
   // (50 us by default); ask for none. (Real-time threads have none anyway.)
   if (prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) != 0) {
-    got.notes.push_back(absl::StrCat("timer slack unchanged: ", std::strerror(errno)));
+    got.notes.push_back(
+        absl::StrCat("timer slack unchanged: ", std::strerror(errno)));
   }
   int policy = 0;
   sched_param sp{};
   if (pthread_getschedparam(pthread_self(), &policy, &sp) == 0) {
-    got.policy = policy == SCHED_FIFO   ? "SCHED_FIFO"
-                 : policy == SCHED_RR   ? "SCHED_RR"
+    got.policy = policy == SCHED_FIFO    ? "SCHED_FIFO"
+                 : policy == SCHED_RR    ? "SCHED_RR"
                  : policy == SCHED_OTHER ? "SCHED_OTHER"
                                          : absl::StrCat("policy ", policy);
     got.priority = sp.sched_priority;

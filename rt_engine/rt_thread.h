@@ -24,12 +24,13 @@ struct RtSettingsObtained {
   std::string policy = "SCHED_OTHER";  // what the thread runs under
   int priority = 0;
   bool memory_locked = false;
-  int cpu = -1;                        // pinned CPU, or -1
-  std::vector<std::string> notes;      // one line per request not granted
+  int cpu = -1;                    // pinned CPU, or -1
+  std::vector<std::string> notes;  // one line per request not granted
   std::string Summary() const;
 };
 
-RtSettingsObtained ApplyRtSettingsToThisThread(const RtSettingsRequest& request);
+RtSettingsObtained ApplyRtSettingsToThisThread(
+    const RtSettingsRequest& request);
 
 // Touches `bytes` of stack so the RT loop never page-faults on it.
 void PrefaultStack(std::size_t bytes = 256 * 1024);

@@ -13,9 +13,9 @@ absl::StatusOr<SimCell> SimCell::Create(const SimCellConfig& cfg,
                                         const std::string& path) {
   if (!std::isfinite(cfg.capacitance_pf) || cfg.capacitance_pf < 1 ||
       cfg.capacitance_pf > 1e5) {
-    return FieldError(path, "capacitance_pf",
-                      absl::StrFormat("must be in [1, 1e5] pF, got %g",
-                                      cfg.capacitance_pf));
+    return FieldError(
+        path, "capacitance_pf",
+        absl::StrFormat("must be in [1, 1e5] pF, got %g", cfg.capacitance_pf));
   }
   if (!std::isfinite(cfg.bias_pa) || std::fabs(cfg.bias_pa) > 1e6) {
     return FieldError(path, "bias_pa", "must be finite, within +-1e6 pA");
@@ -50,11 +50,13 @@ absl::StatusOr<SimCell> SimCell::Create(const SimCellConfig& cfg,
     if (std::none_of(wanted.begin(), wanted.end(),
                      [&](const Wanted& w) { return b == w.name; })) {
       std::string known;
-      for (const Wanted& w : wanted) absl::StrAppend(&known, known.empty() ? "" : ", ", w.name);
-      return FieldError(path, "blocked",
-                        absl::StrCat("'", b, "' is not a channel of this cell",
-                                     known.empty() ? " (it has none)"
-                                                   : absl::StrCat(" (it has ", known, ")")));
+      for (const Wanted& w : wanted)
+        absl::StrAppend(&known, known.empty() ? "" : ", ", w.name);
+      return FieldError(
+          path, "blocked",
+          absl::StrCat("'", b, "' is not a channel of this cell",
+                       known.empty() ? " (it has none)"
+                                     : absl::StrCat(" (it has ", known, ")")));
     }
   }
   if (leak_preset != nullptr) {

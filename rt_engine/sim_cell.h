@@ -34,9 +34,9 @@ struct SimCellConfig {
   // Leak; NaN means the model's own value (passive: 10 nS at -65 mV).
   double leak_g_ns = NAN;
   double leak_e_mv = NAN;
-  double bias_pa = 0.0;       // steady current, as an amplifier's holding
-  double v_init_mv = NAN;     // NaN: the model's resting potential (-65 mV)
-  double celsius = NAN;       // NaN: the model's own (HH 6.3, CA1 35)
+  double bias_pa = 0.0;    // steady current, as an amplifier's holding
+  double v_init_mv = NAN;  // NaN: the model's resting potential (-65 mV)
+  double celsius = NAN;    // NaN: the model's own (HH 6.3, CA1 35)
   std::vector<std::string> blocked;  // e.g. {"na"}: removed channels
 };
 

@@ -47,14 +47,16 @@ absl::Status SimRig::DoConfigure(const DaqConfig& config) {
         s.cells.size(), config.channels.size()));
   }
   if (!(s.substep_us > 0) || s.substep_us > 5.0) {
-    return FieldError("sim", "substep_us",
-                      absl::StrFormat("must be in (0, 5] us, got %g", s.substep_us));
+    return FieldError(
+        "sim", "substep_us",
+        absl::StrFormat("must be in (0, 5] us, got %g", s.substep_us));
   }
-  for (auto [bits, field] : {std::pair{s.adc_bits, "adc_bits"},
-                             std::pair{s.dac_bits, "dac_bits"}}) {
+  for (auto [bits, field] :
+       {std::pair{s.adc_bits, "adc_bits"}, std::pair{s.dac_bits, "dac_bits"}}) {
     if (bits < 0 || bits > 24)
-      return FieldError("sim", field,
-                        absl::StrFormat("must be in [0, 24] (0 = ideal), got %d", bits));
+      return FieldError(
+          "sim", field,
+          absl::StrFormat("must be in [0, 24] (0 = ideal), got %d", bits));
   }
   for (auto [v, field] : {std::pair{s.adc_range_v, "adc_range_v"},
                           std::pair{s.dac_range_v, "dac_range_v"}}) {
@@ -99,8 +101,9 @@ absl::Status SimRig::Prepare(int64_t period_ns) {
   substep_ms_ = sim_config_.substep_us * 1e-3;
   // Outputs in flight: latency / shortest step, plus slack.
   const std::size_t in_flight =
-      static_cast<std::size_t>(std::ceil(sim_config_.latency_us * 1e-3 /
-                                         period_ms_)) + 4;
+      static_cast<std::size_t>(
+          std::ceil(sim_config_.latency_us * 1e-3 / period_ms_)) +
+      4;
   if (in_flight > 100000) {
     return FieldError("sim", "latency_us",
                       "is more than 100000 clamp periods; shorten it");
@@ -125,11 +128,10 @@ std::string SimRig::Describe() const {
       "sim: %d cell(s) (%s); clock %s; ADC %d bit +-%gV, DAC %d bit +-%gV; "
       "noise %g mV; latency %g us; jitter %g us; seed %d",
       cells.size(), absl::StrJoin(cells, ", "),
-      sim_config_.clock == SimRigConfig::Clock::kNominal ? "nominal"
-                                                         : "wall",
+      sim_config_.clock == SimRigConfig::Clock::kNominal ? "nominal" : "wall",
       sim_config_.adc_bits, sim_config_.adc_range_v, sim_config_.dac_bits,
-      sim_config_.dac_range_v, sim_config_.noise_sd_mv,
-      sim_config_.latency_us, sim_config_.jitter_us, sim_config_.seed);
+      sim_config_.dac_range_v, sim_config_.noise_sd_mv, sim_config_.latency_us,
+      sim_config_.jitter_us, sim_config_.seed);
 }
 
 void SimRig::AdvanceCell(CellWire& w, double to_ms) noexcept {
@@ -142,12 +144,12 @@ void SimRig::AdvanceCell(CellWire& w, double to_ms) noexcept {
       --w.size;
     }
     if (t >= to_ms - 1e-12) break;
-    const double next_change =
-        w.size > 0 ? w.pending[w.head].apply_ms : to_ms;
+    const double next_change = w.size > 0 ? w.pending[w.head].apply_ms : to_ms;
     const double until = std::min(to_ms, std::max(next_change, t));
     const double span = until - t;
     if (span > 0) {
-      const int n = std::max(1, static_cast<int>(std::ceil(span / substep_ms_ - 1e-9)));
+      const int n =
+          std::max(1, static_cast<int>(std::ceil(span / substep_ms_ - 1e-9)));
       w.cell->Advance(span, n, w.applied_pa);
     }
     t = until;
@@ -180,7 +182,8 @@ double SimRig::Quantize(double volts, int bits, double range) noexcept {
   if (bits <= 0) return volts;
   const double lsb = 2.0 * range / static_cast<double>(1u << bits);
   const double max_code = static_cast<double>((1u << bits) - 1);
-  const double code = std::clamp(std::round((volts + range) / lsb), 0.0, max_code);
+  const double code =
+      std::clamp(std::round((volts + range) / lsb), 0.0, max_code);
   return code * lsb - range;
 }
 
@@ -192,11 +195,13 @@ DaqError SimRig::DoReadVolts(std::span<double> volts) noexcept {
   const auto& channels = config().channels;
   for (std::size_t i = 0; i < wires_.size() && i < volts.size(); ++i) {
     double v_mv = wires_[i].cell->v_mv();
-    if (sim_config_.noise_sd_mv > 0) v_mv += sim_config_.noise_sd_mv * rng_.Normal();
+    if (sim_config_.noise_sd_mv > 0)
+      v_mv += sim_config_.noise_sd_mv * rng_.Normal();
     // The amplifier scales Vm into the ADC's input range.
-    const double gain = i < channels.size() ? channels[i].input_gain_mv_per_v
-                                            : 100.0;
-    volts[i] = Quantize(v_mv / gain, sim_config_.adc_bits, sim_config_.adc_range_v);
+    const double gain =
+        i < channels.size() ? channels[i].input_gain_mv_per_v : 100.0;
+    volts[i] =
+        Quantize(v_mv / gain, sim_config_.adc_bits, sim_config_.adc_range_v);
   }
   return DaqError::kOk;
 }
@@ -210,12 +215,15 @@ DaqError SimRig::DoWriteVolts(std::span<const double> volts) noexcept {
   // When the output reaches the cell: after the sample of this cycle plus
   // the injected latency (and, on the wall clock, the time already spent).
   double apply_ms = world_ms_ + sim_config_.latency_us * 1e-3;
-  if (sim_config_.clock == SimRigConfig::Clock::kWallClock && cycle_wake_ns_ > 0) {
+  if (sim_config_.clock == SimRigConfig::Clock::kWallClock &&
+      cycle_wake_ns_ > 0) {
     apply_ms += static_cast<double>(MonotonicNs() - cycle_wake_ns_) * 1e-6;
   }
   for (std::size_t i = 0; i < wires_.size() && i < volts.size(); ++i) {
-    const double v = Quantize(volts[i], sim_config_.dac_bits, sim_config_.dac_range_v);
-    const double gain = i < channels.size() ? channels[i].output_gain_pa_per_v : 400.0;
+    const double v =
+        Quantize(volts[i], sim_config_.dac_bits, sim_config_.dac_range_v);
+    const double gain =
+        i < channels.size() ? channels[i].output_gain_pa_per_v : 400.0;
     CellWire& w = wires_[i];
     dac_probe_[i].store(v * gain, std::memory_order_relaxed);
     if (w.pending.empty()) {

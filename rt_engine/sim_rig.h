@@ -41,14 +41,14 @@ struct SimRigConfig {
   enum class Clock { kNominal, kWallClock };
   std::vector<SimCellConfig> cells;  // one per DAQ channel, same order
   Clock clock = Clock::kNominal;
-  double substep_us = 5.0;           // largest integration substep, <= 5 us
-  int adc_bits = 16;                 // 0: no quantization
+  double substep_us = 5.0;  // largest integration substep, <= 5 us
+  int adc_bits = 16;        // 0: no quantization
   double adc_range_v = 10.0;
   int dac_bits = 16;
   double dac_range_v = 10.0;
-  double noise_sd_mv = 0.0;          // recording noise on the measured V
-  double latency_us = 0.0;           // extra input-to-output latency
-  double jitter_us = 0.0;            // nominal clock: step = period + U(0, j)
+  double noise_sd_mv = 0.0;  // recording noise on the measured V
+  double latency_us = 0.0;   // extra input-to-output latency
+  double jitter_us = 0.0;    // nominal clock: step = period + U(0, j)
   uint64_t seed = 1;
 };
 
@@ -98,7 +98,7 @@ class SimRig final : public Daq {
   SimRigConfig sim_config_;
   std::vector<CellWire> wires_;
   Rng rng_;
-  double world_ms_ = 0;          // simulated time of the latest sample
+  double world_ms_ = 0;  // simulated time of the latest sample
   double period_ms_ = 0.05;
   double substep_ms_ = 0.005;
   int64_t last_wake_ns_ = -1;

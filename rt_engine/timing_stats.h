@@ -27,20 +27,20 @@ class Counter {
 };
 
 struct TimingStats {
-  LatencyHistogram period_ns;     // actual time between wake-ups
-  LatencyHistogram lateness_ns;   // wake-up minus deadline
-  LatencyHistogram compute_ns;    // model step time
-  LatencyHistogram latency_ns;    // input read start to output write end
+  LatencyHistogram period_ns;    // actual time between wake-ups
+  LatencyHistogram lateness_ns;  // wake-up minus deadline
+  LatencyHistogram compute_ns;   // model step time
+  LatencyHistogram latency_ns;   // input read start to output write end
   Counter cycles;
-  Counter overruns;               // cycles that ended past the next deadline
-  Counter skipped_cycles;         // deadlines skipped to catch up
-  Counter clipped_outputs;        // output samples clipped to the limit
+  Counter overruns;         // cycles that ended past the next deadline
+  Counter skipped_cycles;   // deadlines skipped to catch up
+  Counter clipped_outputs;  // output samples clipped to the limit
   Counter daq_read_errors;
   Counter daq_write_errors;
-  Counter faults;                 // entries into FAULT
+  Counter faults;  // entries into FAULT
   Counter model_swaps;
   Counter param_updates_applied;
-  Counter param_updates_stale;    // resolved against a set no longer active
+  Counter param_updates_stale;  // resolved against a set no longer active
   Counter max_consecutive_overruns;
 
   void Reset() noexcept {

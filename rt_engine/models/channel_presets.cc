@@ -47,7 +47,9 @@ double KdrNTau(double v, double c) noexcept {
   const double b = Boltzmann(-3.0 * 0.7, v - 13.0, c);
   return std::max(b / (0.02 * (1.0 + a)), 2.0);  // q10 = 1
 }
-double KaZeta(double v) { return -1.5 - 1.0 / (1.0 + std::exp((v + 40.0) / 5.0)); }
+double KaZeta(double v) {
+  return -1.5 - 1.0 / (1.0 + std::exp((v + 40.0) / 5.0));
+}
 double KaNInf(double v, double c) noexcept {
   return 1.0 / (1.0 + Boltzmann(KaZeta(v), v - 11.0, c));
 }
@@ -148,23 +150,24 @@ absl::StatusOr<PresetParams> MakePreset(absl::string_view name) {
     return Channel(
         ReferenceNs(0.036), -77.0, 6.3,
         {AlphaBetaGate("n", 4, Rate(RF::kLinoid, 0.1, -55.0, 10.0),
-                       Rate(RF::kExponential, 0.125, -65.0, -80.0), 3.0,
-                       6.3)});
+                       Rate(RF::kExponential, 0.125, -65.0, -80.0), 3.0, 6.3)});
   }
   if (name == "hh_leak") {
     return ConstantConductance::Params{ReferenceNs(0.0003), -54.387};
   }
   if (name == "ca1_na") {
-    return Channel(ReferenceNs(0.032), 55.0, kCa1Celsius,
-                   {NativeGate("m", 3, &kCa1NaM), NativeGate("h", 1, &kCa1NaH)});
+    return Channel(
+        ReferenceNs(0.032), 55.0, kCa1Celsius,
+        {NativeGate("m", 3, &kCa1NaM), NativeGate("h", 1, &kCa1NaH)});
   }
   if (name == "ca1_kdr") {
     return Channel(ReferenceNs(0.01), -90.0, kCa1Celsius,
                    {NativeGate("n", 1, &kCa1KdrN)});
   }
   if (name == "ca1_ka") {
-    return Channel(ReferenceNs(0.048), -90.0, kCa1Celsius,
-                   {NativeGate("n", 1, &kCa1KaN), NativeGate("l", 1, &kCa1KaL)});
+    return Channel(
+        ReferenceNs(0.048), -90.0, kCa1Celsius,
+        {NativeGate("n", 1, &kCa1KaN), NativeGate("l", 1, &kCa1KaL)});
   }
   if (name == "ca1_leak") {
     return ConstantConductance::Params{ReferenceNs(1.0 / 28000.0), -65.0};

@@ -19,10 +19,10 @@
 #define DYNCLAMP_RT_ENGINE_MODELS_CHANNEL_PRESETS_H_
 
 #include <span>
-#include "absl/strings/string_view.h"
 #include <variant>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rt_engine/models/constant_conductance.h"
 #include "rt_engine/models/hh_channel.h"
 

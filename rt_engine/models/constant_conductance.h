@@ -6,9 +6,9 @@
 #define DYNCLAMP_RT_ENGINE_MODELS_CONSTANT_CONDUCTANCE_H_
 
 #include <span>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "rt_engine/models/param_info.h"
 
 namespace dynclamp::rt {
@@ -22,8 +22,7 @@ struct ConstantConductance {
   static constexpr ParamInfo kParamInfo[] = {
       {"g_ns", "nS", 0.0, -1e6, 1e6, false, true,
        "conductance; negative values subtract (leak subtraction)"},
-      {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, true,
-       "reversal potential"},
+      {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, true, "reversal potential"},
   };
   static std::span<const ParamInfo> Info() { return kParamInfo; }
 

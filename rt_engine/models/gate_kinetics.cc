@@ -53,8 +53,8 @@ double RateFunction::operator()(double v_mv) const noexcept {
 
 double TauBell::operator()(double v_mv) const noexcept {
   const double d = v_mv - v_center_mv;
-  return base_ms +
-         amplitude_ms / (std::exp(d / slope_rise_mv) + std::exp(-d / slope_fall_mv));
+  return base_ms + amplitude_ms / (std::exp(d / slope_rise_mv) +
+                                   std::exp(-d / slope_fall_mv));
 }
 
 namespace {
@@ -77,14 +77,14 @@ absl::Status CheckRateFunction(const RateFunction& r, absl::string_view path,
                                absl::string_view which) {
   const std::string field = absl::StrCat(path, ".", which);
   if (!std::isfinite(r.rate_per_ms) || r.rate_per_ms < 0) {
-    return FieldError(field, "rate_per_ms",
-                      absl::StrFormat("must be finite and >= 0, got %g",
-                                      r.rate_per_ms));
+    return FieldError(
+        field, "rate_per_ms",
+        absl::StrFormat("must be finite and >= 0, got %g", r.rate_per_ms));
   }
   if (!std::isfinite(r.v_half_mv) || std::fabs(r.v_half_mv) > 1000) {
-    return FieldError(field, "v_half_mv",
-                      absl::StrFormat("must be in [-1000, 1000] mV, got %g",
-                                      r.v_half_mv));
+    return FieldError(
+        field, "v_half_mv",
+        absl::StrFormat("must be in [-1000, 1000] mV, got %g", r.v_half_mv));
   }
   if (!std::isfinite(r.slope_mv) || r.slope_mv == 0 ||
       std::fabs(r.slope_mv) > 1000) {
@@ -119,9 +119,9 @@ absl::StatusOr<GateEvaluator> GateEvaluator::Create(const GateSpec& spec,
                                                     double celsius,
                                                     std::string path) {
   if (spec.power < 0 || spec.power > 8) {
-    return FieldError(path, "power",
-                      absl::StrFormat("must be an integer in [0, 8], got %d",
-                                      spec.power));
+    return FieldError(
+        path, "power",
+        absl::StrFormat("must be an integer in [0, 8], got %d", spec.power));
   }
   if (!std::isfinite(spec.q10) || spec.q10 <= 0 || spec.q10 > 100) {
     return FieldError(path, "q10",
@@ -135,9 +135,9 @@ absl::StatusOr<GateEvaluator> GateEvaluator::Create(const GateSpec& spec,
   }
   if (!std::isfinite(spec.tau_min_ms) || spec.tau_min_ms < 0 ||
       spec.tau_min_ms > 1e6) {
-    return FieldError(path, "tau_min_ms",
-                      absl::StrFormat("must be in [0, 1e6] ms, got %g",
-                                      spec.tau_min_ms));
+    return FieldError(
+        path, "tau_min_ms",
+        absl::StrFormat("must be in [0, 1e6] ms, got %g", spec.tau_min_ms));
   }
   GateEvaluator ev;
   Impl& impl = *ev.impl_;
@@ -150,22 +150,25 @@ absl::StatusOr<GateEvaluator> GateEvaluator::Create(const GateSpec& spec,
     if (auto s = CheckRateFunction(ab->alpha, path, "alpha"); !s.ok()) return s;
     if (auto s = CheckRateFunction(ab->beta, path, "beta"); !s.ok()) return s;
   } else if (const auto* it = std::get_if<InfTau>(&spec.kinetics)) {
-    if (!std::isfinite(it->inf_v_half_mv) || std::fabs(it->inf_v_half_mv) > 1000)
+    if (!std::isfinite(it->inf_v_half_mv) ||
+        std::fabs(it->inf_v_half_mv) > 1000)
       return FieldError(path, "inf_v_half_mv", "must be in [-1000, 1000] mV");
     if (!std::isfinite(it->inf_slope_mv) || it->inf_slope_mv == 0)
       return FieldError(path, "inf_slope_mv", "must be finite and non-zero");
     switch (it->tau_form) {
       case TauForm::kConstant:
         if (!std::isfinite(it->tau_ms) || it->tau_ms <= 0)
-          return FieldError(path, "tau_ms",
-                            absl::StrFormat("must be > 0 ms, got %g", it->tau_ms));
+          return FieldError(
+              path, "tau_ms",
+              absl::StrFormat("must be > 0 ms, got %g", it->tau_ms));
         break;
       case TauForm::kBell: {
         const TauBell& b = it->bell;
         if (!std::isfinite(b.base_ms) || b.base_ms < 0)
           return FieldError(path, "bell.base_ms", "must be finite and >= 0");
         if (!std::isfinite(b.amplitude_ms) || b.amplitude_ms < 0)
-          return FieldError(path, "bell.amplitude_ms", "must be finite and >= 0");
+          return FieldError(path, "bell.amplitude_ms",
+                            "must be finite and >= 0");
         if (b.base_ms + b.amplitude_ms <= 0)
           return FieldError(path, "bell",
                             "base_ms + amplitude_ms must be > 0 (tau > 0)");
@@ -181,8 +184,9 @@ absl::StatusOr<GateEvaluator> GateEvaluator::Create(const GateSpec& spec,
         const auto& vs = it->table_v_mv;
         const auto& ts = it->table_tau_ms;
         if (vs.size() < 2 || vs.size() != ts.size())
-          return FieldError(path, "tau_table",
-                            "needs at least 2 points and as many V as tau values");
+          return FieldError(
+              path, "tau_table",
+              "needs at least 2 points and as many V as tau values");
         for (std::size_t i = 0; i < vs.size(); ++i) {
           if (!std::isfinite(vs[i]) || (i > 0 && vs[i] <= vs[i - 1]))
             return FieldError(path, absl::StrCat("tau_table.v_mv[", i, "]"),
@@ -230,16 +234,19 @@ absl::StatusOr<GateRates> GateEvaluator::Evaluate(double v_mv) const {
   if (const auto* ab = std::get_if<AlphaBeta>(&impl.spec.kinetics)) {
     const double a = ab->alpha(v_mv), b = ab->beta(v_mv);
     if (!std::isfinite(a) || a < 0)
-      return FieldError(path, "alpha",
-                        absl::StrFormat("is %g at V = %g mV (must be finite, >= 0)",
-                                        a, v_mv));
+      return FieldError(
+          path, "alpha",
+          absl::StrFormat("is %g at V = %g mV (must be finite, >= 0)", a,
+                          v_mv));
     if (!std::isfinite(b) || b < 0)
-      return FieldError(path, "beta",
-                        absl::StrFormat("is %g at V = %g mV (must be finite, >= 0)",
-                                        b, v_mv));
+      return FieldError(
+          path, "beta",
+          absl::StrFormat("is %g at V = %g mV (must be finite, >= 0)", b,
+                          v_mv));
     if (a + b <= 0)
-      return FieldError(path, "alpha+beta",
-                        absl::StrFormat("is 0 at V = %g mV: tau is infinite", v_mv));
+      return FieldError(
+          path, "alpha+beta",
+          absl::StrFormat("is 0 at V = %g mV: tau is infinite", v_mv));
     inf = a / (a + b);
     tau = 1.0 / (a + b);
   } else if (const auto* it = std::get_if<InfTau>(&impl.spec.kinetics)) {
@@ -255,34 +262,41 @@ absl::StatusOr<GateRates> GateEvaluator::Evaluate(double v_mv) const {
         tau = InterpolateTau(it->table_v_mv, it->table_tau_ms, v_mv);
         break;
     }
-  } else if (const auto* ex = std::get_if<ExpressionRates>(&impl.spec.kinetics)) {
+  } else if (const auto* ex =
+                 std::get_if<ExpressionRates>(&impl.spec.kinetics)) {
     impl.v = v_mv;
     double f = 0, s = 0;
     try {
       f = impl.first.Eval();
       s = impl.second.Eval();
     } catch (const mu::Parser::exception_type& e) {
-      return FieldError(path, ex->alpha_beta ? "alpha_expr" : "inf_expr",
-                        absl::StrCat("fails at V = ", v_mv, " mV: ", e.GetMsg()));
+      return FieldError(
+          path, ex->alpha_beta ? "alpha_expr" : "inf_expr",
+          absl::StrCat("fails at V = ", v_mv, " mV: ", e.GetMsg()));
     }
     const char* fn = ex->alpha_beta ? "alpha_expr" : "inf_expr";
     const char* sn = ex->alpha_beta ? "beta_expr" : "tau_expr";
     if (!std::isfinite(f))
-      return FieldError(path, fn,
-                        absl::StrFormat("is %g at V = %g mV (must be finite)", f, v_mv));
+      return FieldError(
+          path, fn,
+          absl::StrFormat("is %g at V = %g mV (must be finite)", f, v_mv));
     if (!std::isfinite(s))
-      return FieldError(path, sn,
-                        absl::StrFormat("is %g at V = %g mV (must be finite)", s, v_mv));
+      return FieldError(
+          path, sn,
+          absl::StrFormat("is %g at V = %g mV (must be finite)", s, v_mv));
     if (ex->alpha_beta) {
       if (f < 0)
-        return FieldError(path, fn,
-                          absl::StrFormat("is negative (%g) at V = %g mV", f, v_mv));
+        return FieldError(
+            path, fn,
+            absl::StrFormat("is negative (%g) at V = %g mV", f, v_mv));
       if (s < 0)
-        return FieldError(path, sn,
-                          absl::StrFormat("is negative (%g) at V = %g mV", s, v_mv));
+        return FieldError(
+            path, sn,
+            absl::StrFormat("is negative (%g) at V = %g mV", s, v_mv));
       if (f + s <= 0)
-        return FieldError(path, "alpha+beta",
-                          absl::StrFormat("is 0 at V = %g mV: tau is infinite", v_mv));
+        return FieldError(
+            path, "alpha+beta",
+            absl::StrFormat("is 0 at V = %g mV: tau is infinite", v_mv));
       inf = f / (f + s);
       tau = 1.0 / (f + s);
     } else {
@@ -290,17 +304,20 @@ absl::StatusOr<GateRates> GateEvaluator::Evaluate(double v_mv) const {
       tau = s;
     }
   } else {
-    const NativeKinetics* nk = std::get<const NativeKinetics*>(impl.spec.kinetics);
+    const NativeKinetics* nk =
+        std::get<const NativeKinetics*>(impl.spec.kinetics);
     inf = nk->inf(v_mv, impl.celsius);
     tau = nk->tau_ms(v_mv, impl.celsius);
   }
   tau = std::max(tau / impl.phi, impl.spec.tau_min_ms);
   if (!std::isfinite(inf) || inf < -1e-9 || inf > 1 + 1e-9)
-    return FieldError(path, "inf",
-                      absl::StrFormat("is %g at V = %g mV (must be in [0, 1])", inf, v_mv));
+    return FieldError(
+        path, "inf",
+        absl::StrFormat("is %g at V = %g mV (must be in [0, 1])", inf, v_mv));
   if (!std::isfinite(tau) || tau <= 0)
-    return FieldError(path, "tau",
-                      absl::StrFormat("is %g ms at V = %g mV (must be > 0)", tau, v_mv));
+    return FieldError(
+        path, "tau",
+        absl::StrFormat("is %g ms at V = %g mV (must be > 0)", tau, v_mv));
   return GateRates{std::clamp(inf, 0.0, 1.0), tau};
 }
 
@@ -345,11 +362,13 @@ absl::StatusOr<FastGate> MakeFastGate(const GateSpec& spec, double celsius) {
     g.tau_bell = it->tau_form == TauForm::kBell;
     g.tau_const_ms = it->tau_ms;
     g.bell = it->bell;
-  } else if (const auto* nk = std::get_if<const NativeKinetics*>(&spec.kinetics)) {
+  } else if (const auto* nk =
+                 std::get_if<const NativeKinetics*>(&spec.kinetics)) {
     g.kind = FastGate::Kind::kNative;
     g.native = *nk;
   } else {
-    return absl::InvalidArgumentError("expression kinetics have no closed form");
+    return absl::InvalidArgumentError(
+        "expression kinetics have no closed form");
   }
   return g;
 }

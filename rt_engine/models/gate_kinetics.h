@@ -19,11 +19,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace dynclamp::rt {
 
@@ -78,8 +78,8 @@ struct InfTau {
   double inf_v_half_mv = 0;  // x_inf = 1 / (1 + exp(-(V - Vh)/k))
   double inf_slope_mv = 1;   // k > 0 activates with depolarization
   TauForm tau_form = TauForm::kConstant;
-  double tau_ms = 1;  // kConstant
-  TauBell bell;       // kBell
+  double tau_ms = 1;                 // kConstant
+  TauBell bell;                      // kBell
   std::vector<double> table_v_mv;    // kTable: strictly increasing V,
   std::vector<double> table_tau_ms;  // linear between points, flat beyond
 };
@@ -108,8 +108,7 @@ class GateEvaluator {
  public:
   // `path` names the gate in messages, e.g. "conductances[1] (na).gates[0]".
   static absl::StatusOr<GateEvaluator> Create(const GateSpec& spec,
-                                              double celsius,
-                                              std::string path);
+                                              double celsius, std::string path);
   GateEvaluator(GateEvaluator&&) noexcept;
   GateEvaluator& operator=(GateEvaluator&&) noexcept;
   ~GateEvaluator();

@@ -32,9 +32,9 @@ absl::Status HhChannel::Validate(const Params& p, absl::string_view path) {
                         absl::StrCat("'", g.name, "' is used by another gate"));
     }
     if (g.power < 0 || g.power > 8) {
-      return FieldError(gpath, "power",
-                        absl::StrFormat("must be an integer in [0, 8], got %d",
-                                        g.power));
+      return FieldError(
+          gpath, "power",
+          absl::StrFormat("must be an integer in [0, 8], got %d", g.power));
     }
   }
   return ValidateTableRange(p.table, absl::StrCat(path, ".table"));

@@ -16,10 +16,10 @@
 
 #include <memory>
 #include <span>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rt_engine/models/gate_kinetics.h"
 #include "rt_engine/models/param_info.h"
 #include "rt_engine/models/rate_table.h"
@@ -38,8 +38,7 @@ struct HhChannel {
   enum ParamIndex { kGMaxNs, kERevMv, kCelsius };
   static constexpr ParamInfo kParamInfo[] = {
       {"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "maximal conductance"},
-      {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, true,
-       "reversal potential"},
+      {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, true, "reversal potential"},
       {"celsius", "degC", 6.3, -10.0, 60.0, false, false,
        "temperature for the gates' q10 scaling"},
   };

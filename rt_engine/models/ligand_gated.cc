@@ -8,9 +8,9 @@
 namespace dynclamp::rt {
 
 absl::Status LigandGated::Validate(const Params& p, absl::string_view path) {
-  const double values[] = {p.g_max_ns,   p.e_rev_mv,    p.tau_rise_ms,
-                           p.tau_decay_ms, p.onset_ms,  p.interval_ms,
-                           p.duration_ms, p.applied};
+  const double values[] = {p.g_max_ns,     p.e_rev_mv, p.tau_rise_ms,
+                           p.tau_decay_ms, p.onset_ms, p.interval_ms,
+                           p.duration_ms,  p.applied};
   for (std::size_t i = 0; i < std::size(values); ++i) {
     if (auto s = CheckParam(kParamInfo[i], values[i], path); !s.ok()) return s;
   }
@@ -44,7 +44,8 @@ LigandGated::Coeffs LigandGated::Prepare(const Params& p, double dt_ms) {
     return static_cast<int64_t>(std::llround(ms / dt_ms));
   };
   c.onset_cycle = p.onset_ms < 0 ? -1 : cycles(p.onset_ms);
-  c.interval_cycles = p.interval_ms > 0 ? std::max<int64_t>(1, cycles(p.interval_ms)) : 0;
+  c.interval_cycles =
+      p.interval_ms > 0 ? std::max<int64_t>(1, cycles(p.interval_ms)) : 0;
   c.duration_cycles = cycles(p.duration_ms);
   return c;
 }
@@ -56,7 +57,8 @@ double LigandGated::Step(const Params& p, const Coeffs& c, State& st,
   int64_t since_start = -1;
   if (c.onset_cycle >= 0 && cycle >= c.onset_cycle) {
     since_start = cycle - c.onset_cycle;
-    if (c.interval_cycles > 0) since_start %= c.interval_cycles;
+    if (c.interval_cycles > 0)
+      since_start %= c.interval_cycles;
     else if (cycle != c.onset_cycle && p.mode == Mode::kTriggered)
       since_start = -1;  // single trigger already delivered
   }
@@ -70,9 +72,8 @@ double LigandGated::Step(const Params& p, const Coeffs& c, State& st,
     }
     return p.g_max_ns * c.peak_norm * (st.b - st.a);
   }
-  const bool scheduled =
-      since_start >= 0 &&
-      (c.duration_cycles == 0 || since_start < c.duration_cycles);
+  const bool scheduled = since_start >= 0 && (c.duration_cycles == 0 ||
+                                              since_start < c.duration_cycles);
   const bool applied = scheduled || p.applied > 0.5;
   if (applied) {
     st.s = 1.0 + (st.s - 1.0) * c.rise_decay;

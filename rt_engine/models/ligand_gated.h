@@ -21,9 +21,9 @@
 
 #include <cstdint>
 #include <span>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rt_engine/models/param_info.h"
 
 namespace dynclamp::rt {
@@ -43,8 +43,14 @@ struct LigandGated {
     double applied = 0.0;  // continuous mode: 1 = applied from the start
   };
   enum ParamIndex {
-    kGMaxNs, kERevMv, kTauRiseMs, kTauDecayMs, kOnsetMs, kIntervalMs,
-    kDurationMs, kApplied,
+    kGMaxNs,
+    kERevMv,
+    kTauRiseMs,
+    kTauDecayMs,
+    kOnsetMs,
+    kIntervalMs,
+    kDurationMs,
+    kApplied,
   };
   // Live action (not a stored parameter): start one time course now.
   static constexpr int kTriggerAction = 100;
@@ -52,7 +58,8 @@ struct LigandGated {
       {"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "peak conductance"},
       {"e_rev_mv", "mV", -75.0, -200.0, 200.0, false, true,
        "reversal potential"},
-      {"tau_rise_ms", "ms", 5000.0, 0.0, 1e7, true, false, "rise time constant"},
+      {"tau_rise_ms", "ms", 5000.0, 0.0, 1e7, true, false,
+       "rise time constant"},
       {"tau_decay_ms", "ms", 15000.0, 0.0, 1e7, true, false,
        "decay time constant"},
       {"onset_ms", "ms", -1.0, -1.0, 1e9, false, false,

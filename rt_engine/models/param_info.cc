@@ -19,16 +19,16 @@ absl::Status FieldError(absl::string_view path, absl::string_view field,
 absl::Status CheckParam(const ParamInfo& info, double value,
                         absl::string_view path) {
   if (!std::isfinite(value)) {
-    return FieldError(path, info.name,
-                      absl::StrFormat("must be a finite number, got %g", value));
+    return FieldError(
+        path, info.name,
+        absl::StrFormat("must be a finite number, got %g", value));
   }
   const bool below = info.min_exclusive ? value <= info.min : value < info.min;
   if (below || value > info.max) {
-    return FieldError(
-        path, info.name,
-        absl::StrFormat("must be in %s%g, %g] %s, got %g",
-                        info.min_exclusive ? "(" : "[", info.min, info.max,
-                        info.unit, value));
+    return FieldError(path, info.name,
+                      absl::StrFormat("must be in %s%g, %g] %s, got %g",
+                                      info.min_exclusive ? "(" : "[", info.min,
+                                      info.max, info.unit, value));
   }
   return absl::OkStatus();
 }

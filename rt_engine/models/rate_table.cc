@@ -22,8 +22,9 @@ absl::Status ValidateTableRange(const TableRange& r, absl::string_view path) {
                                       kPhysiologicalVMaxMv, r.v_max_mv));
   }
   if (!std::isfinite(r.dv_mv) || r.dv_mv < 0.001 || r.dv_mv > 1.0) {
-    return FieldError(path, "dv_mv",
-                      absl::StrFormat("must be in [0.001, 1] mV, got %g", r.dv_mv));
+    return FieldError(
+        path, "dv_mv",
+        absl::StrFormat("must be in [0.001, 1] mV, got %g", r.dv_mv));
   }
   if ((r.v_max_mv - r.v_min_mv) / r.dv_mv > 1e6) {
     return FieldError(path, "dv_mv",
@@ -40,9 +41,9 @@ absl::StatusOr<std::shared_ptr<const RateTable>> RateTable::Build(
     return absl::InvalidArgumentError(
         absl::StrFormat("time step must be > 0 ms, got %g", dt_ms));
   }
-  const std::size_t n = static_cast<std::size_t>(
-                            std::llround((range.v_max_mv - range.v_min_mv) /
-                                         range.dv_mv)) + 1;
+  const std::size_t n = static_cast<std::size_t>(std::llround(
+                            (range.v_max_mv - range.v_min_mv) / range.dv_mv)) +
+                        1;
   auto table = std::shared_ptr<RateTable>(new RateTable());
   table->v_min_mv_ = range.v_min_mv;
   table->v_max_mv_ = range.v_min_mv + static_cast<double>(n - 1) * range.dv_mv;
@@ -70,10 +71,10 @@ namespace {
 // exactly), so equal keys mean equal tables.
 std::string TableKey(const GateSpec& g, double celsius, const TableRange& r,
                      Integrator integrator, double dt_ms) {
-  std::string key = absl::StrFormat("%a|%a|%a|%a|%a|%d|%a|%a|%a|", celsius,
-                                    r.v_min_mv, r.v_max_mv, r.dv_mv, dt_ms,
-                                    static_cast<int>(integrator), g.q10,
-                                    g.q10_ref_celsius, g.tau_min_ms);
+  std::string key =
+      absl::StrFormat("%a|%a|%a|%a|%a|%d|%a|%a|%a|", celsius, r.v_min_mv,
+                      r.v_max_mv, r.dv_mv, dt_ms, static_cast<int>(integrator),
+                      g.q10, g.q10_ref_celsius, g.tau_min_ms);
   auto rate = [&key](const RateFunction& f) {
     absl::StrAppendFormat(&key, "%d,%a,%a,%a;", static_cast<int>(f.form),
                           f.rate_per_ms, f.v_half_mv, f.slope_mv);
@@ -83,16 +84,16 @@ std::string TableKey(const GateSpec& g, double celsius, const TableRange& r,
     rate(ab->alpha);
     rate(ab->beta);
   } else if (const auto* it = std::get_if<InfTau>(&g.kinetics)) {
-    absl::StrAppendFormat(&key, "it:%a,%a,%d,%a,%a,%a,%a,%a,%a;",
-                          it->inf_v_half_mv, it->inf_slope_mv,
-                          static_cast<int>(it->tau_form), it->tau_ms,
-                          it->bell.base_ms, it->bell.amplitude_ms,
-                          it->bell.v_center_mv, it->bell.slope_rise_mv,
-                          it->bell.slope_fall_mv);
+    absl::StrAppendFormat(
+        &key, "it:%a,%a,%d,%a,%a,%a,%a,%a,%a;", it->inf_v_half_mv,
+        it->inf_slope_mv, static_cast<int>(it->tau_form), it->tau_ms,
+        it->bell.base_ms, it->bell.amplitude_ms, it->bell.v_center_mv,
+        it->bell.slope_rise_mv, it->bell.slope_fall_mv);
     if (it->tau_form == TauForm::kTable) {
       for (std::size_t i = 0; i < it->table_v_mv.size(); ++i)
-        absl::StrAppendFormat(&key, "%a:%a,", it->table_v_mv[i],
-                              i < it->table_tau_ms.size() ? it->table_tau_ms[i] : 0.0);
+        absl::StrAppendFormat(
+            &key, "%a:%a,", it->table_v_mv[i],
+            i < it->table_tau_ms.size() ? it->table_tau_ms[i] : 0.0);
     }
   } else if (const auto* ex = std::get_if<ExpressionRates>(&g.kinetics)) {
     absl::StrAppend(&key, "ex:", ex->alpha_beta ? 1 : 0, ":", ex->first.size(),

@@ -12,12 +12,12 @@
 
 #include <cstddef>
 #include <map>
-#include <string>
 #include <memory>
-#include "absl/strings/string_view.h"
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rt_engine/models/gate_kinetics.h"
 
 namespace dynclamp::rt {
@@ -35,7 +35,8 @@ inline constexpr double kPhysiologicalVMaxMv = 50.0;
 // InvalidArgument naming path.<field> unless the range covers the
 // physiological range, dv is in [0.001, 1] mV and the table has at most
 // 1,000,000 entries.
-absl::Status ValidateTableRange(const TableRange& range, absl::string_view path);
+absl::Status ValidateTableRange(const TableRange& range,
+                                absl::string_view path);
 
 class RateTable {
  public:
@@ -47,8 +48,8 @@ class RateTable {
   // Non-RT. Evaluates `gate` at every table point; fails with the gate's
   // path, the field and the V where kinetics are not finite or out of range.
   static absl::StatusOr<std::shared_ptr<const RateTable>> Build(
-      const GateEvaluator& gate, const TableRange& range,
-      Integrator integrator, double dt_ms);
+      const GateEvaluator& gate, const TableRange& range, Integrator integrator,
+      double dt_ms);
 
   Entry Lookup(double v_mv) const noexcept {
     double x = (v_mv - v_min_mv_) * inv_dv_;

@@ -13,7 +13,8 @@ using testing::IdealSim;
 using testing::MakeBench;
 using testing::Preset;
 
-ConductanceSpec Constant(const std::string& name, double g, double e, int cell = 0) {
+ConductanceSpec Constant(const std::string& name, double g, double e,
+                         int cell = 0) {
   ConductanceSpec c;
   c.name = name;
   c.cell = cell;
@@ -185,7 +186,8 @@ TEST(ClampEngineTest, LiveParameterTakesEffectAtTheNextCycle) {
   b.Run(1);
   EXPECT_NEAR(b.i.back(), 3.0 * before, std::fabs(before) * 0.01);
   EXPECT_EQ(b.engine->stats().param_updates_applied.Get(), 1u);
-  EXPECT_EQ(b.engine->SetParam("g.g_ns", NAN).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(b.engine->SetParam("g.g_ns", NAN).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ClampEngineTest, BadSpecLeavesTheRunningSetUntouched) {
@@ -196,11 +198,13 @@ TEST(ClampEngineTest, BadSpecLeavesTheRunningSetUntouched) {
   ASSERT_TRUE(gen.ok());
   b.Run(2);
   ModelSetSpec bad = good;
-  std::get<ConstantConductance::Params>(bad.conductances[0].model).e_rev_mv = 900;
+  std::get<ConstantConductance::Params>(bad.conductances[0].model).e_rev_mv =
+      900;
   auto s = b.engine->LoadModelSet(bad);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.status().message().find("conductances[0] (g).e_rev_mv"),
-            absl::string_view::npos) << s.status();
+            absl::string_view::npos)
+      << s.status();
   b.Run(2);
   EXPECT_EQ(b.engine->active_generation(), *gen);
   EXPECT_EQ(b.engine->loaded_generation(), *gen);

@@ -14,7 +14,9 @@ class RecordingDaq : public Daq {
   int writes = 0;
 
  protected:
-  absl::Status DoConfigure(const DaqConfig&) override { return absl::OkStatus(); }
+  absl::Status DoConfigure(const DaqConfig&) override {
+    return absl::OkStatus();
+  }
   DaqError DoReadVolts(std::span<double> v) noexcept override {
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = in_volts[i];
     return DaqError::kOk;
@@ -75,10 +77,13 @@ TEST(DaqTest, BadConfigNamesTheField) {
   c.channels[1].current_limit_pa = 0;
   auto s = d.Configure(c);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("channels[1].current_limit_pa"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("channels[1].current_limit_pa"),
+            absl::string_view::npos)
+      << s;
   c = Two();
   c.channels[1].name = "a";
-  EXPECT_NE(d.Configure(c).message().find("channels[1].name"), absl::string_view::npos);
+  EXPECT_NE(d.Configure(c).message().find("channels[1].name"),
+            absl::string_view::npos);
 }
 
 }  // namespace

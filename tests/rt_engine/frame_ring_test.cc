@@ -38,7 +38,8 @@ TEST(FrameRingTest, StressAcrossTwoThreads) {
       FrameView f = ring.BeginPush();
       if (f.header == nullptr) continue;  // dropped, counted by the ring
       f.header->cycle = i;
-      for (std::size_t k = 0; k < kValues; ++k) f.values[k] = double(i * 10 + k);
+      for (std::size_t k = 0; k < kValues; ++k)
+        f.values[k] = double(i * 10 + k);
       ring.CommitPush();
     }
     done.store(true);

@@ -9,7 +9,8 @@ namespace {
 
 TEST(HistogramLayoutTest, BucketsAreContiguousAndTight) {
   for (std::size_t b = 1; b < HistogramLayout::kNumBuckets - 1; ++b) {
-    EXPECT_EQ(HistogramLayout::UpperBound(b - 1), HistogramLayout::LowerBound(b));
+    EXPECT_EQ(HistogramLayout::UpperBound(b - 1),
+              HistogramLayout::LowerBound(b));
   }
   for (uint64_t v : {0ull, 1ull, 63ull, 64ull, 65ull, 1000ull, 50'000ull,
                      1'234'567ull, 999'999'999ull}) {
@@ -17,8 +18,9 @@ TEST(HistogramLayoutTest, BucketsAreContiguousAndTight) {
     EXPECT_LE(HistogramLayout::LowerBound(b), v);
     EXPECT_GT(HistogramLayout::UpperBound(b), v);
     // Relative width at most 1/64.
-    EXPECT_LE(double(HistogramLayout::UpperBound(b) - HistogramLayout::LowerBound(b)),
-              std::max(1.0, double(v) / 64.0 + 1));
+    EXPECT_LE(
+        double(HistogramLayout::UpperBound(b) - HistogramLayout::LowerBound(b)),
+        std::max(1.0, double(v) / 64.0 + 1));
   }
 }
 
@@ -38,7 +40,8 @@ TEST(HistogramTest, QuantilesMatchSortedSamples) {
   EXPECT_EQ(s.max_ns, samples.back());
   EXPECT_EQ(s.min_ns, samples.front());
   for (double q : {0.5, 0.99, 0.999}) {
-    const double exact = double(samples[std::size_t(std::ceil(q * samples.size())) - 1]);
+    const double exact =
+        double(samples[std::size_t(std::ceil(q * samples.size())) - 1]);
     EXPECT_NEAR(double(s.Quantile(q)), exact, exact * 0.02) << "q=" << q;
   }
   EXPECT_EQ(s.Quantile(1.0), samples.back());

@@ -23,8 +23,9 @@ TEST(ModelSetTest, SignalsAreNamedInSpecOrder) {
   ASSERT_TRUE(set.ok()) << set.status();
   std::vector<std::string> names;
   for (const auto& s : (*set)->signals()) names.push_back(s.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"leak.g_ns", "leak.i_pa", "na.g_ns",
-                                             "na.i_pa", "na.m", "na.h"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"leak.g_ns", "leak.i_pa", "na.g_ns",
+                                      "na.i_pa", "na.m", "na.h"}));
 }
 
 TEST(ModelSetTest, CurrentsSumPerCell) {
@@ -46,22 +47,27 @@ TEST(ModelSetTest, BadSpecIsRejectedWholeWithPathFieldAndReason) {
   ModelSetSpec spec;
   spec.conductances = {Preset("leak", "hh_leak"), Preset("na", "hh_na")};
   auto& na = std::get<HhChannel::Params>(spec.conductances[1].model);
-  na.gates[1].kinetics = ExpressionRates{false, "1/(1+exp((V+60)/7))", "log(V+80)"};
+  na.gates[1].kinetics =
+      ExpressionRates{false, "1/(1+exp((V+60)/7))", "log(V+80)"};
   auto set = ModelSet::Prepare(spec, TwoCells());
   ASSERT_FALSE(set.ok());
   EXPECT_EQ(set.status().code(), absl::StatusCode::kInvalidArgument);
   const std::string msg(set.status().message());
-  EXPECT_NE(msg.find("conductances[1] (na).gates[1] (h).tau"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("conductances[1] (na).gates[1] (h).tau"),
+            std::string::npos)
+      << msg;
 
   spec.conductances[1] = Preset("leak", "hh_k");
   set = ModelSet::Prepare(spec, TwoCells());
   EXPECT_NE(set.status().message().find("conductances[1] (leak).name"),
-            absl::string_view::npos) << set.status();
+            absl::string_view::npos)
+      << set.status();
 
   spec.conductances[1] = Preset("k", "hh_k", 5);
   set = ModelSet::Prepare(spec, TwoCells());
   EXPECT_NE(set.status().message().find("conductances[1] (k).cell"),
-            absl::string_view::npos) << set.status();
+            absl::string_view::npos)
+      << set.status();
 
   spec.conductances[1] = Preset("bad name", "hh_k");
   EXPECT_FALSE(ModelSet::Prepare(spec, TwoCells()).ok());
@@ -69,7 +75,8 @@ TEST(ModelSetTest, BadSpecIsRejectedWholeWithPathFieldAndReason) {
 
 TEST(ModelSetTest, TooManySignalsForTheFrameIsResourceExhausted) {
   ModelSetSpec spec;
-  for (int k = 0; k < 20; ++k) spec.conductances.push_back(Preset("na" + std::to_string(k), "hh_na"));
+  for (int k = 0; k < 20; ++k)
+    spec.conductances.push_back(Preset("na" + std::to_string(k), "hh_na"));
   auto cfg = TwoCells();
   cfg.max_signals = 64;
   EXPECT_EQ(ModelSet::Prepare(spec, cfg).status().code(),
@@ -78,7 +85,8 @@ TEST(ModelSetTest, TooManySignalsForTheFrameIsResourceExhausted) {
 
 TEST(ModelSetTest, ThousandChannelsShareTables) {
   ModelSetSpec spec;
-  for (int k = 0; k < 1000; ++k) spec.conductances.push_back(Preset("k" + std::to_string(k), "hh_k"));
+  for (int k = 0; k < 1000; ++k)
+    spec.conductances.push_back(Preset("k" + std::to_string(k), "hh_k"));
   auto cfg = TwoCells();
   cfg.max_signals = 3000;
   auto set = ModelSet::Prepare(spec, cfg);
@@ -93,13 +101,16 @@ TEST(ModelSetTest, ResolveParamChecksNameLivenessAndRange) {
   auto u = set->ResolveParam("na.g_max_ns", 500);
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(u->generation, 7u);
-  EXPECT_EQ(set->ResolveParam("kv.g_max_ns", 1).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(set->ResolveParam("na.bogus", 1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(set->ResolveParam("kv.g_max_ns", 1).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(set->ResolveParam("na.bogus", 1).status().code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(set->ResolveParam("na.celsius", 20).status().code(),
             absl::StatusCode::kFailedPrecondition);
   auto bad = set->ResolveParam("na.g_max_ns", -3);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("na.g_max_ns"), absl::string_view::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("na.g_max_ns"), absl::string_view::npos)
+      << bad.status();
   EXPECT_EQ(set->ResolveParam("na.trigger", 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }

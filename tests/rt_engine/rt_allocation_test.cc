@@ -61,9 +61,11 @@ namespace {
 
 ModelSetSpec EverythingSpec() {
   ModelSetSpec spec;
-  spec.conductances = {testing::Preset("na", "hh_na"), testing::Preset("k", "hh_k"),
-                       testing::Preset("leak", "hh_leak"), testing::Preset("ka", "ca1_ka")};
-  std::get<HhChannel::Params>(spec.conductances[1].model).integrator = Integrator::kRk4;
+  spec.conductances = {
+      testing::Preset("na", "hh_na"), testing::Preset("k", "hh_k"),
+      testing::Preset("leak", "hh_leak"), testing::Preset("ka", "ca1_ka")};
+  std::get<HhChannel::Params>(spec.conductances[1].model).integrator =
+      Integrator::kRk4;
   std::get<HhChannel::Params>(spec.conductances[3].model).integrator =
       Integrator::kForwardEuler;
   ConductanceSpec gaba;
@@ -122,7 +124,8 @@ TEST(RtAllocationTest, ClampCycleAllocatesNothing) {
 // End to end: while the RT thread runs (and this thread only sleeps), the
 // process allocates nothing.
 TEST(RtAllocationTest, RunningLoopAllocatesNothing) {
-  auto b = testing::MakeBench(testing::IdealSim({SimCellConfig{}}), 50'000, 2000, 1 << 16);
+  auto b = testing::MakeBench(testing::IdealSim({SimCellConfig{}}), 50'000,
+                              2000, 1 << 16);
   ASSERT_TRUE(b.engine->LoadModelSet(EverythingSpec()).ok());
   RtLoopConfig lc;
   lc.rt.lock_memory = false;
@@ -136,7 +139,8 @@ TEST(RtAllocationTest, RunningLoopAllocatesNothing) {
   const uint64_t cycles = b.engine->stats().cycles.Get() - cycles_before;
   loop.Stop();
   EXPECT_GT(cycles, 100u);
-  EXPECT_EQ(after - before, 0u) << "allocations while " << cycles << " cycles ran";
+  EXPECT_EQ(after - before, 0u)
+      << "allocations while " << cycles << " cycles ran";
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ TEST(RtLoopTest, RunsAtItsPeriodAndZeroesOutputsOnStop) {
   EXPECT_FALSE(got.policy.empty());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // 20 nS at 0 mV on a 10 nS, -65 mV cell: V settles at -21.7 mV, 433 pA.
-  EXPECT_NEAR(b.rig->dac_output_pa(0), 433.3, 5.0) << "the model set is injecting";
+  EXPECT_NEAR(b.rig->dac_output_pa(0), 433.3, 5.0)
+      << "the model set is injecting";
   loop.Stop();
   EXPECT_FALSE(loop.running());
   EXPECT_EQ(b.rig->dac_output_pa(0), 0.0);
@@ -54,7 +55,9 @@ class StallingDaq : public Daq {
   std::atomic<double> last_out{-1};
 
  protected:
-  absl::Status DoConfigure(const DaqConfig&) override { return absl::OkStatus(); }
+  absl::Status DoConfigure(const DaqConfig&) override {
+    return absl::OkStatus();
+  }
   DaqError DoReadVolts(std::span<double> v) noexcept override {
     ++reads_;
     const int every = stall_every.load();
@@ -152,8 +155,10 @@ TEST(RtLoopTest, MailboxSwapUnderLoadLosesNoFrame) {
   const int64_t end = MonotonicNowNs() + 500'000'000;
   while (MonotonicNowNs() < end) {
     ModelSetSpec spec;
-    spec.conductances = {testing::Preset("na", "hh_na"), testing::Preset("k", "hh_k")};
-    std::get<HhChannel::Params>(spec.conductances[0].model).g_max_ns = 100 + loads;
+    spec.conductances = {testing::Preset("na", "hh_na"),
+                         testing::Preset("k", "hh_k")};
+    std::get<HhChannel::Params>(spec.conductances[0].model).g_max_ns =
+        100 + loads;
     ASSERT_TRUE(b.engine->LoadModelSet(spec).ok());
     b.engine->ReclaimRetired();
     ++loads;

@@ -27,7 +27,8 @@ TEST(SimCellTest, PassiveCellFollowsTheAnalyticCharge) {
   for (int k = 1; k <= 400; ++k) {
     cell->Advance(0.05, 10, i);
     const double t = k * 0.05;
-    ASSERT_NEAR(cell->v_mv(), v_inf + (-65.0 - v_inf) * std::exp(-t / tau), 1e-9);
+    ASSERT_NEAR(cell->v_mv(), v_inf + (-65.0 - v_inf) * std::exp(-t / tau),
+                1e-9);
   }
 }
 
@@ -35,7 +36,8 @@ TEST(SimCellTest, HhFiresRepetitivelyAboveRheobaseOnly) {
   SimCellConfig cfg;
   cfg.model = SimCellConfig::Model::kHh;
   auto quiet = *SimCell::Create(cfg, "c");
-  EXPECT_LE(CountSpikes(quiet, 200, 200.0), 1) << "2 uA/cm^2: no repetitive firing";
+  EXPECT_LE(CountSpikes(quiet, 200, 200.0), 1)
+      << "2 uA/cm^2: no repetitive firing";
   auto firing = *SimCell::Create(cfg, "c");
   const int n = CountSpikes(firing, 500, 1000.0);  // 10 uA/cm^2
   EXPECT_GE(n, 25);
@@ -58,7 +60,8 @@ TEST(SimCellTest, BadConfigIsNamed) {
   cfg.model = SimCellConfig::Model::kHh;
   cfg.blocked = {"kdr"};
   auto s = SimCell::Create(cfg, "sim.cells[1]").status();
-  EXPECT_NE(s.message().find("sim.cells[1].blocked"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("sim.cells[1].blocked"), absl::string_view::npos)
+      << s;
   cfg = {};
   cfg.capacitance_pf = 0;
   EXPECT_FALSE(SimCell::Create(cfg, "c").ok());

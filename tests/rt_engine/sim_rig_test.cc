@@ -10,7 +10,8 @@ namespace {
 
 using testing::ChannelsFor;
 
-std::unique_ptr<SimRig> Configured(SimRigConfig cfg, int64_t period_ns = 50'000) {
+std::unique_ptr<SimRig> Configured(SimRigConfig cfg,
+                                   int64_t period_ns = 50'000) {
   const std::size_t n = cfg.cells.size();
   auto rig = std::make_unique<SimRig>(std::move(cfg));
   EXPECT_TRUE(rig->Configure(ChannelsFor(n)).ok());

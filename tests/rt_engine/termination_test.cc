@@ -23,7 +23,8 @@ TEST(TerminationTest, SigtermStopsTheLoopWithOutputsAtZero) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     std::atomic<bool> stopped{false};
-    auto bench = testing::MakeBench(testing::IdealSim({SimCellConfig{}}), 100'000);
+    auto bench =
+        testing::MakeBench(testing::IdealSim({SimCellConfig{}}), 100'000);
     RtLoopConfig lc;
     lc.rt.lock_memory = false;
     RtLoop loop(*bench.engine, lc);
@@ -42,8 +43,12 @@ TEST(TerminationTest, SigtermStopsTheLoopWithOutputsAtZero) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     char c = 'r';
     if (write(ready[1], &c, 1) != 1) _exit(12);
-    while (!stopped.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    _exit(bench.rig->dac_output_pa(0) == 0.0 && (*watcher)->received() == SIGTERM ? 0 : 13);
+    while (!stopped.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    _exit(bench.rig->dac_output_pa(0) == 0.0 &&
+                  (*watcher)->received() == SIGTERM
+              ? 0
+              : 13);
   }
   close(ready[1]);
   char c;
@@ -51,7 +56,8 @@ TEST(TerminationTest, SigtermStopsTheLoopWithOutputsAtZero) {
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child died by a signal: the watcher did not catch SIGTERM";
+  ASSERT_TRUE(WIFEXITED(status))
+      << "child died by a signal: the watcher did not catch SIGTERM";
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 

@@ -84,8 +84,8 @@ inline Bench MakeBench(SimRigConfig sim, int64_t period_ns = 25'000,
   return b;
 }
 
-inline ConductanceSpec Preset(const std::string& name, const std::string& preset,
-                              int cell = 0) {
+inline ConductanceSpec Preset(const std::string& name,
+                              const std::string& preset, int cell = 0) {
   ConductanceSpec c;
   c.name = name;
   c.cell = cell;

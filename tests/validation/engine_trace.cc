@@ -63,13 +63,16 @@ int main(int argc, char** argv) {
   SimRig rig(sim);
   DaqConfig daq;
   daq.channels = {{"cell0", 100.0, 1e4, 1e6}};
-  const int64_t period_ns = static_cast<int64_t>(absl::GetFlag(FLAGS_period_us) * 1e3);
-  if (auto s = rig.Configure(daq); !s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+  const int64_t period_ns =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_period_us) * 1e3);
+  if (auto s = rig.Configure(daq); !s.ok())
+    return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
   if (auto s = rig.Prepare(period_ns); !s.ok()) return 1;
   ClampEngineConfig ec;
   ec.period_ns = period_ns;
   auto engine = ClampEngine::Create(rig, ec);
-  if (!engine.ok()) return std::fprintf(stderr, "%s\n", engine.status().ToString().c_str()), 1;
+  if (!engine.ok())
+    return std::fprintf(stderr, "%s\n", engine.status().ToString().c_str()), 1;
   if (!spec.conductances.empty()) {
     if (auto g = (*engine)->LoadModelSet(spec); !g.ok()) return 1;
   }

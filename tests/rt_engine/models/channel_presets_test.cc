@@ -46,7 +46,8 @@ TEST(ChannelPresetsTest, IhBellMatchesItsTwoExponentialForm) {
   auto p = std::get<HhChannel::Params>(*MakePreset("ih"));
   const auto& it = std::get<InfTau>(p.gates[0].kinetics);
   for (double v = -120; v <= 0; v += 10) {
-    const double ref = 1.0 / (std::exp(-14.59 - 0.086 * v) + std::exp(-1.87 + 0.0701 * v));
+    const double ref =
+        1.0 / (std::exp(-14.59 - 0.086 * v) + std::exp(-1.87 + 0.0701 * v));
     EXPECT_NEAR(it.bell(v), ref, ref * 1e-9) << v;
   }
 }

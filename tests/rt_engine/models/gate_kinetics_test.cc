@@ -17,7 +17,8 @@ TEST(RateFunctionTest, StandardForms) {
   // HH alpha_m = 0.1 (V + 40) / (1 - exp(-(V + 40)/10)).
   for (double v : {-80.0, -40.0000001, -40.0, -39.9999, 0.0, 30.0}) {
     const double x = v + 40.0;
-    const double hh = std::fabs(x) < 1e-9 ? 1.0 : 0.1 * x / (1.0 - std::exp(-x / 10.0));
+    const double hh =
+        std::fabs(x) < 1e-9 ? 1.0 : 0.1 * x / (1.0 - std::exp(-x / 10.0));
     EXPECT_NEAR(l(v), hh, 1e-9) << v;
   }
 }
@@ -74,8 +75,9 @@ TEST(GateEvaluatorTest, BadExpressionIsNamed) {
   auto ev = GateEvaluator::Create(g, 6.3, "conductances[0] (na).gates[0]");
   ASSERT_FALSE(ev.ok());
   EXPECT_EQ(ev.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(ev.status().message().find("conductances[0] (na).gates[0].inf_expr"),
-            absl::string_view::npos)
+  EXPECT_NE(
+      ev.status().message().find("conductances[0] (na).gates[0].inf_expr"),
+      absl::string_view::npos)
       << ev.status();
 }
 
@@ -87,8 +89,10 @@ TEST(GateEvaluatorTest, NonFiniteOrOutOfRangeValuesAreReportedWithV) {
   ASSERT_TRUE(ev.ok());
   auto r = ev->Evaluate(-20.0);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("tau_expr"), absl::string_view::npos) << r.status();
-  EXPECT_NE(r.status().message().find("V = -20"), absl::string_view::npos) << r.status();
+  EXPECT_NE(r.status().message().find("tau_expr"), absl::string_view::npos)
+      << r.status();
+  EXPECT_NE(r.status().message().find("V = -20"), absl::string_view::npos)
+      << r.status();
   g.kinetics = ExpressionRates{false, "2", "1"};
   ev = GateEvaluator::Create(g, 6.3, "x");
   ASSERT_TRUE(ev.ok());
@@ -101,7 +105,8 @@ TEST(GateEvaluatorTest, ScalarFieldsChecked) {
   g.kinetics = AlphaBeta{{RateForm::kExponential, 1, 0, 0}, {}};
   auto ev = GateEvaluator::Create(g, 6.3, "p");
   ASSERT_FALSE(ev.ok());
-  EXPECT_NE(ev.status().message().find("p.alpha.slope_mv"), absl::string_view::npos)
+  EXPECT_NE(ev.status().message().find("p.alpha.slope_mv"),
+            absl::string_view::npos)
       << ev.status();
   g.kinetics = AlphaBeta{};
   g.power = 12;

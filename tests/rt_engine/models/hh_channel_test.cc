@@ -71,7 +71,8 @@ TEST(HhChannelTest, Rk4AndForwardEulerFollowTheirAmplificationFactors) {
     for (int n = 0; n < 20; ++n) {
       HhChannel::StepGates(method, dt, f.gates, state, v);
       expected = inf + (expected - inf) * r;
-      ASSERT_NEAR(x, expected, 1e-12) << IntegratorName(method) << " step " << n;
+      ASSERT_NEAR(x, expected, 1e-12)
+          << IntegratorName(method) << " step " << n;
     }
   }
 }
@@ -83,7 +84,8 @@ TEST(HhChannelTest, UnstableForwardEulerStaysWithinZeroAndOne) {
   double x = 0.5;
   std::span<double> state(&x, 1);
   for (int n = 0; n < 50; ++n) {
-    HhChannel::StepGates(p.integrator, dt, f.gates, state, n % 2 ? -80.0 : 20.0);
+    HhChannel::StepGates(p.integrator, dt, f.gates, state,
+                         n % 2 ? -80.0 : 20.0);
     ASSERT_GE(x, 0.0);
     ASSERT_LE(x, 1.0);
   }
@@ -105,7 +107,9 @@ TEST(HhChannelTest, ValidationNamesTheField) {
   p.g_max_ns = -1;
   auto s = HhChannel::Validate(p, "conductances[2] (kv)");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("conductances[2] (kv).g_max_ns"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("conductances[2] (kv).g_max_ns"),
+            absl::string_view::npos)
+      << s;
   p = OneGate(Integrator::kExpEuler, 1);
   p.gates.push_back(p.gates[0]);
   s = HhChannel::Validate(p, "c");

@@ -71,14 +71,17 @@ TEST(LigandGatedTest, ValidationNamesFieldAndReason) {
   p.tau_rise_ms = 20;
   p.tau_decay_ms = 10;
   auto s = LigandGated::Validate(p, "conductances[0] (gaba)");
-  EXPECT_NE(s.message().find("conductances[0] (gaba).tau_rise_ms"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("conductances[0] (gaba).tau_rise_ms"),
+            absl::string_view::npos)
+      << s;
   p = {};
   p.tau_decay_ms = 0;
   s = LigandGated::Validate(p, "x");
   EXPECT_NE(s.message().find("x.tau_decay_ms"), absl::string_view::npos) << s;
   p = {};
   p.g_max_ns = NAN;
-  EXPECT_NE(LigandGated::Validate(p, "x").message().find("finite"), absl::string_view::npos);
+  EXPECT_NE(LigandGated::Validate(p, "x").message().find("finite"),
+            absl::string_view::npos);
 }
 
 }  // namespace

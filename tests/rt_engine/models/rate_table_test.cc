@@ -31,7 +31,8 @@ TEST(RateTableTest, OutOfRangeVoltageClampsToEdges) {
   auto ev = GateEvaluator::Create(HhM(), 6.3, "m");
   auto table = *RateTable::Build(*ev, TableRange{}, Integrator::kRk4, 0.05);
   EXPECT_DOUBLE_EQ(table->Lookup(-1000).inf, table->Lookup(-150).inf);
-  EXPECT_DOUBLE_EQ(table->Lookup(1000).inf, table->Lookup(table->v_max_mv()).inf);
+  EXPECT_DOUBLE_EQ(table->Lookup(1000).inf,
+                   table->Lookup(table->v_max_mv()).inf);
   EXPECT_TRUE(std::isfinite(table->Lookup(NAN).inf)) << "NaN V must not index";
 }
 
@@ -41,7 +42,8 @@ TEST(RateTableTest, RangeMustCoverPhysiology) {
   EXPECT_FALSE(ValidateTableRange({-150, 100, 0}, "t").ok());
   EXPECT_TRUE(ValidateTableRange({-100, 50, 0.1}, "t").ok());
   auto s = ValidateTableRange({-80, 100, 0.1}, "conductances[0] (na).table");
-  EXPECT_NE(s.message().find("conductances[0] (na).table.v_min_mv"), absl::string_view::npos);
+  EXPECT_NE(s.message().find("conductances[0] (na).table.v_min_mv"),
+            absl::string_view::npos);
 }
 
 TEST(RateTableCacheTest, IdenticalGatesShareOneTable) {
