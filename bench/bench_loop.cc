@@ -64,10 +64,7 @@ Result RunAt(double rate_khz, double duration_s) {
   ec.max_signals = 4096;
   auto engine = *ClampEngine::Create(rig, ec);
   ModelSetSpec spec;
-  ConductanceSpec na;
-  na.name = "na";
-  na.model = std::get<HhChannel::Params>(*MakePreset("ca1_na"));
-  spec.conductances.push_back(na);
+  spec.conductances.push_back(*PresetConductance("na", "ca1_na"));
   for (int k = 0; k < absl::GetFlag(FLAGS_channels); ++k) {
     ConductanceSpec c;
     c.name = absl::StrFormat("extra%d", k);

@@ -27,17 +27,7 @@ constexpr double kDtMs = 0.02;
 
 ConductanceSpec Preset(const std::string& name, const char* preset, int cell,
                        Integrator integrator) {
-  ConductanceSpec c;
-  c.name = name;
-  c.cell = cell;
-  auto p = *MakePreset(preset);
-  if (auto* hh = std::get_if<HhChannel::Params>(&p)) {
-    hh->integrator = integrator;
-    c.model = *hh;
-  } else {
-    c.model = std::get<ConstantConductance::Params>(p);
-  }
-  return c;
+  return *PresetConductance(name, preset, cell, integrator);
 }
 
 // One period of repetitive HH firing, sampled at kDtMs.

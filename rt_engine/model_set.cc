@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "rt_engine/models/channel_presets.h"
 #include "rt_engine/names.h"
 
 namespace dynclamp::rt {
@@ -25,6 +26,24 @@ std::span<const ParamInfo> InfoFor(const ConductanceModel& m) {
 }
 
 }  // namespace
+
+absl::StatusOr<ConductanceSpec> PresetConductance(absl::string_view name,
+                                                  absl::string_view preset,
+                                                  int cell,
+                                                  Integrator integrator) {
+  absl::StatusOr<PresetParams> params = MakePreset(preset);
+  if (!params.ok()) return params.status();
+  ConductanceSpec c;
+  c.name = std::string(name);
+  c.cell = cell;
+  if (auto* hh = std::get_if<HhChannel::Params>(&*params)) {
+    hh->integrator = integrator;
+    c.model = std::move(*hh);
+  } else {
+    c.model = std::get<ConstantConductance::Params>(*params);
+  }
+  return c;
+}
 
 absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
     const ModelSetSpec& spec, const Config& config) {
@@ -120,8 +139,7 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
       if (!tables.ok()) return tables.status();
       HhRuntime rt;
       rt.out = out;
-      rt.g_max_ns = hp.g_max_ns;
-      rt.e_rev_mv = hp.e_rev_mv;
+      rt.live = {hp.g_max_ns, hp.e_rev_mv};
       rt.integrator = hp.integrator;
       rt.first_gate = static_cast<uint32_t>(set->gates_.size());
       rt.num_gates = static_cast<uint32_t>(hp.gates.size());
@@ -203,8 +221,8 @@ void ModelSet::Step(std::span<const double> v_mv,
         gates_initialized_
             ? HhChannel::StepGates(h.integrator, dt, gates, state, v)
             : HhChannel::InitGates(gates, state, v);
-    h.out.g_ns = h.g_max_ns * open;
-    h.out.i_pa = h.out.g_ns * (h.e_rev_mv - v);
+    h.out.g_ns = h.live.g_max_ns * open;
+    h.out.i_pa = h.out.g_ns * (h.live.e_rev_mv - v);
     i_pa[h.out.cell] += h.out.i_pa;
   }
   gates_initialized_ = true;
@@ -231,12 +249,9 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
       LigandGated::SetLive(l.params, l.state, u.param, u.value);
       break;
     }
-    case Kind::kHh: {
-      HhRuntime& h = hh_[slot.index];
-      if (u.param == HhChannel::kGMaxNs) h.g_max_ns = u.value;
-      if (u.param == HhChannel::kERevMv) h.e_rev_mv = u.value;
+    case Kind::kHh:
+      HhChannel::SetLive(hh_[slot.index].live, u.param, u.value);
       break;
-    }
   }
   return true;
 }

@@ -47,6 +47,13 @@ struct ModelSetSpec {
   std::vector<ConductanceSpec> conductances;
 };
 
+// Non-RT. A conductance named `name` on `cell` made from a channel preset
+// (models/channel_presets.h); `integrator` applies to HH-type presets.
+// NotFound if there is no such preset.
+absl::StatusOr<ConductanceSpec> PresetConductance(
+    absl::string_view name, absl::string_view preset, int cell = 0,
+    Integrator integrator = Integrator::kExpEuler);
+
 struct SignalInfo {
   std::string name;
   std::string unit;
@@ -128,8 +135,7 @@ class ModelSet {
   };
   struct HhRuntime {
     Output out;
-    double g_max_ns = 0;
-    double e_rev_mv = 0;
+    HhChannel::Live live;
     Integrator integrator = Integrator::kExpEuler;
     uint32_t first_gate = 0;
     uint32_t num_gates = 0;

@@ -69,9 +69,14 @@ struct HhChannel {
   static double InitGates(std::span<const GateRuntime> gates,
                           std::span<double> state, double v_mv) noexcept;
 
-  static void SetLive(Params& p, int param, double value) noexcept {
-    if (param == kGMaxNs) p.g_max_ns = value;
-    if (param == kERevMv) p.e_rev_mv = value;
+  // The parameters that may change while running (the rest is in tables).
+  struct Live {
+    double g_max_ns = 0.0;
+    double e_rev_mv = 0.0;
+  };
+  static void SetLive(Live& live, int param, double value) noexcept {
+    if (param == kGMaxNs) live.g_max_ns = value;
+    if (param == kERevMv) live.e_rev_mv = value;
   }
 };
 

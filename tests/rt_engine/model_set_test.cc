@@ -133,5 +133,32 @@ TEST(ModelSetTest, ApplyChangesTheCurrentAndRejectsOtherGenerations) {
   EXPECT_FALSE(set->Apply(u));
 }
 
+TEST(ModelSetTest, LiveChangesReachHhAndLigandModels) {
+  ModelSetSpec spec;
+  spec.conductances = {Preset("k", "hh_k")};
+  ConductanceSpec gaba;
+  gaba.name = "gaba";
+  LigandGated::Params lp;
+  lp.g_max_ns = 2;
+  lp.tau_rise_ms = 0.5;
+  lp.tau_decay_ms = 2;
+  gaba.model = lp;
+  spec.conductances.push_back(gaba);
+  auto set = *ModelSet::Prepare(spec, TwoCells());
+  double v[2] = {-40, 0}, i[2];
+  set->Step(v, i);
+  std::vector<double> sig(set->signals().size());
+  set->WriteSignals(sig);
+  const double g_k = sig[0];
+  EXPECT_EQ(sig[3], 0.0) << "gaba silent before a trigger";
+  ASSERT_TRUE(set->Apply(*set->ResolveParam("k.g_max_ns", 7200)));
+  ASSERT_TRUE(set->Apply(*set->ResolveParam("gaba.trigger", 1)));
+  set->Step(v, i);
+  set->Step(v, i);
+  set->WriteSignals(sig);
+  EXPECT_GT(sig[0], 1.9 * g_k) << "g_max doubled (n moves a little)";
+  EXPECT_GT(sig[3], 0.0) << "the trigger started a time course";
+}
+
 }  // namespace
 }  // namespace dynclamp::rt

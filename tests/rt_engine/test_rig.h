@@ -86,11 +86,9 @@ inline Bench MakeBench(SimRigConfig sim, int64_t period_ns = 25'000,
 
 inline ConductanceSpec Preset(const std::string& name,
                               const std::string& preset, int cell = 0) {
-  ConductanceSpec c;
-  c.name = name;
-  c.cell = cell;
-  std::visit([&](const auto& p) { c.model = p; }, *MakePreset(preset));
-  return c;
+  auto c = PresetConductance(name, preset, cell);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return *c;
 }
 
 }  // namespace dynclamp::rt::testing

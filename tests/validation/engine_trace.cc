@@ -28,16 +28,8 @@ int main(int argc, char** argv) {
   cell.bias_pa = absl::GetFlag(FLAGS_i_pa);
   ModelSetSpec spec;
   auto add = [&](const char* name, const char* preset, Integrator integrator) {
-    ConductanceSpec c;
-    c.name = name;
-    auto p = *MakePreset(preset);
-    if (auto* hh = std::get_if<HhChannel::Params>(&p)) {
-      hh->integrator = integrator;
-      c.model = *hh;
-    } else {
-      c.model = std::get<ConstantConductance::Params>(p);
-    }
-    spec.conductances.push_back(c);
+    spec.conductances.push_back(
+        *PresetConductance(name, preset, 0, integrator));
   };
   if (scenario == "sim_hh") {
     cell.model = SimCellConfig::Model::kHh;
