@@ -9,6 +9,7 @@
 //
 //   build/bin/bench_loop [--duration_s=5] [--rates_khz=20,50,100]
 //                        [--format=text|json] [--busy_wait_us=0] [--cpu=-1]
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -28,7 +29,8 @@ ABSL_FLAG(std::vector<std::string>, rates_khz,
           (std::vector<std::string>{"20", "50", "100"}),
           "loop rates to measure, in kHz");
 ABSL_FLAG(std::string, format, "text", "text or json");
-ABSL_FLAG(double, busy_wait_us, 0.0, "spin this long before each deadline");
+ABSL_FLAG(double, busy_wait_us, 0.0,
+          "spin this long before each deadline (capped at the period)");
 ABSL_FLAG(int, cpu, -1, "pin the RT thread to this CPU (-1: no pinning)");
 ABSL_FLAG(int, channels, 0, "extra HH channels (alternating Na, K) to step");
 
@@ -78,8 +80,9 @@ Result RunAt(double rate_khz, double duration_s) {
     std::exit(1);
   }
   RtLoopConfig lc;
-  lc.busy_wait_ns =
-      static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
+  // The tail cannot be longer than the period: cap it at each rate.
+  lc.busy_wait_ns = std::min<int64_t>(
+      static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3), period_ns);
   lc.rt.cpu = absl::GetFlag(FLAGS_cpu);
   RtLoop loop(*engine, lc);
   std::atomic<bool> done{false};
