@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev libmuparser-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-neuron python3-numpy
+  python3 python3-neuron neuron-dev python3-numpy
 )
 missing=()
 for p in "${packages[@]}"; do
