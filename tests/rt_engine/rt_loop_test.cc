@@ -46,6 +46,22 @@ TEST(RtLoopTest, RunsAtItsPeriodAndZeroesOutputsOnStop) {
   EXPECT_NEAR(double(period.Quantile(0.5)), 100'000.0, 20'000.0);
 }
 
+TEST(RtLoopTest, RefusedRtSettingsAreReportedNotFatal) {
+  auto b = MakeBench(IdealSim({SimCellConfig{}}), 100'000);
+  RtLoopConfig lc = Unprivileged();
+  lc.rt.cpu = 4000;  // no such CPU
+  RtLoop loop(*b.engine, lc);
+  ASSERT_TRUE(loop.Start().ok()) << "the loop runs anyway";
+  const RtSettingsObtained got = loop.rt_settings();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  loop.Stop();
+  EXPECT_EQ(got.cpu, -1);
+  ASSERT_FALSE(got.notes.empty());
+  EXPECT_NE(got.Summary().find("could not pin to CPU 4000"), std::string::npos)
+      << got.Summary();
+  EXPECT_GT(b.engine->stats().cycles.Get(), 0u);
+}
+
 // A backend that stalls on chosen cycles, to force overruns.
 class StallingDaq : public Daq {
  public:
