@@ -143,11 +143,15 @@ absl::StatusOr<FrameLayout> ClampEngine::LayoutFor(uint32_t generation) const {
   return it->second;
 }
 
-void ClampEngine::EnterFault(FaultReason reason) noexcept {
+void ClampEngine::MarkFault(FaultReason reason) noexcept {
   if (state() != EngineState::kFault) stats_.faults.Add();
   fault_.store(static_cast<uint8_t>(reason), std::memory_order_release);
   state_.store(static_cast<uint8_t>(EngineState::kFault),
                std::memory_order_release);
+}
+
+void ClampEngine::EnterFault(FaultReason reason) noexcept {
+  MarkFault(reason);
   ZeroOutputs();
 }
 
@@ -190,7 +194,7 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
   if (daq_.ReadInputs(v_mv_) != DaqError::kOk) {
     stats_.daq_read_errors.Add();
     flags |= kFrameDaqError;
-    EnterFault(FaultReason::kDaqRead);
+    MarkFault(FaultReason::kDaqRead);  // the write stage below writes 0
   }
   int64_t compute_ns = 0;
   const bool running = state() == EngineState::kRunning;

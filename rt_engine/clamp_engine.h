@@ -126,6 +126,9 @@ class ClampEngine {
 
  private:
   ClampEngine(Daq& daq, const ClampEngineConfig& config);
+  // Marks FAULT; the cycle's write stage (or EnterFault) drives outputs to 0.
+  void MarkFault(FaultReason reason) noexcept;
+  // Marks FAULT and drives outputs to 0 now (outside the write stage).
   void EnterFault(FaultReason reason) noexcept;
 
   Daq& daq_;
