@@ -39,7 +39,7 @@ namespace {
 
 struct Result {
   double rate_khz = 0;
-  uint64_t cycles = 0, overruns = 0, skipped = 0, dropped = 0;
+  uint64_t cycles = 0, overruns = 0, skipped = 0, dropped = 0, streak = 0;
   HistogramSnapshot period, lateness, compute, latency;
   std::string rt;
   std::size_t spikes = 0;
@@ -114,6 +114,7 @@ Result RunAt(double rate_khz, double duration_s) {
   r.cycles = st.cycles.Get();
   r.overruns = st.overruns.Get();
   r.skipped = st.skipped_cycles.Get();
+  r.streak = st.max_consecutive_overruns.Get();
   r.dropped = engine->frames().dropped();
   r.period = st.period_ns.Snapshot();
   r.lateness = st.lateness_ns.Snapshot();
@@ -151,11 +152,12 @@ int main(int argc, char** argv) {
     for (const Result& r : results) {
       items.push_back(absl::StrFormat(
           "{\"rate_khz\": %g, \"cycles\": %d, \"overruns\": %d, "
-          "\"skipped_cycles\": %d, \"dropped_frames\": %d, \"spikes\": %d, "
+          "\"skipped_cycles\": %d, \"longest_overrun_streak\": %d, "
+          "\"dropped_frames\": %d, \"spikes\": %d, "
           "\"period\": %s, \"lateness\": %s, \"compute\": %s, \"latency\": %s, "
           "\"rt\": \"%s\"}",
-          r.rate_khz, r.cycles, r.overruns, r.skipped, r.dropped, r.spikes,
-          Quantiles(r.period, true), Quantiles(r.lateness, true),
+          r.rate_khz, r.cycles, r.overruns, r.skipped, r.streak, r.dropped,
+          r.spikes, Quantiles(r.period, true), Quantiles(r.lateness, true),
           Quantiles(r.compute, true), Quantiles(r.latency, true), r.rt));
     }
     std::printf("[%s]\n", absl::StrJoin(items, ",\n ").c_str());
@@ -174,9 +176,10 @@ int main(int argc, char** argv) {
     std::printf("           latency   %s\n",
                 Quantiles(r.latency, false).c_str());
     std::printf(
-        "           cycles %lu  overruns %lu  skipped %lu  dropped frames %lu  "
-        "spikes %zu\n",
-        r.cycles, r.overruns, r.skipped, r.dropped, r.spikes);
+        "           cycles %lu  overruns %lu (longest streak %lu)  skipped %lu "
+        " "
+        "dropped frames %lu  spikes %zu\n",
+        r.cycles, r.overruns, r.streak, r.skipped, r.dropped, r.spikes);
   }
   return 0;
 }

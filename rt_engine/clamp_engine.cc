@@ -73,12 +73,25 @@ ClampEngine::ClampEngine(Daq& daq, const ClampEngineConfig& config)
 
 ClampEngine::~ClampEngine() { delete active_; }
 
-absl::StatusOr<uint32_t> ClampEngine::LoadModelSet(const ModelSetSpec& spec) {
+ModelSet::Config ClampEngine::ModelSetConfig() const {
   ModelSet::Config mc;
   mc.dt_ms = static_cast<double>(config_.period_ns) * 1e-6;
   for (const auto& ch : daq_.config().channels)
     mc.cell_names.push_back(ch.name);
   mc.max_signals = config_.max_signals;
+  return mc;
+}
+
+absl::StatusOr<std::vector<SignalInfo>> ClampEngine::ValidateModelSet(
+    const ModelSetSpec& spec) const {
+  absl::StatusOr<std::unique_ptr<ModelSet>> set =
+      ModelSet::Prepare(spec, ModelSetConfig());
+  if (!set.ok()) return set.status();
+  return (*set)->signals();
+}
+
+absl::StatusOr<uint32_t> ClampEngine::LoadModelSet(const ModelSetSpec& spec) {
+  ModelSet::Config mc = ModelSetConfig();
   absl::MutexLock lock(&mu_);
   mc.generation = next_generation_;
   // Heavy work (validation, tables) happens here, off the RT thread.

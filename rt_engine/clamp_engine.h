@@ -79,6 +79,10 @@ class ClampEngine {
   // spec changes nothing.
   absl::StatusOr<uint32_t> LoadModelSet(const ModelSetSpec& spec)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Prepares `spec` exactly as LoadModelSet would, without loading it;
+  // returns the signals it would publish.
+  absl::StatusOr<std::vector<SignalInfo>> ValidateModelSet(
+      const ModelSetSpec& spec) const ABSL_LOCKS_EXCLUDED(mu_);
   // Changes one live parameter ("<conductance>.<param>") of the most recently
   // loaded set at the next cycle boundary. ResourceExhausted if the queue of
   // pending changes is full.
@@ -130,6 +134,7 @@ class ClampEngine {
   void MarkFault(FaultReason reason) noexcept;
   // Marks FAULT and drives outputs to 0 now (outside the write stage).
   void EnterFault(FaultReason reason) noexcept;
+  ModelSet::Config ModelSetConfig() const;
 
   Daq& daq_;
   const ClampEngineConfig config_;

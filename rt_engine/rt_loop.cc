@@ -65,7 +65,7 @@ void RtLoop::ThreadMain() {
   const int64_t period = engine_.config().period_ns;
   int64_t deadline = MonotonicNowNs() + period;
   int64_t previous_wake = -1;
-  int64_t cycles = 0;
+  int64_t periods = 0;
   while (!stop_requested_.load(std::memory_order_acquire)) {
     if (config_.realtime) WaitUntilNs(deadline, config_.busy_wait_ns);
     const int64_t wake = MonotonicNowNs();
@@ -73,18 +73,23 @@ void RtLoop::ThreadMain() {
     engine_.RunCycle(due, wake, previous_wake < 0 ? 0 : wake - previous_wake);
     previous_wake = wake;
     deadline += period;
+    ++periods;
     if (config_.realtime) {
       const int64_t end = MonotonicNowNs();
       if (end > deadline) {
         // Overran: skip every deadline already in the past.
         const int64_t missed = (end - deadline) / period + 1;
         deadline += missed * period;
+        periods += missed;
         engine_.NoteDeadline(true, missed);
       } else {
         engine_.NoteDeadline(false, 0);
       }
     }
-    if (config_.max_cycles > 0 && ++cycles >= config_.max_cycles) break;
+    if (config_.stop_after_periods > 0 &&
+        periods >= config_.stop_after_periods) {
+      break;
+    }
   }
   engine_.ZeroOutputs();
   running_.store(false, std::memory_order_release);

@@ -33,7 +33,9 @@ struct RtLoopConfig {
   int64_t busy_wait_ns = 0;  // spin this long before each deadline
   RtSettingsRequest rt;      // priority, memory lock, CPU
   bool realtime = true;      // false: no sleeping (offline)
-  int64_t max_cycles = 0;    // stop by itself after this many; 0 = never
+  // Stop by itself once this many periods have passed (cycles run plus
+  // deadlines skipped, so it is a wall-clock duration); 0 = never.
+  int64_t stop_after_periods = 0;
 };
 
 class RtLoop {
@@ -48,7 +50,7 @@ class RtLoop {
   absl::Status Start();
   // Stops the thread (outputs zeroed) and waits for it. Idempotent.
   void Stop();
-  // Waits until the loop ends by itself (max_cycles) or is stopped.
+  // Waits until the loop ends by itself (stop_after_periods) or is stopped.
   void Wait();
 
   bool running() const noexcept {

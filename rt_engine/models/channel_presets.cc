@@ -24,47 +24,30 @@ double Boltzmann(double zeta, double dv_mv, double celsius) {
 }
 double NaQt(double celsius) { return std::pow(2.0, (celsius - 24.0) / 10.0); }
 
-double NaMInf(double v, double) noexcept {
+GateRates NaM(double v, double c) noexcept {
   const double a = Trap(v, -30.0, 0.4, 7.2), b = Trap(-v, 30.0, 0.124, 7.2);
-  return a / (a + b);
+  return {a / (a + b), std::max(1.0 / (a + b) / NaQt(c), 0.02)};
 }
-double NaMTau(double v, double c) noexcept {
-  const double a = Trap(v, -30.0, 0.4, 7.2), b = Trap(-v, 30.0, 0.124, 7.2);
-  return std::max(1.0 / (a + b) / NaQt(c), 0.02);
-}
-double NaHInf(double v, double) noexcept {
-  return 1.0 / (1.0 + std::exp((v + 50.0) / 4.0));
-}
-double NaHTau(double v, double c) noexcept {
+GateRates NaH(double v, double c) noexcept {
   const double a = Trap(v, -45.0, 0.03, 1.5), b = Trap(-v, 45.0, 0.01, 1.5);
-  return std::max(1.0 / (a + b) / NaQt(c), 0.5);
+  return {1.0 / (1.0 + std::exp((v + 50.0) / 4.0)),
+          std::max(1.0 / (a + b) / NaQt(c), 0.5)};
 }
-double KdrNInf(double v, double c) noexcept {
-  return 1.0 / (1.0 + Boltzmann(-3.0, v - 13.0, c));
-}
-double KdrNTau(double v, double c) noexcept {
+GateRates KdrN(double v, double c) noexcept {
   const double a = Boltzmann(-3.0, v - 13.0, c);
   const double b = Boltzmann(-3.0 * 0.7, v - 13.0, c);
-  return std::max(b / (0.02 * (1.0 + a)), 2.0);  // q10 = 1
+  return {1.0 / (1.0 + a), std::max(b / (0.02 * (1.0 + a)), 2.0)};  // q10 = 1
 }
-double KaZeta(double v) {
-  return -1.5 - 1.0 / (1.0 + std::exp((v + 40.0) / 5.0));
-}
-double KaNInf(double v, double c) noexcept {
-  return 1.0 / (1.0 + Boltzmann(KaZeta(v), v - 11.0, c));
-}
-double KaNTau(double v, double c) noexcept {
-  const double zeta = KaZeta(v);
+GateRates KaN(double v, double c) noexcept {
+  const double zeta = -1.5 - 1.0 / (1.0 + std::exp((v + 40.0) / 5.0));
   const double a = Boltzmann(zeta, v - 11.0, c);
   const double b = Boltzmann(zeta * 0.55, v - 11.0, c);
   const double qt = std::pow(5.0, (c - 24.0) / 10.0);
-  return std::max(b / (qt * 0.05 * (1.0 + a)), 0.1);
+  return {1.0 / (1.0 + a), std::max(b / (qt * 0.05 * (1.0 + a)), 0.1)};
 }
-double KaLInf(double v, double c) noexcept {
-  return 1.0 / (1.0 + Boltzmann(3.0, v + 56.0, c));
-}
-double KaLTau(double v, double) noexcept {
-  return std::max(0.26 * (v + 50.0), 2.0);
+GateRates KaL(double v, double c) noexcept {
+  return {1.0 / (1.0 + Boltzmann(3.0, v + 56.0, c)),
+          std::max(0.26 * (v + 50.0), 2.0)};
 }
 
 constexpr double kCa1Celsius = 35.0;
@@ -128,11 +111,11 @@ constexpr PresetInfo kPresets[] = {
 
 }  // namespace
 
-const NativeKinetics kCa1NaM{"ca1_na.m", &NaMInf, &NaMTau};
-const NativeKinetics kCa1NaH{"ca1_na.h", &NaHInf, &NaHTau};
-const NativeKinetics kCa1KdrN{"ca1_kdr.n", &KdrNInf, &KdrNTau};
-const NativeKinetics kCa1KaN{"ca1_ka.n", &KaNInf, &KaNTau};
-const NativeKinetics kCa1KaL{"ca1_ka.l", &KaLInf, &KaLTau};
+const NativeKinetics kCa1NaM{"ca1_na.m", &NaM};
+const NativeKinetics kCa1NaH{"ca1_na.h", &NaH};
+const NativeKinetics kCa1KdrN{"ca1_kdr.n", &KdrN};
+const NativeKinetics kCa1KaN{"ca1_ka.n", &KaN};
+const NativeKinetics kCa1KaL{"ca1_ka.l", &KaL};
 
 std::span<const PresetInfo> ListPresets() { return kPresets; }
 

@@ -221,7 +221,7 @@ absl::StatusOr<GateEvaluator> GateEvaluator::Create(const GateSpec& spec,
     if (auto s = setup(impl.second, ex->second, second_name); !s.ok()) return s;
   } else {
     const NativeKinetics* nk = std::get<const NativeKinetics*>(spec.kinetics);
-    if (nk == nullptr || nk->inf == nullptr || nk->tau_ms == nullptr)
+    if (nk == nullptr || nk->rates == nullptr)
       return FieldError(path, "kinetics", "native kinetics are missing");
   }
   return ev;
@@ -306,8 +306,9 @@ absl::StatusOr<GateRates> GateEvaluator::Evaluate(double v_mv) const {
   } else {
     const NativeKinetics* nk =
         std::get<const NativeKinetics*>(impl.spec.kinetics);
-    inf = nk->inf(v_mv, impl.celsius);
-    tau = nk->tau_ms(v_mv, impl.celsius);
+    const GateRates r = nk->rates(v_mv, impl.celsius);
+    inf = r.inf;
+    tau = r.tau_ms;
   }
   tau = std::max(tau / impl.phi, impl.spec.tau_min_ms);
   if (!std::isfinite(inf) || inf < -1e-9 || inf > 1 + 1e-9)
@@ -334,10 +335,12 @@ GateRates FastGate::Eval(double v_mv) const noexcept {
       inf = Sigmoid(v_mv, inf_v_half_mv, inf_slope_mv);
       tau = tau_bell ? bell(v_mv) : tau_const_ms;
       break;
-    case Kind::kNative:
-      inf = native->inf(v_mv, celsius);
-      tau = native->tau_ms(v_mv, celsius);
+    case Kind::kNative: {
+      const GateRates r = native->rates(v_mv, celsius);
+      inf = r.inf;
+      tau = r.tau_ms;
       break;
+    }
   }
   tau = tau / phi;
   if (tau < tau_min_ms) tau = tau_min_ms;

@@ -61,11 +61,11 @@ struct GateRates {
   double tau_ms;
 };
 
-using NativeRateFn = double (*)(double v_mv, double celsius) noexcept;
+// inf and tau computed together: they share most of their exponentials.
+using NativeRatesFn = GateRates (*)(double v_mv, double celsius) noexcept;
 struct NativeKinetics {
   absl::string_view id;  // e.g. "ca1_na.m"
-  NativeRateFn inf;
-  NativeRateFn tau_ms;
+  NativeRatesFn rates;
 };
 
 struct AlphaBeta {

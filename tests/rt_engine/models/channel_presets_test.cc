@@ -27,19 +27,25 @@ TEST(ChannelPresetsTest, EveryListedPresetBuildsAndTabulates) {
 }
 
 TEST(ChannelPresetsTest, Ca1KineticsHaveTheirMinimumTimeConstants) {
+  auto tau = [](const NativeKinetics& k, double v) {
+    return k.rates(v, 35).tau_ms;
+  };
+  auto inf = [](const NativeKinetics& k, double v) {
+    return k.rates(v, 35).inf;
+  };
   for (double v = -100; v <= 50; v += 0.5) {
-    EXPECT_GE(kCa1NaM.tau_ms(v, 35), 0.02);
-    EXPECT_GE(kCa1NaH.tau_ms(v, 35), 0.5);
-    EXPECT_GE(kCa1KdrN.tau_ms(v, 35), 2.0);
-    EXPECT_GE(kCa1KaN.tau_ms(v, 35), 0.1);
-    EXPECT_GE(kCa1KaL.tau_ms(v, 35), 2.0);
+    EXPECT_GE(tau(kCa1NaM, v), 0.02);
+    EXPECT_GE(tau(kCa1NaH, v), 0.5);
+    EXPECT_GE(tau(kCa1KdrN, v), 2.0);
+    EXPECT_GE(tau(kCa1KaN, v), 0.1);
+    EXPECT_GE(tau(kCa1KaL, v), 2.0);
   }
   // Activation rises and inactivation falls with depolarization.
-  EXPECT_LT(kCa1NaM.inf(-70, 35), kCa1NaM.inf(-20, 35));
-  EXPECT_GT(kCa1NaH.inf(-70, 35), kCa1NaH.inf(-20, 35));
-  EXPECT_NEAR(kCa1NaH.inf(-50, 35), 0.5, 1e-12);
-  EXPECT_LT(kCa1KdrN.inf(-70, 35), kCa1KdrN.inf(0, 35));
-  EXPECT_GT(kCa1KaL.inf(-90, 35), kCa1KaL.inf(-30, 35));
+  EXPECT_LT(inf(kCa1NaM, -70), inf(kCa1NaM, -20));
+  EXPECT_GT(inf(kCa1NaH, -70), inf(kCa1NaH, -20));
+  EXPECT_NEAR(inf(kCa1NaH, -50), 0.5, 1e-12);
+  EXPECT_LT(inf(kCa1KdrN, -70), inf(kCa1KdrN, 0));
+  EXPECT_GT(inf(kCa1KaL, -90), inf(kCa1KaL, -30));
 }
 
 TEST(ChannelPresetsTest, IhBellMatchesItsTwoExponentialForm) {

@@ -1,0 +1,433 @@
+// dynclamp: the command-line client of dynclampd.
+//
+//   dynclamp [--server HOST:PORT] [--timeout S] VERB ...
+//
+// Errors print one line (the verb, the status code, what failed and why)
+// and exit 1; usage errors exit 2.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "clients/cpp/client.h"
+#include "clients/cpp/spec_file.h"
+
+namespace {
+
+using dynclamp::client::Client;
+namespace v1 = dynclamp::v1;
+
+struct Globals {
+  std::string server = "127.0.0.1:50051";
+  double timeout_s = 10;
+};
+
+[[noreturn]] void Die(const std::string& verb, const absl::Status& status) {
+  std::fprintf(stderr, "dynclamp: %s: %s: %s\n", verb.c_str(),
+               absl::StatusCodeToString(status.code()).c_str(),
+               std::string(status.message()).c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T OrDie(const std::string& verb, absl::StatusOr<T> result) {
+  if (!result.ok()) Die(verb, result.status());
+  return *std::move(result);
+}
+
+std::unique_ptr<Client> ConnectOrDie(const Globals& g,
+                                     const std::string& verb) {
+  dynclamp::client::ClientOptions options;
+  options.timeout = absl::Seconds(g.timeout_s);
+  return OrDie(verb, Client::Connect(g.server, options));
+}
+
+std::string StateName(v1::RunState s) { return v1::RunState_Name(s); }
+
+std::string Quant(const v1::Quantiles& q) {
+  return absl::StrFormat("p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f us",
+                         q.p50_us(), q.p99_us(), q.p999_us(), q.max_us());
+}
+
+void PrintRun(const v1::Run& r) {
+  if (r.run_id() == 0) {
+    std::printf("run: none yet\n");
+    return;
+  }
+  std::printf("run %lu: %s", static_cast<unsigned long>(r.run_id()),
+              StateName(r.state()).c_str());
+  if (!r.fault_reason().empty()) std::printf(" (%s)", r.fault_reason().c_str());
+  std::printf(", %.2f s", r.elapsed_s());
+  if (r.duration_s() > 0) std::printf(" of %.2f s", r.duration_s());
+  std::printf(", spec generation %u\n", r.spec_generation());
+  const v1::TimingSummary& t = r.timing();
+  std::printf(
+      "  cycles %lu  overruns %lu  skipped %lu  clipped %lu  dropped frames "
+      "%lu  DAQ errors %lu  faults %lu  longest overrun streak %lu\n",
+      static_cast<unsigned long>(t.cycles()),
+      static_cast<unsigned long>(t.overruns()),
+      static_cast<unsigned long>(t.skipped_cycles()),
+      static_cast<unsigned long>(t.clipped_outputs()),
+      static_cast<unsigned long>(t.dropped_frames()),
+      static_cast<unsigned long>(t.daq_errors()),
+      static_cast<unsigned long>(t.faults()),
+      static_cast<unsigned long>(t.max_consecutive_overruns()));
+  std::printf("  period   %s\n  lateness %s\n  compute  %s\n  latency  %s\n",
+              Quant(t.period()).c_str(), Quant(t.lateness()).c_str(),
+              Quant(t.compute()).c_str(), Quant(t.latency()).c_str());
+}
+
+bool Terminal(v1::RunState s) {
+  return s == v1::STOPPED || s == v1::COMPLETED || s == v1::ABORTED;
+}
+
+int Status(const Globals& g) {
+  auto client = ConnectOrDie(g, "status");
+  const v1::Rig rig = OrDie("status", client->GetRig());
+  std::printf("dynclampd %s at %s\n", rig.daemon_version().c_str(),
+              g.server.c_str());
+  std::printf("rig: %s\n", rig.description().c_str());
+  std::printf("period: %.1f us (%.1f kHz)\n", rig.period_ns() / 1e3,
+              1e6 / rig.period_ns());
+  for (const v1::Channel& c : rig.channels()) {
+    std::printf("  %-8s in %g mV/V  out %g pA/V  limit %g pA  clipped %lu\n",
+                c.name().c_str(), c.input_gain_mv_per_v(),
+                c.output_gain_pa_per_v(), c.current_limit_pa(),
+                static_cast<unsigned long>(c.clipped_samples()));
+  }
+  const v1::RtSettings& rt = rig.rt_settings();
+  if (rt.known()) {
+    std::printf("RT thread: %s %d, memory %s, cpu %s\n", rt.policy().c_str(),
+                rt.priority(), rt.memory_locked() ? "locked" : "not locked",
+                rt.cpu() < 0 ? "any" : std::to_string(rt.cpu()).c_str());
+    for (const auto& n : rt.notes()) std::printf("  note: %s\n", n.c_str());
+  } else {
+    std::printf("RT thread: not started yet\n");
+  }
+  const v1::LoadedSpec spec = OrDie("status", client->GetLoadedSpec());
+  if (spec.generation() == 0) {
+    std::printf("spec: none loaded\n");
+  } else {
+    std::vector<std::string> parts;
+    for (const auto& c : spec.spec().conductances())
+      parts.push_back(absl::StrCat(c.name(), " on ", c.cell()));
+    std::printf("spec: generation %u: %s\n", spec.generation(),
+                absl::StrJoin(parts, ", ").c_str());
+    for (const auto& lc : spec.live_changes())
+      std::printf("  live: %s = %g\n", lc.parameter().c_str(), lc.value());
+  }
+  PrintRun(OrDie("status", client->GetRun()));
+  return 0;
+}
+
+int Mechanisms(const Globals& g) {
+  auto client = ConnectOrDie(g, "mechanisms");
+  const auto r = OrDie("mechanisms", client->ListMechanisms());
+  for (const v1::Mechanism& m : r.mechanisms()) {
+    std::printf("%s (%s): %s\n", m.name().c_str(), m.kind().c_str(),
+                m.description().c_str());
+    for (const v1::ParameterInfo& p : m.parameters()) {
+      std::printf("    %-14s %-5s default %-10g range %s%g, %g]%s\n",
+                  p.name().c_str(), p.unit().c_str(), p.default_value(),
+                  p.min_exclusive() ? "(" : "[", p.min(), p.max(),
+                  p.live() ? "  live" : "");
+    }
+    if (m.states_size() > 0)
+      std::printf("    states: %s\n", absl::StrJoin(m.states(), ", ").c_str());
+  }
+  return 0;
+}
+
+int Signals(const Globals& g) {
+  auto client = ConnectOrDie(g, "signals");
+  const auto r = OrDie("signals", client->ListSignals());
+  for (const v1::Signal& s : r.signals())
+    std::printf("%-24s %s\n", s.name().c_str(), s.unit().c_str());
+  return 0;
+}
+
+int Validate(const Globals& g, const std::string& file) {
+  const v1::Spec spec = OrDie("validate", dynclamp::client::ReadSpecFile(file));
+  auto client = ConnectOrDie(g, "validate");
+  const auto r = OrDie("validate", client->ValidateSpec(spec));
+  std::printf("%s: valid; %d conductance(s), signals: %s\n", file.c_str(),
+              spec.conductances_size(),
+              absl::StrJoin(r.signals(), ", ").c_str());
+  return 0;
+}
+
+int Load(const Globals& g, const std::string& file) {
+  const v1::Spec spec = OrDie("load", dynclamp::client::ReadSpecFile(file));
+  auto client = ConnectOrDie(g, "load");
+  const auto r = OrDie("load", client->LoadSpec(spec));
+  std::printf("loaded %s as generation %u; signals: %s\n", file.c_str(),
+              r.generation(), absl::StrJoin(r.signals(), ", ").c_str());
+  return 0;
+}
+
+int Spec(const Globals& g) {
+  auto client = ConnectOrDie(g, "spec");
+  const auto r = OrDie("spec", client->GetLoadedSpec());
+  std::printf("# generation %u\n%s\n", r.generation(),
+              dynclamp::client::SpecToJson(r.spec()).c_str());
+  for (const auto& lc : r.live_changes())
+    std::printf("# live: %s = %g\n", lc.parameter().c_str(), lc.value());
+  return 0;
+}
+
+int Set(const Globals& g, const std::string& name, const std::string& text) {
+  double value = 0;
+  if (!absl::SimpleAtod(text, &value)) {
+    Die("set", absl::InvalidArgumentError(
+                   absl::StrCat("value: '", text, "' is not a number")));
+  }
+  auto client = ConnectOrDie(g, "set");
+  if (auto s = client->SetParameter(name, value); !s.ok()) Die("set", s);
+  std::printf("%s = %g (from the next cycle)\n", name.c_str(), value);
+  return 0;
+}
+
+int Start(const Globals& g, double duration_s, bool wait) {
+  auto client = ConnectOrDie(g, "start");
+  const v1::Run run = OrDie("start", client->StartRun(duration_s));
+  std::printf("run %lu started%s\n", static_cast<unsigned long>(run.run_id()),
+              duration_s > 0 ? absl::StrFormat(" for %g s", duration_s).c_str()
+                             : " (until 'dynclamp stop')");
+  if (!wait) return 0;
+  v1::Run last = run;
+  const absl::Status s = client->WatchRun([&](const v1::Run& r) {
+    last = r;
+    std::fprintf(stderr, "\r  %s %.1f / %.1f s   ",
+                 StateName(r.state()).c_str(), r.elapsed_s(), r.duration_s());
+    return !(r.run_id() == run.run_id() && Terminal(r.state()));
+  });
+  std::fprintf(stderr, "\n");
+  if (!s.ok()) Die("start", s);
+  PrintRun(OrDie("start", client->GetRun()));
+  return 0;
+}
+
+int Stop(const Globals& g) {
+  auto client = ConnectOrDie(g, "stop");
+  PrintRun(OrDie("stop", client->StopRun()));
+  return 0;
+}
+
+int ClearFault(const Globals& g) {
+  auto client = ConnectOrDie(g, "clear-fault");
+  PrintRun(OrDie("clear-fault", client->ClearFault()));
+  return 0;
+}
+
+int Watch(const Globals& g) {
+  auto client = ConnectOrDie(g, "watch");
+  const absl::Status s = client->WatchRun([](const v1::Run& r) {
+    std::printf("%s run %lu %s %.2f s cycles %lu overruns %lu\n",
+                absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone())
+                    .c_str(),
+                static_cast<unsigned long>(r.run_id()),
+                StateName(r.state()).c_str(), r.elapsed_s(),
+                static_cast<unsigned long>(r.timing().cycles()),
+                static_cast<unsigned long>(r.timing().overruns()));
+    std::fflush(stdout);
+    return true;
+  });
+  if (!s.ok()) Die("watch", s);
+  return 0;
+}
+
+int Stream(const Globals& g, std::vector<std::string> signals,
+           uint32_t decimate, double duration_s, const std::string& format,
+           const std::string& out_path) {
+  if (format != "csv" && format != "table") {
+    Die("stream", absl::InvalidArgumentError("--format: csv or table"));
+  }
+  auto client = ConnectOrDie(g, "stream");
+  if (signals.empty()) {
+    const auto rig = OrDie("stream", client->GetRig());
+    for (const auto& c : rig.channels()) {
+      signals.push_back(c.name() + ".v_mv");
+      signals.push_back(c.name() + ".i_pa");
+    }
+  }
+  std::ofstream file;
+  if (!out_path.empty()) {
+    file.open(out_path);
+    if (!file)
+      Die("stream",
+          absl::NotFoundError(absl::StrCat("-o: cannot write ", out_path)));
+  }
+  std::ostream& out = out_path.empty() ? std::cout : file;
+  v1::SubscribeRequest request;
+  for (const auto& s : signals) request.add_signals(s);
+  request.set_decimation(decimate);
+  int64_t period_ns = 0;
+  uint64_t samples = 0, lost = 0;
+  const absl::Time wall_start = absl::Now();
+  absl::Time last_progress = wall_start;
+  // --duration is wall-clock time, whether or not samples arrive: a timer
+  // ends the stream even when the loop is stopped.
+  std::atomic<bool> timed_out{false};
+  absl::Notification done;
+  std::thread timer;
+  if (duration_s > 0) {
+    timer = std::thread([&] {
+      if (!done.WaitForNotificationWithTimeout(absl::Seconds(duration_s))) {
+        timed_out.store(true);
+        client->Cancel();
+      }
+    });
+  }
+  absl::Status s = client->Subscribe(request, [&](const v1::Chunk& c) {
+    if (c.signals_size() > 0) {  // header
+      period_ns = c.sample_period_ns();
+      if (format == "csv") {
+        out << "t_s";
+        for (int k = 0; k < c.signals_size(); ++k) out << "," << c.signals(k);
+        out << "\n";
+      } else {
+        out << absl::StrFormat("%12s", "t_s");
+        for (int k = 0; k < c.signals_size(); ++k)
+          out << absl::StrFormat(" %14s", c.signals(k));
+        out << "\n";
+      }
+      return true;
+    }
+    lost = c.samples_lost();
+    const int n = static_cast<int>(signals.size());
+    const int64_t cycle_ns = decimate > 1 ? period_ns / decimate : period_ns;
+    for (uint32_t k = 0; k < c.num_samples(); ++k) {
+      const double t =
+          static_cast<double>(c.first_sample_index()) * cycle_ns * 1e-9 +
+          static_cast<double>(k) * c.sample_period_ns() * 1e-9;
+      if (format == "csv") {
+        out << absl::StrFormat("%.6f", t);
+        for (int j = 0; j < n; ++j)
+          out << absl::StrFormat(",%.6g", c.values(k * n + j));
+      } else {
+        out << absl::StrFormat("%12.6f", t);
+        for (int j = 0; j < n; ++j)
+          out << absl::StrFormat(" %14.6g", c.values(k * n + j));
+      }
+      out << "\n";
+    }
+    samples += c.num_samples();
+    const absl::Time now = absl::Now();
+    if (!out_path.empty() && now - last_progress > absl::Milliseconds(500)) {
+      std::fprintf(stderr, "\r  %lu samples (%.1f s), lost %lu   ",
+                   static_cast<unsigned long>(samples),
+                   samples * static_cast<double>(c.sample_period_ns()) * 1e-9,
+                   static_cast<unsigned long>(lost));
+      last_progress = now;
+    }
+    return !(duration_s > 0 && now - wall_start >= absl::Seconds(duration_s));
+  });
+  done.Notify();
+  if (timer.joinable()) timer.join();
+  if (timed_out.load() && absl::IsCancelled(s)) s = absl::OkStatus();
+  if (!out_path.empty()) std::fprintf(stderr, "\n");
+  out.flush();
+  std::fprintf(stderr, "%lu samples, %lu lost\n",
+               static_cast<unsigned long>(samples),
+               static_cast<unsigned long>(lost));
+  if (!s.ok()) Die("stream", s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dynclamp: drive a dynclampd dynamic-clamp daemon"};
+  app.require_subcommand(1);
+  Globals g;
+  app.add_option("--server", g.server, "dynclampd address HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--timeout", g.timeout_s, "seconds to wait for each call")
+      ->capture_default_str();
+
+  auto* status = app.add_subcommand("status", "rig, loaded spec and run");
+  auto* mechanisms = app.add_subcommand(
+      "mechanisms", "models and presets with their parameters");
+  auto* signals =
+      app.add_subcommand("signals", "signals that can be streamed now");
+  std::string file;
+  auto* validate =
+      app.add_subcommand("validate", "check a spec file without loading it");
+  validate->add_option("FILE", file, "YAML or JSON spec")->required();
+  auto* load = app.add_subcommand(
+      "load", "load a spec file (swapped in between cycles)");
+  load->add_option("FILE", file, "YAML or JSON spec")->required();
+  auto* spec = app.add_subcommand("spec", "print the loaded spec");
+  std::string name, value;
+  auto* set = app.add_subcommand(
+      "set", "change a live parameter, e.g. set gaba.g_max_ns 5");
+  set->add_option("NAME", name, "<conductance>.<parameter>")->required();
+  set->add_option("VALUE", value, "new value")->required();
+  double duration = 0;
+  bool wait = false;
+  auto* start = app.add_subcommand("start", "start the clamp");
+  start->add_option("--duration", duration, "seconds; 0 = until stopped");
+  start->add_flag("--wait", wait, "wait for the run to end, showing progress");
+  auto* stop = app.add_subcommand("stop", "stop the clamp (outputs to 0)");
+  auto* clear = app.add_subcommand("clear-fault",
+                                   "leave FAULT after dealing with its cause");
+  auto* watch = app.add_subcommand("watch", "print run state changes");
+  std::vector<std::string> stream_signals;
+  uint32_t decimate = 1;
+  double stream_duration = 0;
+  std::string format = "csv", out;
+  auto* stream =
+      app.add_subcommand("stream", "stream signals as CSV or a table");
+  stream
+      ->add_option("--signals", stream_signals,
+                   "signal names (default: every cell's V and I)")
+      ->delimiter(',');
+  stream->add_option("--decimate", decimate, "keep every Nth sample");
+  stream->add_option("--duration", stream_duration,
+                     "seconds to stream; 0 = until Ctrl-C");
+  stream->add_option("--format", format, "csv or table")->capture_default_str();
+  stream->add_option("-o,--output", out, "write to FILE (progress on stderr)");
+  auto* health =
+      app.add_subcommand("health", "the daemon's gRPC health status");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*status) return Status(g);
+  if (*mechanisms) return Mechanisms(g);
+  if (*signals) return Signals(g);
+  if (*validate) return Validate(g, file);
+  if (*load) return Load(g, file);
+  if (*spec) return Spec(g);
+  if (*set) return Set(g, name, value);
+  if (*start) return Start(g, duration, wait);
+  if (*stop) return Stop(g);
+  if (*clear) return ClearFault(g);
+  if (*watch) return Watch(g);
+  if (*stream)
+    return Stream(g, stream_signals, decimate, stream_duration, format, out);
+  if (*health) {
+    auto client = ConnectOrDie(g, "health");
+    const auto s = OrDie("health", client->CheckHealth());
+    std::printf(
+        "%s\n",
+        grpc::health::v1::HealthCheckResponse::ServingStatus_Name(s).c_str());
+    return s == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+  }
+  return 2;
+}

@@ -1,0 +1,178 @@
+#include "clients/cpp/client.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace dynclamp::client {
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
+    const std::string& target, ClientOptions options) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  auto channel = grpc::CreateCustomChannel(
+      target, grpc::InsecureChannelCredentials(), args);
+  const auto deadline = std::chrono::system_clock::now() +
+                        absl::ToChronoMilliseconds(options.timeout);
+  if (!channel->WaitForConnected(deadline)) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach dynclampd at ", target, " within ",
+                     absl::FormatDuration(options.timeout),
+                     " (is it running? is the address right?)"));
+  }
+  return std::unique_ptr<Client>(new Client(target, options, channel));
+}
+
+Client::Client(std::string target, ClientOptions options,
+               std::shared_ptr<grpc::Channel> channel)
+    : target_(std::move(target)),
+      options_(options),
+      channel_(std::move(channel)),
+      rig_(v1::RigService::NewStub(channel_)),
+      models_(v1::ModelService::NewStub(channel_)),
+      runs_(v1::RunService::NewStub(channel_)),
+      streams_(v1::StreamService::NewStub(channel_)),
+      health_(grpc::health::v1::Health::NewStub(channel_)) {}
+
+void Client::SetDeadline(grpc::ClientContext& ctx) const {
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(options_.timeout));
+}
+
+absl::Status Client::ToStatus(const grpc::Status& s, const char* call) const {
+  if (s.ok()) return absl::OkStatus();
+  std::string message = s.error_message();
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    message = absl::StrCat(call, " (dynclampd at ", target_, "): ", message);
+  }
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), message);
+}
+
+#define DYNCLAMP_UNARY(stub, method, request, response_type)    \
+  grpc::ClientContext ctx;                                      \
+  SetDeadline(ctx);                                             \
+  response_type response;                                       \
+  grpc::Status status = stub->method(&ctx, request, &response); \
+  if (!status.ok()) return ToStatus(status, #method);           \
+  return response;
+
+absl::StatusOr<v1::Rig> Client::GetRig(){
+    DYNCLAMP_UNARY(rig_, GetRig, v1::GetRigRequest(),
+                   v1::Rig)} absl::StatusOr<v1::Rig> Client::
+    ConfigureChannels(const v1::ConfigureChannelsRequest& request){
+        DYNCLAMP_UNARY(rig_, ConfigureChannels, request, v1::Rig)} absl::
+        StatusOr<v1::ListMechanismsResponse> Client::ListMechanisms(){
+            DYNCLAMP_UNARY(models_, ListMechanisms, v1::ListMechanismsRequest(),
+                           v1::ListMechanismsResponse)} absl::
+            StatusOr<v1::ValidateSpecResponse> Client::ValidateSpec(
+                const v1::Spec& spec) {
+  v1::ValidateSpecRequest request;
+  *request.mutable_spec() = spec;
+  DYNCLAMP_UNARY(models_, ValidateSpec, request, v1::ValidateSpecResponse)
+}
+absl::StatusOr<v1::LoadSpecResponse> Client::LoadSpec(const v1::Spec& spec) {
+  v1::LoadSpecRequest request;
+  *request.mutable_spec() = spec;
+  DYNCLAMP_UNARY(models_, LoadSpec, request, v1::LoadSpecResponse)
+}
+absl::StatusOr<v1::LoadedSpec> Client::GetLoadedSpec(){DYNCLAMP_UNARY(
+    models_, GetLoadedSpec, v1::GetLoadedSpecRequest(),
+    v1::LoadedSpec)} absl::Status Client::SetParameter(const std::string& name,
+                                                       double value) {
+  v1::SetParameterRequest request;
+  request.set_parameter(name);
+  request.set_value(value);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  v1::SetParameterResponse response;
+  return ToStatus(models_->SetParameter(&ctx, request, &response),
+                  "SetParameter");
+}
+absl::StatusOr<v1::ListSignalsResponse> Client::ListSignals(){
+    DYNCLAMP_UNARY(models_, ListSignals, v1::ListSignalsRequest(),
+                   v1::ListSignalsResponse)} absl::StatusOr<v1::Run> Client::
+    StartRun(double duration_s) {
+  v1::StartRunRequest request;
+  request.set_duration_s(duration_s);
+  DYNCLAMP_UNARY(runs_, StartRun, request, v1::Run)
+}
+absl::StatusOr<v1::Run> Client::StopRun(){
+    DYNCLAMP_UNARY(runs_, StopRun, v1::StopRunRequest(),
+                   v1::Run)} absl::StatusOr<v1::Run> Client::GetRun(){
+    DYNCLAMP_UNARY(runs_, GetRun, v1::GetRunRequest(),
+                   v1::Run)} absl::StatusOr<v1::Run> Client::ClearFault(){
+    DYNCLAMP_UNARY(
+        runs_, ClearFault, v1::ClearFaultRequest(),
+        v1::Run)} absl::StatusOr<grpc::health::v1::HealthCheckResponse::
+                                     ServingStatus> Client::CheckHealth() {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status =
+      health_->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &response);
+  if (!status.ok()) return ToStatus(status, "Check");
+  return response.status();
+}
+
+#undef DYNCLAMP_UNARY
+
+template <typename T>
+absl::Status Client::ReadStream(grpc::ClientContext& ctx,
+                                grpc::ClientReader<T>& reader,
+                                const std::function<bool(const T&)>& on_item,
+                                const char* call) {
+  T item;
+  bool stopped_by_caller = false;
+  while (reader.Read(&item)) {
+    if (!on_item(item)) {
+      stopped_by_caller = true;
+      ctx.TryCancel();
+      break;
+    }
+  }
+  if (stopped_by_caller) {
+    while (reader.Read(&item)) {
+    }
+  }
+  grpc::Status status = reader.Finish();
+  {
+    absl::MutexLock lock(&mu_);
+    open_streams_.erase(
+        std::remove(open_streams_.begin(), open_streams_.end(), &ctx),
+        open_streams_.end());
+  }
+  if (stopped_by_caller) return absl::OkStatus();
+  return ToStatus(status, call);
+}
+
+absl::Status Client::WatchRun(
+    const std::function<bool(const v1::Run&)>& on_run) {
+  grpc::ClientContext ctx;
+  {
+    absl::MutexLock lock(&mu_);
+    open_streams_.push_back(&ctx);
+  }
+  auto reader = runs_->WatchRun(&ctx, v1::WatchRunRequest());
+  return ReadStream<v1::Run>(ctx, *reader, on_run, "WatchRun");
+}
+
+absl::Status Client::Subscribe(
+    const v1::SubscribeRequest& request,
+    const std::function<bool(const v1::Chunk&)>& on_chunk) {
+  grpc::ClientContext ctx;
+  {
+    absl::MutexLock lock(&mu_);
+    open_streams_.push_back(&ctx);
+  }
+  auto reader = streams_->Subscribe(&ctx, request);
+  return ReadStream<v1::Chunk>(ctx, *reader, on_chunk, "Subscribe");
+}
+
+void Client::Cancel() {
+  absl::MutexLock lock(&mu_);
+  for (grpc::ClientContext* ctx : open_streams_) ctx->TryCancel();
+}
+
+}  // namespace dynclamp::client

@@ -1,0 +1,95 @@
+// Client: typed calls to dynclampd, with deadlines and errors as
+// absl::Status (same code as the gRPC status; the message says which call
+// failed and why). Streams are read with callbacks on the calling thread.
+//
+// Threads: a Client may be used from several threads at once (gRPC stubs are
+// thread-safe). Stream calls block their caller until the stream ends, the
+// callback returns false, or Cancel() is called from another thread.
+#ifndef DYNCLAMP_CLIENTS_CPP_CLIENT_H_
+#define DYNCLAMP_CLIENTS_CPP_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "dynclamp/v1/models.grpc.pb.h"
+#include "dynclamp/v1/rig.grpc.pb.h"
+#include "dynclamp/v1/runs.grpc.pb.h"
+#include "dynclamp/v1/stream.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace dynclamp::client {
+
+struct ClientOptions {
+  absl::Duration timeout = absl::Seconds(10);  // per unary call; connecting
+  int max_receive_message_bytes = 64 << 20;
+};
+
+class Client {
+ public:
+  // Connects to `target` ("host:port"); Unavailable if nothing answers within
+  // the timeout.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(
+      const std::string& target, ClientOptions options = {});
+
+  const std::string& target() const { return target_; }
+
+  absl::StatusOr<v1::Rig> GetRig();
+  absl::StatusOr<v1::Rig> ConfigureChannels(
+      const v1::ConfigureChannelsRequest& request);
+  absl::StatusOr<v1::ListMechanismsResponse> ListMechanisms();
+  absl::StatusOr<v1::ValidateSpecResponse> ValidateSpec(const v1::Spec& spec);
+  absl::StatusOr<v1::LoadSpecResponse> LoadSpec(const v1::Spec& spec);
+  absl::StatusOr<v1::LoadedSpec> GetLoadedSpec();
+  absl::Status SetParameter(const std::string& name, double value);
+  absl::StatusOr<v1::ListSignalsResponse> ListSignals();
+  absl::StatusOr<v1::Run> StartRun(double duration_s = 0);
+  absl::StatusOr<v1::Run> StopRun();
+  absl::StatusOr<v1::Run> GetRun();
+  absl::StatusOr<v1::Run> ClearFault();
+  // SERVING, NOT_SERVING ... of the daemon ("" service).
+  absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
+  CheckHealth();
+
+  // Calls `on_run` with the run now and at each change; returns when the
+  // callback returns false (OK), the daemon ends the stream (its status), or
+  // Cancel() is called (Cancelled).
+  absl::Status WatchRun(const std::function<bool(const v1::Run&)>& on_run);
+  // Calls `on_chunk` for the header chunk and then every data chunk.
+  absl::Status Subscribe(const v1::SubscribeRequest& request,
+                         const std::function<bool(const v1::Chunk&)>& on_chunk);
+  // Cancels every stream this client has open.
+  void Cancel() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  Client(std::string target, ClientOptions options,
+         std::shared_ptr<grpc::Channel> channel);
+  void SetDeadline(grpc::ClientContext& ctx) const;
+  absl::Status ToStatus(const grpc::Status& s, const char* call) const;
+  template <typename T>
+  absl::Status ReadStream(grpc::ClientContext& ctx,
+                          grpc::ClientReader<T>& reader,
+                          const std::function<bool(const T&)>& on_item,
+                          const char* call);
+
+  std::string target_;
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::RigService::Stub> rig_;
+  std::unique_ptr<v1::ModelService::Stub> models_;
+  std::unique_ptr<v1::RunService::Stub> runs_;
+  std::unique_ptr<v1::StreamService::Stub> streams_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  absl::Mutex mu_;
+  std::vector<grpc::ClientContext*> open_streams_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dynclamp::client
+
+#endif  // DYNCLAMP_CLIENTS_CPP_CLIENT_H_

@@ -1,0 +1,181 @@
+#include "clients/cpp/spec_file.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace dynclamp::client {
+namespace {
+
+void AppendJsonString(std::string& out, const std::string& s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+// A plain (unquoted) YAML scalar becomes a JSON number, bool or null when it
+// reads as one; anything quoted stays a string.
+void AppendScalar(std::string& out, const YAML::Node& node) {
+  const std::string& v = node.Scalar();
+  if (node.Tag() != "!") {
+    const std::string lower = absl::AsciiStrToLower(v);
+    if (lower == "true" || lower == "false") {
+      out += lower;
+      return;
+    }
+    if (lower == "null" || v == "~") {
+      out += "null";
+      return;
+    }
+    if (lower == ".nan" || lower == "nan") {
+      out += "\"NaN\"";
+      return;
+    }
+    if (lower == ".inf" || lower == "inf" || lower == "+.inf") {
+      out += "\"Infinity\"";
+      return;
+    }
+    if (lower == "-.inf" || lower == "-inf") {
+      out += "\"-Infinity\"";
+      return;
+    }
+    if (!v.empty()) {
+      char* end = nullptr;
+      errno = 0;
+      const double d = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() + v.size() && errno == 0 && std::isfinite(d) &&
+          !absl::StartsWith(lower, "0x")) {
+        out += v;
+        return;
+      }
+    }
+  }
+  AppendJsonString(out, v);
+}
+
+void AppendNode(std::string& out, const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : node) {
+        if (!first) out += ',';
+        first = false;
+        AppendJsonString(out, kv.first.as<std::string>());
+        out += ':';
+        AppendNode(out, kv.second);
+      }
+      out += '}';
+      break;
+    }
+    case YAML::NodeType::Sequence: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out += ',';
+        first = false;
+        AppendNode(out, item);
+      }
+      out += ']';
+      break;
+    }
+    case YAML::NodeType::Scalar:
+      AppendScalar(out, node);
+      break;
+    default:
+      out += "null";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> YamlToJson(absl::string_view text,
+                                       absl::string_view source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: not YAML or JSON: line %d, column %d: %s", source,
+                        e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source,
+        ": the top level must be a mapping (e.g. 'conductances: ...')"));
+  }
+  std::string json;
+  AppendNode(json, root);
+  return json;
+}
+
+absl::StatusOr<v1::Spec> ParseSpec(absl::string_view text,
+                                   absl::string_view source) {
+  absl::StatusOr<std::string> json = YamlToJson(text, source);
+  if (!json.ok()) return json.status();
+  v1::Spec spec;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(*json, &spec, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", status.message().as_string()));
+  }
+  return spec;
+}
+
+absl::StatusOr<v1::Spec> ReadSpecFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open the file"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseSpec(buffer.str(), path);
+}
+
+std::string SpecToJson(const v1::Spec& spec) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(spec, &out, options);
+  return out;
+}
+
+}  // namespace dynclamp::client

@@ -1,0 +1,211 @@
+// dynclampd: the dynamic-clamp daemon. Owns the rig and the clamp loop and
+// serves the dynclamp.v1 gRPC API (plus grpc.health.v1.Health and server
+// reflection). SIGTERM/SIGINT: outputs to 0, streams finished with a status,
+// then exit.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "rt_engine/termination.h"
+#include "server/grpc_services.h"
+#include "server/instrument.h"
+#include "server/version.h"
+
+ABSL_FLAG(std::string, rig, "sim", "DAQ backend: 'sim' (the simulated rig)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC listen address; anything but loopback is reachable from the "
+          "network and is warned about");
+ABSL_FLAG(std::string, data_dir, "./dynclamp-data", "where data files go");
+ABSL_FLAG(double, period_us, 50.0, "clamp period in microseconds (>= 5)");
+ABSL_FLAG(std::vector<std::string>, sim_cells,
+          (std::vector<std::string>{"ca1", "passive"}),
+          "simulated cells, one per channel: passive, hh or ca1, optionally "
+          "with channels blocked, e.g. ca1-na or ca1-kdr-ka");
+ABSL_FLAG(double, sim_noise_mv, 0.0, "simulated recording noise (SD, mV)");
+ABSL_FLAG(std::string, sim_clock, "nominal",
+          "simulated time: 'nominal' (the cells advance exactly one period "
+          "per cycle run) or 'wall' (they follow the host's real timing, so "
+          "its late wake-ups reach the cells, as on a real rig)");
+ABSL_FLAG(double, current_limit_pa, 2000.0, "output current limit per channel");
+ABSL_FLAG(double, busy_wait_us, 0.0, "spin this long before each deadline");
+ABSL_FLAG(int, cpu, -1, "pin the RT thread to this CPU (-1: no)");
+ABSL_FLAG(int, rt_priority, 80, "SCHED_FIFO priority of the RT thread");
+ABSL_FLAG(int, max_consecutive_overruns, -1,
+          "overruns in a row that put the clamp in FAULT (0: never; -1: the "
+          "backend's default: never on the simulated rig, whose nominal clock "
+          "makes overruns harmless to its cells; 100 on real boards)");
+ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest request accepted");
+ABSL_FLAG(std::string, port_file, "",
+          "write the port actually bound here (useful with port 0)");
+
+namespace {
+
+using dynclamp::server::Instrument;
+using dynclamp::server::InstrumentOptions;
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "%s dynclampd: %s\n",
+               absl::FormatTime("%Y-%m-%dT%H:%M:%E3S", absl::Now(),
+                                absl::LocalTimeZone())
+                   .c_str(),
+               line.c_str());
+}
+
+absl::StatusOr<dynclamp::rt::SimCellConfig> ParseSimCell(
+    const std::string& text, std::size_t index) {
+  std::vector<std::string> parts = absl::StrSplit(text, '-');
+  dynclamp::rt::SimCellConfig cell;
+  if (parts[0] == "passive") {
+    cell.model = dynclamp::rt::SimCellConfig::Model::kPassive;
+  } else if (parts[0] == "hh") {
+    cell.model = dynclamp::rt::SimCellConfig::Model::kHh;
+  } else if (parts[0] == "ca1") {
+    cell.model = dynclamp::rt::SimCellConfig::Model::kCa1;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--sim_cells[", index, "]: unknown cell model '", parts[0],
+                     "' (passive, hh, ca1)"));
+  }
+  cell.blocked.assign(parts.begin() + 1, parts.end());
+  return cell;
+}
+
+bool IsLoopback(const std::string& address) {
+  return absl::StartsWith(address, "127.") ||
+         absl::StartsWith(address, "localhost:") ||
+         absl::StartsWith(address, "[::1]:") ||
+         absl::StartsWith(address, "unix:");
+}
+
+int Fail(const absl::Status& status) {
+  Log(absl::StrCat("cannot start: ", status.ToString()));
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dynclampd [--listen=127.0.0.1:50051] [--rig=sim] [--period_us=50] "
+      "[--data_dir=./dynclamp-data]");
+  absl::ParseCommandLine(argc, argv);
+
+  // First, before any thread exists, so every thread inherits the mask.
+  absl::Notification terminate;
+  auto watcher = dynclamp::rt::TerminationWatcher::Install(
+      [&terminate](int) { terminate.Notify(); });
+  if (!watcher.ok()) return Fail(watcher.status());
+
+  if (absl::GetFlag(FLAGS_rig) != "sim") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--rig: unknown backend '", absl::GetFlag(FLAGS_rig),
+                     "'; this build has 'sim'")));
+  }
+  const double period_us = absl::GetFlag(FLAGS_period_us);
+  if (!(period_us >= 5.0) || period_us > 10000.0) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--period_us: must be in [5, 10000], got ", period_us)));
+  }
+  InstrumentOptions options;
+  options.version = dynclamp::kVersion;
+  options.period_ns = static_cast<int64_t>(period_us * 1e3);
+  const auto cells = absl::GetFlag(FLAGS_sim_cells);
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    auto cell = ParseSimCell(cells[i], i);
+    if (!cell.ok()) return Fail(cell.status());
+    options.sim.cells.push_back(*cell);
+    dynclamp::rt::DaqChannelConfig ch;
+    ch.name = absl::StrCat("cell", i);
+    ch.current_limit_pa = absl::GetFlag(FLAGS_current_limit_pa);
+    options.daq.channels.push_back(ch);
+  }
+  options.sim.noise_sd_mv = absl::GetFlag(FLAGS_sim_noise_mv);
+  const std::string clock = absl::GetFlag(FLAGS_sim_clock);
+  if (clock == "wall") {
+    options.sim.clock = dynclamp::rt::SimRigConfig::Clock::kWallClock;
+  } else if (clock == "nominal") {
+    options.sim.clock = dynclamp::rt::SimRigConfig::Clock::kNominal;
+  } else {
+    return Fail(absl::InvalidArgumentError("--sim_clock: 'wall' or 'nominal'"));
+  }
+  options.loop.busy_wait_ns =
+      static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
+  options.loop.rt.cpu = absl::GetFlag(FLAGS_cpu);
+  options.loop.rt.priority = absl::GetFlag(FLAGS_rt_priority);
+  const int overruns = absl::GetFlag(FLAGS_max_consecutive_overruns);
+  if (overruns < -1) {
+    return Fail(absl::InvalidArgumentError(
+        "--max_consecutive_overruns: must be >= 0, or -1 for the default"));
+  }
+  const bool nominal_sim =
+      options.sim.clock == dynclamp::rt::SimRigConfig::Clock::kNominal;
+  options.max_consecutive_overruns =
+      overruns >= 0 ? overruns : (nominal_sim ? 0 : 100);
+
+  std::error_code ec;
+  std::filesystem::create_directories(absl::GetFlag(FLAGS_data_dir), ec);
+  if (ec) {
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("--data_dir: cannot create '",
+                     absl::GetFlag(FLAGS_data_dir), "': ", ec.message())));
+  }
+
+  auto instrument = Instrument::Create(options);
+  if (!instrument.ok()) return Fail(instrument.status());
+
+  dynclamp::server::RigServiceImpl rig_service(**instrument);
+  dynclamp::server::ModelServiceImpl model_service(**instrument);
+  dynclamp::server::RunServiceImpl run_service(**instrument);
+  dynclamp::server::StreamServiceImpl stream_service(**instrument);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder.RegisterService(&rig_service);
+  builder.RegisterService(&model_service);
+  builder.RegisterService(&run_service);
+  builder.RegisterService(&stream_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return Fail(absl::UnavailableError(
+        absl::StrCat("--listen: cannot listen on ", listen)));
+  }
+  if (!IsLoopback(listen)) {
+    Log(absl::StrCat("WARNING: listening on ", listen,
+                     ", reachable from the network. Anyone who can reach it "
+                     "can drive this rig: there is no authentication yet."));
+  }
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_port_file)) << port << "\n";
+  }
+  Log(absl::StrCat("version ", dynclamp::kVersion, "; serving on port ", port,
+                   " (", listen,
+                   "); rig: ", (*instrument)->GetRig().description()));
+
+  terminate.WaitForNotification();
+  Log(absl::StrCat("signal ", (*watcher)->received(),
+                   ": stopping the clamp (outputs to 0) and closing streams"));
+  server->GetHealthCheckService()->SetServingStatus(false);
+  (*instrument)->Shutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Wait();
+  Log("stopped");
+  return 0;
+}

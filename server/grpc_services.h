@@ -1,0 +1,94 @@
+// The gRPC services of dynclampd. Each method calls the Instrument and maps
+// its absl::Status to the gRPC status with the same code and message, once,
+// here. Streams (Subscribe, WatchRun) run on their own handler thread and
+// block only it: a client that does not read stalls its own stream, whose
+// subscription then loses samples, never the loop or other clients. Every
+// stream finishes with a status: OK when the client cancels, UNAVAILABLE
+// when the daemon shuts down, ABORTED when the rig is reconfigured.
+//
+// Threads: gRPC's handler threads; all calls are thread-safe.
+#ifndef DYNCLAMP_SERVER_GRPC_SERVICES_H_
+#define DYNCLAMP_SERVER_GRPC_SERVICES_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "dynclamp/v1/models.grpc.pb.h"
+#include "dynclamp/v1/rig.grpc.pb.h"
+#include "dynclamp/v1/runs.grpc.pb.h"
+#include "dynclamp/v1/stream.grpc.pb.h"
+#include "server/instrument.h"
+
+namespace dynclamp::server {
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+class RigServiceImpl final : public v1::RigService::Service {
+ public:
+  explicit RigServiceImpl(Instrument& inst) : inst_(inst) {}
+  grpc::Status GetRig(grpc::ServerContext*, const v1::GetRigRequest*,
+                      v1::Rig* out) override;
+  grpc::Status ConfigureChannels(grpc::ServerContext*,
+                                 const v1::ConfigureChannelsRequest* req,
+                                 v1::Rig* out) override;
+
+ private:
+  Instrument& inst_;
+};
+
+class ModelServiceImpl final : public v1::ModelService::Service {
+ public:
+  explicit ModelServiceImpl(Instrument& inst) : inst_(inst) {}
+  grpc::Status ListMechanisms(grpc::ServerContext*,
+                              const v1::ListMechanismsRequest*,
+                              v1::ListMechanismsResponse* out) override;
+  grpc::Status ValidateSpec(grpc::ServerContext*,
+                            const v1::ValidateSpecRequest* req,
+                            v1::ValidateSpecResponse* out) override;
+  grpc::Status LoadSpec(grpc::ServerContext*, const v1::LoadSpecRequest* req,
+                        v1::LoadSpecResponse* out) override;
+  grpc::Status GetLoadedSpec(grpc::ServerContext*,
+                             const v1::GetLoadedSpecRequest*,
+                             v1::LoadedSpec* out) override;
+  grpc::Status SetParameter(grpc::ServerContext*,
+                            const v1::SetParameterRequest* req,
+                            v1::SetParameterResponse*) override;
+  grpc::Status ListSignals(grpc::ServerContext*, const v1::ListSignalsRequest*,
+                           v1::ListSignalsResponse* out) override;
+
+ private:
+  Instrument& inst_;
+};
+
+class RunServiceImpl final : public v1::RunService::Service {
+ public:
+  explicit RunServiceImpl(Instrument& inst) : inst_(inst) {}
+  grpc::Status StartRun(grpc::ServerContext*, const v1::StartRunRequest* req,
+                        v1::Run* out) override;
+  grpc::Status StopRun(grpc::ServerContext*, const v1::StopRunRequest*,
+                       v1::Run* out) override;
+  grpc::Status GetRun(grpc::ServerContext*, const v1::GetRunRequest*,
+                      v1::Run* out) override;
+  grpc::Status WatchRun(grpc::ServerContext* ctx, const v1::WatchRunRequest*,
+                        grpc::ServerWriter<v1::Run>* writer) override;
+  grpc::Status ClearFault(grpc::ServerContext*, const v1::ClearFaultRequest*,
+                          v1::Run* out) override;
+
+ private:
+  Instrument& inst_;
+};
+
+class StreamServiceImpl final : public v1::StreamService::Service {
+ public:
+  explicit StreamServiceImpl(Instrument& inst) : inst_(inst) {}
+  grpc::Status Subscribe(grpc::ServerContext* ctx,
+                         const v1::SubscribeRequest* req,
+                         grpc::ServerWriter<v1::Chunk>* writer) override;
+
+ private:
+  Instrument& inst_;
+};
+
+}  // namespace dynclamp::server
+
+#endif  // DYNCLAMP_SERVER_GRPC_SERVICES_H_

@@ -1,0 +1,423 @@
+#include "server/instrument.h"
+
+#include <time.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "rt_engine/clock.h"
+#include "server/spec_lowering.h"
+
+namespace dynclamp::server {
+namespace {
+
+int64_t UnixNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+v1::Quantiles ToQuantiles(const rt::HistogramSnapshot& s) {
+  v1::Quantiles q;
+  q.set_p50_us(s.Quantile(0.5) / 1e3);
+  q.set_p99_us(s.Quantile(0.99) / 1e3);
+  q.set_p999_us(s.Quantile(0.999) / 1e3);
+  q.set_max_us(s.max_ns / 1e3);
+  return q;
+}
+
+std::vector<std::string> SignalNames(const std::vector<rt::SignalInfo>& s) {
+  std::vector<std::string> names;
+  for (const auto& x : s) names.push_back(x.name);
+  return names;
+}
+
+}  // namespace
+
+Instrument::Instrument(InstrumentOptions options)
+    : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<Instrument>> Instrument::Create(
+    InstrumentOptions options) {
+  auto inst = std::unique_ptr<Instrument>(new Instrument(std::move(options)));
+  absl::StatusOr<std::unique_ptr<Core>> core =
+      inst->BuildCore(inst->options_.daq);
+  if (!core.ok()) return core.status();
+  {
+    absl::MutexLock lock(&inst->mu_);
+    inst->core_ = *std::move(core);
+  }
+  inst->monitor_ = std::thread(&Instrument::MonitorLoop, inst.get());
+  return inst;
+}
+
+Instrument::~Instrument() {
+  Shutdown();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+absl::StatusOr<std::unique_ptr<Instrument::Core>> Instrument::BuildCore(
+    const rt::DaqConfig& daq) {
+  auto core = std::make_unique<Core>();
+  core->rig = std::make_unique<rt::SimRig>(options_.sim);
+  if (absl::Status s = core->rig->Configure(daq); !s.ok()) return s;
+  rt::ClampEngineConfig ec;
+  ec.period_ns = options_.period_ns;
+  ec.ring_capacity_frames = options_.ring_frames;
+  ec.max_signals = options_.max_signals;
+  ec.max_consecutive_overruns = options_.max_consecutive_overruns;
+  absl::StatusOr<std::unique_ptr<rt::ClampEngine>> engine =
+      rt::ClampEngine::Create(*core->rig, ec);
+  if (!engine.ok()) return engine.status();
+  core->engine = *std::move(engine);
+  core->fanout = std::make_unique<SignalFanout>(*core->engine, options_.fanout);
+  core->fanout->Start();
+  return core;
+}
+
+// ---- rig -------------------------------------------------------------
+
+v1::Rig Instrument::GetRig() const {
+  absl::MutexLock lock(&mu_);
+  v1::Rig rig;
+  rig.set_backend("sim");
+  rig.set_description(core_->rig->Describe());
+  const auto& channels = core_->rig->config().channels;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    v1::Channel* c = rig.add_channels();
+    c->set_name(channels[i].name);
+    c->set_input_gain_mv_per_v(channels[i].input_gain_mv_per_v);
+    c->set_output_gain_pa_per_v(channels[i].output_gain_pa_per_v);
+    c->set_current_limit_pa(channels[i].current_limit_pa);
+    c->set_clipped_samples(core_->rig->clipped_on(i));
+  }
+  rig.set_period_ns(options_.period_ns);
+  v1::RtSettings* rt = rig.mutable_rt_settings();
+  rt->set_known(rt_settings_known_);
+  rt->set_policy(rt_settings_.policy);
+  rt->set_priority(rt_settings_.priority);
+  rt->set_memory_locked(rt_settings_.memory_locked);
+  rt->set_cpu(rt_settings_.cpu);
+  for (const auto& n : rt_settings_.notes) rt->add_notes(n);
+  rig.set_daemon_version(options_.version);
+  return rig;
+}
+
+absl::StatusOr<v1::Rig> Instrument::ConfigureChannels(
+    const v1::ConfigureChannelsRequest& request) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (RunActiveLocked()) {
+      return absl::FailedPreconditionError(
+          "channels: cannot reconfigure while a run is active; stop it first");
+    }
+    const auto& current = core_->rig->config().channels;
+    if (static_cast<std::size_t>(request.channels_size()) != current.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "channels: the rig has ", current.size(), " channels; give all ",
+          current.size(), " in order (got ", request.channels_size(), ")"));
+    }
+    rt::DaqConfig daq;
+    for (const v1::Channel& c : request.channels()) {
+      daq.channels.push_back({c.name(), c.input_gain_mv_per_v(),
+                              c.output_gain_pa_per_v(), c.current_limit_pa()});
+    }
+    absl::StatusOr<std::unique_ptr<Core>> core = BuildCore(daq);
+    if (!core.ok()) return core.status();
+    // The loaded spec must still fit the renamed cells.
+    if (loaded_.generation() > 0) {
+      std::vector<std::string> cells;
+      for (const auto& c : daq.channels) cells.push_back(c.name);
+      absl::StatusOr<rt::ModelSetSpec> lowered =
+          LowerSpec(loaded_.spec(), cells);
+      if (!lowered.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("channels: the loaded spec would no longer fit: ",
+                         lowered.status().message()));
+      }
+      absl::StatusOr<uint32_t> gen = (*core)->engine->LoadModelSet(*lowered);
+      if (!gen.ok()) return gen.status();
+      loaded_.set_generation(*gen);
+      for (const v1::LiveChange& lc : loaded_.live_changes()) {
+        (void)(*core)->engine->SetParam(lc.parameter(), lc.value());
+      }
+    }
+    core_->fanout->Stop(absl::AbortedError("the rig was reconfigured"));
+    core_ = *std::move(core);
+    ++run_version_;
+  }
+  return GetRig();
+}
+
+// ---- models -------------------------------------------------------------
+
+std::vector<std::string> Instrument::CellNamesLocked() const {
+  std::vector<std::string> cells;
+  for (const auto& c : core_->rig->config().channels) cells.push_back(c.name);
+  return cells;
+}
+
+absl::StatusOr<v1::ValidateSpecResponse> Instrument::ValidateSpec(
+    const v1::Spec& spec) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<rt::ModelSetSpec> lowered = LowerSpec(spec, CellNamesLocked());
+  if (!lowered.ok()) return lowered.status();
+  absl::StatusOr<std::vector<rt::SignalInfo>> signals =
+      core_->engine->ValidateModelSet(*lowered);
+  if (!signals.ok()) return signals.status();
+  v1::ValidateSpecResponse r;
+  for (const auto& n : SignalNames(*signals)) r.add_signals(n);
+  return r;
+}
+
+absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpec(
+    const v1::Spec& spec) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<rt::ModelSetSpec> lowered = LowerSpec(spec, CellNamesLocked());
+  if (!lowered.ok()) return lowered.status();
+  absl::StatusOr<uint32_t> gen = core_->engine->LoadModelSet(*lowered);
+  if (!gen.ok()) return gen.status();
+  loaded_.Clear();
+  loaded_.set_generation(*gen);
+  *loaded_.mutable_spec() = spec;
+  v1::LoadSpecResponse r;
+  r.set_generation(*gen);
+  absl::StatusOr<rt::FrameLayout> layout = core_->engine->LayoutFor(*gen);
+  if (layout.ok()) {
+    for (const auto& s : layout->values) r.add_signals(s.name);
+  }
+  ++run_version_;
+  return r;
+}
+
+v1::LoadedSpec Instrument::GetLoadedSpec() const {
+  absl::MutexLock lock(&mu_);
+  return loaded_;
+}
+
+absl::Status Instrument::SetParameter(const std::string& name, double value) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = core_->engine->SetParam(name, value); !s.ok()) return s;
+  v1::LiveChange* lc = loaded_.add_live_changes();
+  lc->set_parameter(name);
+  lc->set_value(value);
+  return absl::OkStatus();
+}
+
+v1::ListSignalsResponse Instrument::ListSignals() const {
+  absl::MutexLock lock(&mu_);
+  v1::ListSignalsResponse r;
+  const uint32_t gen = core_->engine->loaded_generation();
+  r.set_generation(gen);
+  absl::StatusOr<rt::FrameLayout> layout = core_->engine->LayoutFor(gen);
+  if (layout.ok()) {
+    for (const auto& s : layout->values) {
+      v1::Signal* out = r.add_signals();
+      out->set_name(s.name);
+      out->set_unit(s.unit);
+    }
+  }
+  return r;
+}
+
+// ---- runs -----------------------------------------------------------------
+
+Instrument::StatsMark Instrument::Mark(const Core& core) {
+  const rt::TimingStats& st = core.engine->stats();
+  StatsMark m;
+  m.period = st.period_ns.Snapshot();
+  m.lateness = st.lateness_ns.Snapshot();
+  m.compute = st.compute_ns.Snapshot();
+  m.latency = st.latency_ns.Snapshot();
+  m.cycles = st.cycles.Get();
+  m.overruns = st.overruns.Get();
+  m.skipped = st.skipped_cycles.Get();
+  m.clipped = st.clipped_outputs.Get();
+  m.dropped = core.engine->frames().dropped();
+  m.daq_errors = st.daq_read_errors.Get() + st.daq_write_errors.Get();
+  m.faults = st.faults.Get();
+  m.max_consecutive_overruns = st.max_consecutive_overruns.Get();
+  return m;
+}
+
+v1::TimingSummary Instrument::Summarize(const StatsMark& now,
+                                        const StatsMark& start) {
+  v1::TimingSummary t;
+  t.set_cycles(now.cycles - start.cycles);
+  t.set_overruns(now.overruns - start.overruns);
+  t.set_skipped_cycles(now.skipped - start.skipped);
+  t.set_clipped_outputs(now.clipped - start.clipped);
+  t.set_dropped_frames(now.dropped - start.dropped);
+  t.set_daq_errors(now.daq_errors - start.daq_errors);
+  t.set_faults(now.faults - start.faults);
+  *t.mutable_period() = ToQuantiles(now.period.Since(start.period));
+  *t.mutable_lateness() = ToQuantiles(now.lateness.Since(start.lateness));
+  *t.mutable_compute() = ToQuantiles(now.compute.Since(start.compute));
+  *t.mutable_latency() = ToQuantiles(now.latency.Since(start.latency));
+  t.set_max_consecutive_overruns(now.max_consecutive_overruns);
+  return t;
+}
+
+bool Instrument::RunActiveLocked() const {
+  return run_.state == v1::RUNNING || run_.state == v1::FAULT;
+}
+
+v1::Run Instrument::RunLocked() const {
+  v1::Run r;
+  r.set_run_id(run_.id);
+  r.set_state(run_.state);
+  r.set_fault_reason(run_.fault_reason);
+  r.set_duration_s(run_.duration_s);
+  r.set_started_unix_ns(run_.started_unix_ns);
+  r.set_spec_generation(core_->engine->active_generation());
+  if (run_.id == 0) return r;
+  const bool active = RunActiveLocked();
+  const int64_t end = active ? rt::MonotonicNowNs() : run_.ended_mono_ns;
+  r.set_elapsed_s(static_cast<double>(end - run_.started_mono_ns) * 1e-9);
+  *r.mutable_timing() =
+      active ? Summarize(Mark(*core_), run_.at_start) : run_.final_timing;
+  return r;
+}
+
+absl::StatusOr<v1::Run> Instrument::StartRun(double duration_s) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_.load()) {
+    return absl::UnavailableError("the daemon is shutting down");
+  }
+  if (RunActiveLocked()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_.id,
+                     " is already running; stop it before starting another"));
+  }
+  if (!(duration_s >= 0) || duration_s > 7 * 24 * 3600.0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "duration_s: must be in [0, 604800] s (0 = until stopped), got ",
+        duration_s));
+  }
+  rt::RtLoopConfig lc = options_.loop;
+  lc.stop_after_periods = static_cast<int64_t>(
+      std::llround(duration_s * 1e9 / static_cast<double>(options_.period_ns)));
+  if (duration_s > 0 && lc.stop_after_periods == 0) lc.stop_after_periods = 1;
+  // A new run starts from a clean slate: no FAULT carried over.
+  core_->engine->RequestClearFault();
+  auto loop = std::make_unique<rt::RtLoop>(*core_->engine, lc);
+  run_ = RunRecord{};
+  run_.at_start = Mark(*core_);
+  if (absl::Status s = loop->Start(); !s.ok()) return s;
+  loop_ = std::move(loop);
+  rt_settings_ = loop_->rt_settings();
+  rt_settings_known_ = true;
+  run_.id = ++last_run_id_;
+  run_.state = v1::RUNNING;
+  run_.duration_s = duration_s;
+  run_.started_unix_ns = UnixNowNs();
+  run_.started_mono_ns = rt::MonotonicNowNs();
+  ++run_version_;
+  return RunLocked();
+}
+
+void Instrument::EndRunLocked(v1::RunState final_state) {
+  if (loop_) {
+    loop_->Stop();  // the RT thread zeroes the outputs before it exits
+    loop_.reset();
+  }
+  run_.ended_mono_ns = rt::MonotonicNowNs();
+  run_.final_timing = Summarize(Mark(*core_), run_.at_start);
+  run_.state = final_state;
+  ++run_version_;
+}
+
+absl::StatusOr<v1::Run> Instrument::StopRun() {
+  absl::MutexLock lock(&mu_);
+  if (!RunActiveLocked()) {
+    return absl::FailedPreconditionError("no run is active");
+  }
+  EndRunLocked(v1::STOPPED);
+  return RunLocked();
+}
+
+absl::StatusOr<v1::Run> Instrument::ClearFault() {
+  absl::MutexLock lock(&mu_);
+  if (run_.state != v1::FAULT) {
+    return absl::FailedPreconditionError("the clamp is not in FAULT");
+  }
+  core_->engine->RequestClearFault();
+  return RunLocked();
+}
+
+v1::Run Instrument::GetRun() const {
+  absl::MutexLock lock(&mu_);
+  return RunLocked();
+}
+
+std::pair<v1::Run, uint64_t> Instrument::WaitRunChange(
+    uint64_t seen, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return run_version_ != seen || shutting_down_.load();
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  return {RunLocked(), run_version_};
+}
+
+void Instrument::MonitorLoop() {
+  while (!shutting_down_.load()) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (RunActiveLocked()) {
+        if (loop_ && !loop_->running()) {
+          EndRunLocked(v1::COMPLETED);
+        } else {
+          const bool fault = core_->engine->state() == rt::EngineState::kFault;
+          const v1::RunState now = fault ? v1::FAULT : v1::RUNNING;
+          if (now != run_.state) {
+            run_.state = now;
+            run_.fault_reason =
+                fault ? rt::FaultReasonName(core_->engine->fault_reason()) : "";
+            ++run_version_;
+          }
+        }
+      }
+      core_->engine->ReclaimRetired();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+// ---- streaming -------------------------------------------------------------
+
+absl::StatusOr<std::shared_ptr<Subscription>> Instrument::Subscribe(
+    const std::vector<std::string>& signals, uint32_t decimation,
+    uint32_t samples_per_chunk) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_.load()) {
+    return absl::UnavailableError("the daemon is shutting down");
+  }
+  return core_->fanout->Subscribe(signals, decimation, samples_per_chunk);
+}
+
+void Instrument::Unsubscribe(const std::shared_ptr<Subscription>& sub) {
+  absl::MutexLock lock(&mu_);
+  core_->fanout->Unsubscribe(sub);
+}
+
+void Instrument::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_.exchange(true)) return;
+  if (RunActiveLocked()) EndRunLocked(v1::ABORTED);
+  core_->engine->ZeroOutputs();  // the loop is stopped: this thread owns it
+  core_->fanout->Stop(absl::UnavailableError("the daemon is shutting down"));
+  ++run_version_;
+}
+
+rt::ClampEngine& Instrument::engine() {
+  absl::MutexLock lock(&mu_);
+  return *core_->engine;
+}
+
+rt::SimRig& Instrument::sim_rig() {
+  absl::MutexLock lock(&mu_);
+  return *core_->rig;
+}
+
+}  // namespace dynclamp::server

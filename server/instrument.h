@@ -1,0 +1,149 @@
+// Instrument: the daemon's model of the rig it drives. It owns the DAQ
+// backend, the clamp engine, the signal fan-out and the runs, and keeps the
+// loaded spec (as the client sent it) with the live changes made since.
+// Every operation returns absl::Status / StatusOr; the gRPC services map
+// those to status codes once, at the edge.
+//
+// Threads: every public method is non-RT and thread-safe. A monitor thread
+// notices runs that end by themselves and FAULT transitions, and frees
+// retired model sets.
+#ifndef DYNCLAMP_SERVER_INSTRUMENT_H_
+#define DYNCLAMP_SERVER_INSTRUMENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "dynclamp/v1/models.pb.h"
+#include "dynclamp/v1/rig.pb.h"
+#include "dynclamp/v1/runs.pb.h"
+#include "rt_engine/clamp_engine.h"
+#include "rt_engine/rt_loop.h"
+#include "rt_engine/sim_rig.h"
+#include "server/signal_fanout.h"
+
+namespace dynclamp::server {
+
+struct InstrumentOptions {
+  std::string version = "0.1.0";
+  rt::SimRigConfig sim;  // the simulated rig (the only backend yet)
+  rt::DaqConfig daq;     // one channel per simulated cell
+  int64_t period_ns = 50'000;
+  rt::RtLoopConfig loop;  // RT settings, busy-wait
+  int max_consecutive_overruns = 100;
+  std::size_t ring_frames = 1 << 15;  // 1.6 s at 20 kHz
+  std::size_t max_signals = 128;
+  SignalFanout::Options fanout;
+};
+
+class Instrument {
+ public:
+  static absl::StatusOr<std::unique_ptr<Instrument>> Create(
+      InstrumentOptions options);
+  ~Instrument();  // Shutdown()
+  Instrument(const Instrument&) = delete;
+  Instrument& operator=(const Instrument&) = delete;
+
+  // ---- rig ----
+  v1::Rig GetRig() const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::Rig> ConfigureChannels(
+      const v1::ConfigureChannelsRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- models ----
+  absl::StatusOr<v1::ValidateSpecResponse> ValidateSpec(const v1::Spec& spec)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::LoadSpecResponse> LoadSpec(const v1::Spec& spec)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  v1::LoadedSpec GetLoadedSpec() const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status SetParameter(const std::string& name, double value)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  v1::ListSignalsResponse ListSignals() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- runs ----
+  absl::StatusOr<v1::Run> StartRun(double duration_s) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::Run> StopRun() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::Run> ClearFault() ABSL_LOCKS_EXCLUDED(mu_);
+  v1::Run GetRun() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until the run's version differs from `seen` (or `timeout`);
+  // returns the run and its version. Returns at once after Shutdown().
+  std::pair<v1::Run, uint64_t> WaitRunChange(uint64_t seen,
+                                             absl::Duration timeout) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // ---- streaming ----
+  absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
+      const std::vector<std::string>& signals, uint32_t decimation,
+      uint32_t samples_per_chunk) ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsubscribe(const std::shared_ptr<Subscription>& sub)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Stops any run (outputs to 0, run ABORTED), closes every stream with
+  // UNAVAILABLE. Idempotent.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+  bool shutting_down() const { return shutting_down_.load(); }
+
+  // For tests and tools in the same process.
+  rt::ClampEngine& engine() ABSL_LOCKS_EXCLUDED(mu_);
+  rt::SimRig& sim_rig() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  // What ConfigureChannels rebuilds.
+  struct Core {
+    std::unique_ptr<rt::SimRig> rig;
+    std::unique_ptr<rt::ClampEngine> engine;
+    std::unique_ptr<SignalFanout> fanout;
+  };
+  // Counters and histograms at one moment, to report a run's share.
+  struct StatsMark {
+    rt::HistogramSnapshot period, lateness, compute, latency;
+    uint64_t cycles = 0, overruns = 0, skipped = 0, clipped = 0, dropped = 0,
+             daq_errors = 0, faults = 0, max_consecutive_overruns = 0;
+  };
+  struct RunRecord {
+    uint64_t id = 0;
+    v1::RunState state = v1::IDLE;
+    std::string fault_reason;
+    double duration_s = 0;
+    int64_t started_unix_ns = 0;
+    int64_t started_mono_ns = 0;
+    int64_t ended_mono_ns = 0;
+    StatsMark at_start;
+    v1::TimingSummary final_timing;
+  };
+
+  explicit Instrument(InstrumentOptions options);
+  absl::StatusOr<std::unique_ptr<Core>> BuildCore(const rt::DaqConfig& daq);
+  static StatsMark Mark(const Core& core);
+  static v1::TimingSummary Summarize(const StatsMark& now,
+                                     const StatsMark& start);
+  v1::Run RunLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool RunActiveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndRunLocked(v1::RunState final_state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::string> CellNamesLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MonitorLoop();
+
+  const InstrumentOptions options_;
+  mutable absl::Mutex mu_;
+  std::unique_ptr<Core> core_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<rt::RtLoop> loop_ ABSL_GUARDED_BY(mu_);
+  rt::RtSettingsObtained rt_settings_ ABSL_GUARDED_BY(mu_);
+  bool rt_settings_known_ ABSL_GUARDED_BY(mu_) = false;
+  RunRecord run_ ABSL_GUARDED_BY(mu_);
+  uint64_t run_version_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t last_run_id_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::LoadedSpec loaded_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> shutting_down_{false};
+  std::thread monitor_;
+};
+
+}  // namespace dynclamp::server
+
+#endif  // DYNCLAMP_SERVER_INSTRUMENT_H_

@@ -1,0 +1,154 @@
+// SignalFanout: the drain thread. It is the only consumer of the engine's
+// frame ring; it fans frames out to subscribers, each with its own bounded
+// queue of chunks, decimation and loss counter. A subscriber that does not
+// keep up loses its own chunks (counted) and never slows the loop, the drain
+// or the other subscribers. Other consumers of every frame (the recorder)
+// attach as FrameSinks.
+//
+// Threads: Start()/Stop()/Subscribe()/Unsubscribe()/AddSink() are non-RT and
+// thread-safe. The drain thread calls the sinks. A Subscription is read by
+// one consumer thread (a gRPC stream handler).
+#ifndef DYNCLAMP_SERVER_SIGNAL_FANOUT_H_
+#define DYNCLAMP_SERVER_SIGNAL_FANOUT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "rt_engine/clamp_engine.h"
+
+namespace dynclamp::server {
+
+// A run of consecutive (decimated) samples of a subscription's signals.
+struct ChunkData {
+  uint64_t first_index = 0;  // cycle of the first sample
+  int64_t first_monotonic_ns = 0;
+  int64_t sample_period_ns = 0;
+  uint32_t num_samples = 0;
+  std::vector<double> values;  // sample-major
+  uint64_t samples_lost = 0;   // this subscriber's total so far
+};
+
+class Subscription {
+ public:
+  enum class PopResult { kChunk, kTimeout, kClosed };
+
+  const std::vector<std::string>& signals() const { return signals_; }
+  const std::vector<std::string>& units() const { return units_; }
+  uint32_t decimation() const { return decimation_; }
+  uint32_t samples_per_chunk() const { return samples_per_chunk_; }
+
+  // Consumer. Waits up to `timeout` for the next chunk.
+  PopResult WaitPop(ChunkData& out, absl::Duration timeout)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Why the subscription was closed (OK while open).
+  absl::Status close_status() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t samples_lost() const {
+    return lost_.load(std::memory_order_relaxed);
+  }
+  uint64_t samples_delivered() const {
+    return delivered_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  friend class SignalFanout;
+  void Push(ChunkData&& chunk) ABSL_LOCKS_EXCLUDED(mu_);
+  void Close(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::vector<std::string> signals_;
+  std::vector<std::string> units_;
+  uint32_t decimation_ = 1;
+  uint32_t samples_per_chunk_ = 1;
+  std::size_t capacity_chunks_ = 64;
+
+  mutable absl::Mutex mu_;
+  std::deque<ChunkData> queue_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> lost_{0};
+  std::atomic<uint64_t> delivered_{0};
+
+  // Drain-thread state.
+  uint32_t mapped_generation_ = UINT32_MAX;
+  std::vector<int> index_in_frame_;  // per signal; -1 = absent
+  uint64_t next_cycle_ = 0;          // expected cycle of the next sample
+  bool have_next_ = false;
+  int64_t building_since_ns_ = 0;
+  ChunkData building_;
+};
+
+// Receives every frame, in order, on the drain thread. Must not block for
+// long: the ring keeps filling while it runs.
+class FrameSink {
+ public:
+  virtual ~FrameSink() = default;
+  virtual void OnFrame(const rt::FrameHeader& header,
+                       std::span<const double> values) = 0;
+};
+
+class SignalFanout {
+ public:
+  struct Options {
+    std::size_t queue_chunks = 64;  // per subscriber
+    std::size_t max_subscribers = 32;
+    absl::Duration chunk_duration = absl::Milliseconds(5);  // default size
+  };
+
+  SignalFanout(rt::ClampEngine& engine, Options options);
+  ~SignalFanout();
+  SignalFanout(const SignalFanout&) = delete;
+  SignalFanout& operator=(const SignalFanout&) = delete;
+
+  void Start();
+  // Stops draining and closes every subscription with `reason`.
+  void Stop(absl::Status reason);
+
+  // InvalidArgument naming an unknown signal; ResourceExhausted past
+  // max_subscribers.
+  absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
+      const std::vector<std::string>& signals, uint32_t decimation,
+      uint32_t samples_per_chunk) ABSL_LOCKS_EXCLUDED(mu_);
+  void Unsubscribe(const std::shared_ptr<Subscription>& sub)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void AddSink(FrameSink* sink) ABSL_LOCKS_EXCLUDED(mu_);
+  void RemoveSink(FrameSink* sink) ABSL_LOCKS_EXCLUDED(mu_);
+
+  std::size_t num_subscribers() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t frames_drained() const {
+    return frames_.load(std::memory_order_relaxed);
+  }
+  // Drains whatever is in the ring now, on the calling thread (tests and
+  // inline runs; not while the drain thread runs).
+  void DrainOnce();
+
+ private:
+  void DrainLoop();
+  std::size_t DrainBatch(std::size_t max_frames);
+  void Feed(Subscription& s, const rt::FrameHeader& h,
+            std::span<const double> values);
+  void Remap(Subscription& s, uint32_t generation);
+  void Flush(Subscription& s);
+
+  rt::ClampEngine& engine_;
+  const Options options_;
+  std::vector<double> values_;  // drain-thread scratch
+
+  mutable absl::Mutex mu_;
+  std::vector<std::shared_ptr<Subscription>> subs_ ABSL_GUARDED_BY(mu_);
+  std::vector<FrameSink*> sinks_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> frames_{0};
+};
+
+}  // namespace dynclamp::server
+
+#endif  // DYNCLAMP_SERVER_SIGNAL_FANOUT_H_
