@@ -340,9 +340,10 @@ int Stream(const Globals& g, std::vector<std::string> signals,
   if (timed_out.load() && absl::IsCancelled(s)) s = absl::OkStatus();
   if (!out_path.empty()) std::fprintf(stderr, "\n");
   out.flush();
-  std::fprintf(stderr, "%lu samples, %lu lost\n",
-               static_cast<unsigned long>(samples),
-               static_cast<unsigned long>(lost));
+  if (s.ok())
+    std::fprintf(stderr, "%lu samples, %lu lost\n",
+                 static_cast<unsigned long>(samples),
+                 static_cast<unsigned long>(lost));
   if (!s.ok()) Die("stream", s);
   return 0;
 }

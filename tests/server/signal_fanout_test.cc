@@ -1,0 +1,130 @@
+#include "server/signal_fanout.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "tests/rt_engine/test_rig.h"
+
+namespace dynclamp::server {
+namespace {
+
+using rt::testing::Bench;
+
+struct Fixture {
+  Bench bench = rt::testing::MakeBench(
+      rt::testing::IdealSim({rt::SimCellConfig{}}), 50'000, 1e6, 1 << 14);
+  SignalFanout fanout{*bench.engine, SignalFanout::Options{}};
+  int64_t t = 0;
+  void Cycles(int n) {
+    for (int k = 0; k < n; ++k) {
+      t += 50'000;
+      bench.engine->RunCycle(t, t, 50'000);
+    }
+    fanout.DrainOnce();
+  }
+  std::vector<ChunkData> Pop(Subscription& s) {
+    std::vector<ChunkData> out;
+    ChunkData c;
+    while (s.WaitPop(c, absl::ZeroDuration()) ==
+           Subscription::PopResult::kChunk)
+      out.push_back(std::move(c));
+    return out;
+  }
+};
+
+TEST(SignalFanoutTest, DeliversDecimatedContiguousChunks) {
+  Fixture f;
+  rt::ModelSetSpec spec;
+  rt::ConductanceSpec g;
+  g.name = "g";
+  g.model = rt::ConstantConductance::Params{2.0, 0.0};
+  spec.conductances = {g};
+  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  auto sub = f.fanout.Subscribe({"cell0.v_mv", "g.i_pa"}, 4, 10);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  f.Cycles(400);
+  const auto chunks = f.Pop(**sub);
+  ASSERT_EQ(chunks.size(), 10u);  // 400 cycles / 4 = 100 samples / 10
+  uint64_t expected = 0;
+  for (const ChunkData& c : chunks) {
+    EXPECT_EQ(c.first_index, expected);
+    EXPECT_EQ(c.num_samples, 10u);
+    EXPECT_EQ(c.sample_period_ns, 200'000);
+    EXPECT_EQ(c.values.size(), 20u);
+    for (uint32_t k = 0; k < c.num_samples; ++k) {
+      const double v = c.values[2 * k], i = c.values[2 * k + 1];
+      EXPECT_NEAR(i, 2.0 * (0.0 - v), 1e-9) << "values stay paired";
+    }
+    expected += 40;
+  }
+  EXPECT_EQ((*sub)->samples_lost(), 0u);
+}
+
+TEST(SignalFanoutTest, SlowSubscriberLosesOnlyItsOwnSamples) {
+  Fixture f;
+  SignalFanout::Options small;
+  small.queue_chunks = 4;
+  SignalFanout fanout(*f.bench.engine, small);
+  auto fast = fanout.Subscribe({"cell0.v_mv"}, 1, 10);
+  auto slow = fanout.Subscribe({"cell0.v_mv"}, 1, 10);
+  ASSERT_TRUE(fast.ok() && slow.ok());
+  std::size_t fast_chunks = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (int k = 0; k < 20; ++k) {
+      f.t += 50'000;
+      f.bench.engine->RunCycle(f.t, f.t, 50'000);
+    }
+    fanout.DrainOnce();
+    fast_chunks += f.Pop(**fast).size();  // the fast one keeps up
+  }
+  EXPECT_EQ(fast_chunks, 40u);
+  EXPECT_EQ((*fast)->samples_lost(), 0u);
+  EXPECT_EQ((*slow)->samples_lost(), 400u - 4 * 10);
+  const auto kept = f.Pop(**slow);
+  ASSERT_EQ(kept.size(), 4u) << "it keeps the oldest chunks its queue holds";
+  EXPECT_EQ(f.bench.engine->frames().dropped(), 0u);
+}
+
+TEST(SignalFanoutTest, UnknownSignalsAreRefusedByName) {
+  Fixture f;
+  auto sub = f.fanout.Subscribe({"cell0.v_mv", "na.m"}, 1, 0);
+  ASSERT_FALSE(sub.ok());
+  EXPECT_EQ(sub.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(sub.status().message().find("signals[1]: no signal named 'na.m'"),
+            absl::string_view::npos)
+      << sub.status();
+  EXPECT_FALSE(f.fanout.Subscribe({}, 1, 0).ok());
+}
+
+TEST(SignalFanoutTest, SignalsMissingFromANewSpecBecomeNaN) {
+  Fixture f;
+  rt::ModelSetSpec spec;
+  rt::ConductanceSpec g;
+  g.name = "g";
+  g.model = rt::ConstantConductance::Params{1.0, 0.0};
+  spec.conductances = {g};
+  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  auto sub = f.fanout.Subscribe({"g.g_ns"}, 1, 5);
+  ASSERT_TRUE(sub.ok());
+  f.Cycles(5);
+  ASSERT_TRUE(f.bench.engine->LoadModelSet(rt::ModelSetSpec{}).ok());
+  f.Cycles(5);
+  const auto chunks = f.Pop(**sub);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].values[4], 1.0);
+  EXPECT_TRUE(std::isnan(chunks[1].values[0]));
+}
+
+TEST(SignalFanoutTest, StopClosesSubscriptionsWithTheReason) {
+  Fixture f;
+  auto sub = f.fanout.Subscribe({"cell0.v_mv"}, 1, 5);
+  ASSERT_TRUE(sub.ok());
+  f.fanout.Stop(absl::UnavailableError("bye"));
+  ChunkData c;
+  EXPECT_EQ((*sub)->WaitPop(c, absl::Milliseconds(10)),
+            Subscription::PopResult::kClosed);
+  EXPECT_EQ((*sub)->close_status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace dynclamp::server
