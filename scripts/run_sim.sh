@@ -1,8 +1,49 @@
 #!/usr/bin/env bash
-# Sets up (packages, build) and runs the clamp on the simulated rig: the
-# Bettencourt Na+ knock-in into a simulated CA1 cell, at 20, 50 and 100 kHz,
-# printing the loop's timing. Extra arguments go to bench_loop.
+# Quick start: installs the packages, builds, starts dynclampd on the
+# simulated rig, loads the GABA example, runs it for 2 s while streaming the
+# membrane potential, and shows what happened. Then stops the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec build/bin/bench_loop --duration_s=5 "$@"
+
+work=$(mktemp -d)
+trap 'kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+echo
+echo "== starting dynclampd on the simulated rig (a passive cell and a CA1 cell)"
+build/bin/dynclampd --listen=127.0.0.1:0 --port_file="$work/port" \
+  --data_dir="$work/data" --sim_cells=passive,ca1 2>"$work/daemon.log" &
+daemon=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+[ -s "$work/port" ] || { cat "$work/daemon.log"; echo "dynclampd did not start"; exit 1; }
+dc() { build/bin/dynclamp --server "127.0.0.1:$(cat "$work/port")" "$@"; }
+
+dc status
+echo
+echo "== loading examples/gaba_step.yaml: 20 nS at -75 mV on cell0, applied 0.5-1.5 s"
+dc load examples/gaba_step.yaml
+echo
+echo "== running 2 s and streaming cell0's V and the GABA conductance"
+dc stream --signals cell0.v_mv,gaba.g_ns --decimate 100 --duration 2.4 -o "$work/trace.csv" 2>/dev/null &
+streamer=$!
+sleep 0.3
+dc start --duration 2 --wait
+wait "$streamer"
+
+echo
+echo "== what happened (every 100 ms)"
+awk -F, 'NR == 1 { next }
+  { if (t0 == "") t0 = $1; t = $1 - t0
+    if (t >= next_t - 1e-9) {
+      bar = ""; n = int(($2 + 76) * 4); for (i = 0; i < n; ++i) bar = bar "#"
+      printf "  t=%4.1f s   V=%7.2f mV   g_GABA=%5.1f nS  %s\n", t, $2, $3, bar
+      next_t += 0.1 } }' "$work/trace.csv"
+awk -F, 'NR == 1 { next }
+  { if (t0 == "") t0 = $1; t = $1 - t0
+    if (t > 0.3 && t < 0.5) { b += $2; nb++ }
+    if ($3 > 19.9) { d += $2; nd++ }
+    last = $2 }
+  END {
+    printf "\nrest before GABA:          %.2f mV\n", b / nb
+    printf "with 20 nS GABA at -75 mV: %.2f mV (a 10 nS, -65 mV cell: (10*-65 + 20*-75)/30 = %.2f mV)\n", d / nd, (10*-65 + 20*-75)/30
+    printf "after washout:             %.2f mV\n", last }' "$work/trace.csv"

@@ -9,6 +9,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev libmuparser-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev libcli11-dev
   python3 python3-neuron neuron-dev python3-numpy
 )
 missing=()

@@ -206,6 +206,7 @@ int Start(const Globals& g, double duration_s, bool wait) {
   std::printf("run %lu started%s\n", static_cast<unsigned long>(run.run_id()),
               duration_s > 0 ? absl::StrFormat(" for %g s", duration_s).c_str()
                              : " (until 'dynclamp stop')");
+  std::fflush(stdout);
   if (!wait) return 0;
   v1::Run last = run;
   const absl::Status s = client->WatchRun([&](const v1::Run& r) {
