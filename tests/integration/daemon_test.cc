@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "clients/cpp/spec_file.h"
 #include "daemon_process.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 
 namespace dynclamp::testing {
@@ -115,6 +116,47 @@ class Reader {
   std::vector<double> values_ ABSL_GUARDED_BY(mu_);
   uint64_t lost_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+TEST(DaemonTest, ReflectionListsTheServices) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.ok());
+  auto channel =
+      grpc::CreateChannel(d.target(), grpc::InsecureChannelCredentials());
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::vector<std::string> services;
+  for (const auto& s : resp.list_services_response().service())
+    services.push_back(s.name());
+  while (stream->Read(&resp)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  for (const char* name :
+       {"dynclamp.v1.RigService", "dynclamp.v1.ModelService",
+        "dynclamp.v1.RunService", "dynclamp.v1.StreamService",
+        "grpc.health.v1.Health"}) {
+    EXPECT_NE(std::find(services.begin(), services.end(), name), services.end())
+        << name;
+  }
+}
+
+TEST(DaemonTest, ListeningBeyondLoopbackIsWarnedAbout) {
+  auto d = client::LocalDaemon::Start(DYNCLAMPD_PATH, {"--listen=0.0.0.0:0"});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_NE((*d)->Log().find(
+                "WARNING: listening on 0.0.0.0:0, reachable from the network"),
+            std::string::npos)
+      << (*d)->Log();
+  auto quiet = client::LocalDaemon::Start(DYNCLAMPD_PATH, {});
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_EQ((*quiet)->Log().find("WARNING"), std::string::npos);
+}
 
 TEST(DaemonTest, HealthCheckAnswersServing) {
   DaemonProcess d;
