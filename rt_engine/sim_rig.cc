@@ -1,23 +1,16 @@
 #include "rt_engine/sim_rig.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "rt_engine/clock.h"
 #include "rt_engine/models/param_info.h"
 
 namespace dynclamp::rt {
 namespace {
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 const char* ModelName(SimCellConfig::Model m) {
   switch (m) {
@@ -217,7 +210,7 @@ DaqError SimRig::DoWriteVolts(std::span<const double> volts) noexcept {
   double apply_ms = world_ms_ + sim_config_.latency_us * 1e-3;
   if (sim_config_.clock == SimRigConfig::Clock::kWallClock &&
       cycle_wake_ns_ > 0) {
-    apply_ms += static_cast<double>(MonotonicNs() - cycle_wake_ns_) * 1e-6;
+    apply_ms += static_cast<double>(MonotonicNowNs() - cycle_wake_ns_) * 1e-6;
   }
   for (std::size_t i = 0; i < wires_.size() && i < volts.size(); ++i) {
     const double v =
