@@ -1,0 +1,117 @@
+// Artificial spiking cells and spike generators (NEURON book ch. 10): cells
+// whose state is computed analytically at event times only.
+//
+//   IntFire1  tau m' = -m; an event adds w; m > 1 fires, then an absolute
+//             refractory period (events ignored) ends with m = 0.
+//   IntFire2  taus i' = ib - i, taum m' = i - m (taum < taus); an event adds
+//             w to i; the firing time is found by a safeguarded Newton
+//             search on the analytic m(t); firing resets m only.
+//   IntFire4  e' = -ke e, i1' = -ki1 i1, i2' = -ki2 i2 + ai1 i1,
+//             m' = -km m + ae e + ai2 i2 (ke > ki1 > ki2 > km); w > 0 adds to
+//             e, w < 0 to i1; a, normalized so a lone event of weight w peaks
+//             at w in m. The firing time is approached by single Newton steps
+//             t + (1 - m)/m' taken at each event and at self-events, which
+//             never overshoot because m is concave where they are taken.
+//   VecStim   emits the given spike times.
+//   NetStim   regular or Poisson-like trains: start, interval, number and
+//             noise (0 = regular, 1 = Poisson) as NEURON's NetStim; seeded.
+//
+// Each cell owns one timer (self-event). The caller (the network) supplies
+// a Context that fires output spikes and sets the cell's timer.
+//
+// Threads: Validate/Prepare non-RT; everything else RT-safe.
+#ifndef DYNCLAMP_RT_ENGINE_NETWORK_ARTIFICIAL_CELLS_H_
+#define DYNCLAMP_RT_ENGINE_NETWORK_ARTIFICIAL_CELLS_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "rt_engine/models/param_info.h"
+#include "rt_engine/random.h"
+
+namespace dynclamp::rt {
+
+enum class ArtificialKind : uint8_t {
+  kIntFire1,
+  kIntFire2,
+  kIntFire4,
+  kVecStim,
+  kNetStim
+};
+absl::string_view ArtificialKindName(ArtificialKind kind);
+
+struct ArtificialParams {
+  ArtificialKind kind = ArtificialKind::kIntFire1;
+  // IntFire1
+  double tau_ms = 10.0;
+  double refrac_ms = 5.0;
+  // IntFire2
+  double taum_ms = 10.0;
+  double taus_ms = 20.0;
+  double ib = 0.0;
+  // IntFire4
+  double taue_ms = 5.0;
+  double taui1_ms = 10.0;
+  double taui2_ms = 20.0;
+  double taum4_ms = 50.0;
+  // VecStim
+  std::vector<double> spike_times_ms;
+  // NetStim
+  double interval_ms = 10.0;
+  double number = 10.0;
+  double start_ms = 50.0;
+  double noise = 0.0;
+  uint64_t seed = 1;
+};
+
+std::span<const ParamInfo> ArtificialParamInfo(ArtificialKind kind);
+double& ArtificialParam(ArtificialParams& p, int info_index);
+absl::Status ValidateArtificial(const ArtificialParams& p,
+                                absl::string_view path);
+
+struct ArtificialCoeffs {
+  // IntFire4 rate constants and normalizations.
+  double ke = 0, ki1 = 0, ki2 = 0, km = 0, ae = 0, ai1 = 0, ai2 = 0;
+};
+ArtificialCoeffs PrepareArtificial(const ArtificialParams& p);
+
+struct ArtificialState {
+  double m = 0, i = 0, e = 0, i1 = 0, i2 = 0;  // model states at t0
+  double t0 = 0;
+  bool refractory = false;
+  uint32_t next_spike = 0;  // VecStim index / NetStim count
+  Rng rng;
+};
+
+class ArtificialContext {
+ public:
+  virtual void Fire(double t_ms) noexcept = 0;      // output spike
+  virtual void SetTimer(double t_ms) noexcept = 0;  // kNever: off
+  virtual double TimerTime() const noexcept = 0;
+
+ protected:
+  ~ArtificialContext() = default;
+};
+
+// RT. Start of the run (t = 0): states reset, first timers set.
+void InitArtificial(const ArtificialParams& p, const ArtificialCoeffs& c,
+                    ArtificialState& s, ArtificialContext& ctx) noexcept;
+// RT. An input event of weight w at t (IntFire only).
+void ArtificialReceive(const ArtificialParams& p, const ArtificialCoeffs& c,
+                       ArtificialState& s, ArtificialContext& ctx, double w,
+                       double t) noexcept;
+// RT. The cell's own timer fired at t.
+void ArtificialTimer(const ArtificialParams& p, const ArtificialCoeffs& c,
+                     ArtificialState& s, ArtificialContext& ctx,
+                     double t) noexcept;
+// RT. The "membrane" state m at time t >= t0, for recording (IntFire1/2/4;
+// IntFire1 reports 2 while refractory as NEURON's M does... here: m).
+double ArtificialM(const ArtificialParams& p, const ArtificialCoeffs& c,
+                   const ArtificialState& s, double t) noexcept;
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_NETWORK_ARTIFICIAL_CELLS_H_

@@ -1,0 +1,241 @@
+#include "rt_engine/network/event_synapses.h"
+
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+
+namespace dynclamp::rt {
+namespace {
+
+constexpr ParamInfo kExpInfo[] = {
+    {"tau_ms", "ms", 2.0, 0.0, 1e5, true, false, "decay time constant"},
+    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
+};
+constexpr ParamInfo kExp2Info[] = {
+    {"tau1_ms", "ms", 0.5, 0.0, 1e5, true, false, "rise time constant"},
+    {"tau2_ms", "ms", 5.0, 0.0, 1e5, true, false, "decay time constant"},
+    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
+};
+constexpr ParamInfo kAlphaInfo[] = {
+    {"tau_ms", "ms", 2.0, 0.0, 1e5, true, false, "time to peak"},
+    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
+};
+constexpr ParamInfo kGsynInfo[] = {
+    {"tau1_ms", "ms", 1.0, 0.0, 1e5, true, false, "rise time constant"},
+    {"tau2_ms", "ms", 1.05, 0.0, 1e5, true, false, "decay time constant"},
+    {"gtau1_ms", "ms", 20.0, 0.0, 1e6, true, false, "G protein rise"},
+    {"gtau2_ms", "ms", 21.0, 0.0, 1e6, true, false, "G protein decay"},
+    {"ginc", "1", 1.0, -100.0, 100.0, false, false, "G increment per event"},
+    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
+};
+constexpr ParamInfo kAmpaInfo[] = {
+    {"cdur_ms", "ms", 1.0, 0.0, 1e4, true, false, "transmitter pulse duration"},
+    {"alpha_per_ms", "1/ms", 1.1, 0.0, 1e4, true, false, "binding rate"},
+    {"beta_per_ms", "1/ms", 0.19, 0.0, 1e4, true, false, "unbinding rate"},
+    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
+};
+
+// Peak of exp(-t/t2) - exp(-t/t1) (t1 < t2), to normalize the peak to 1.
+double DoubleExpFactor(double t1, double t2) {
+  const double tp = t1 * t2 / (t2 - t1) * std::log(t2 / t1);
+  return 1.0 / (std::exp(-tp / t2) - std::exp(-tp / t1));
+}
+
+}  // namespace
+
+absl::string_view SynapseKindName(SynapseKind kind) {
+  switch (kind) {
+    case SynapseKind::kExp:
+      return "exp_syn";
+    case SynapseKind::kExp2:
+      return "exp2_syn";
+    case SynapseKind::kAlpha:
+      return "alpha_syn";
+    case SynapseKind::kGsyn:
+      return "gsyn";
+    case SynapseKind::kAmpa:
+      return "ampa_s";
+  }
+  return "?";
+}
+
+std::span<const ParamInfo> EventSynapseParamInfo(SynapseKind kind) {
+  switch (kind) {
+    case SynapseKind::kExp:
+      return kExpInfo;
+    case SynapseKind::kExp2:
+      return kExp2Info;
+    case SynapseKind::kAlpha:
+      return kAlphaInfo;
+    case SynapseKind::kGsyn:
+      return kGsynInfo;
+    case SynapseKind::kAmpa:
+      return kAmpaInfo;
+  }
+  return {};
+}
+
+double& EventSynapseParam(EventSynapseParams& p, SynapseKind kind, int i) {
+  const absl::string_view name = EventSynapseParamInfo(kind)[i].name;
+  if (name == "tau_ms") return p.tau_ms;
+  if (name == "tau1_ms") return p.tau1_ms;
+  if (name == "tau2_ms") return p.tau2_ms;
+  if (name == "gtau1_ms") return p.gtau1_ms;
+  if (name == "gtau2_ms") return p.gtau2_ms;
+  if (name == "ginc") return p.ginc;
+  if (name == "cdur_ms") return p.cdur_ms;
+  if (name == "alpha_per_ms") return p.alpha_per_ms;
+  if (name == "beta_per_ms") return p.beta_per_ms;
+  return p.e_rev_mv;
+}
+
+absl::Status ValidateEventSynapse(const EventSynapseParams& p,
+                                  absl::string_view path) {
+  EventSynapseParams copy = p;
+  const auto info = EventSynapseParamInfo(p.kind);
+  for (std::size_t i = 0; i < info.size(); ++i) {
+    const double v = EventSynapseParam(copy, p.kind, static_cast<int>(i));
+    if (auto s = CheckParam(info[i], v, path); !s.ok()) return s;
+  }
+  if ((p.kind == SynapseKind::kExp2 || p.kind == SynapseKind::kGsyn) &&
+      !(p.tau1_ms < p.tau2_ms)) {
+    return FieldError(path, "tau1_ms",
+                      absl::StrFormat("must be < tau2_ms (%g ms), got %g ms",
+                                      p.tau2_ms, p.tau1_ms));
+  }
+  if (p.kind == SynapseKind::kGsyn && !(p.gtau1_ms < p.gtau2_ms)) {
+    return FieldError(path, "gtau1_ms",
+                      absl::StrFormat("must be < gtau2_ms (%g ms), got %g ms",
+                                      p.gtau2_ms, p.gtau1_ms));
+  }
+  return absl::OkStatus();
+}
+
+EventSynapseCoeffs PrepareEventSynapse(const EventSynapseParams& p,
+                                       double dt_ms) {
+  EventSynapseCoeffs c;
+  c.dt_ms = dt_ms;
+  switch (p.kind) {
+    case SynapseKind::kExp:
+      c.d1 = std::exp(-dt_ms / p.tau_ms);
+      break;
+    case SynapseKind::kAlpha:
+      c.d1 = std::exp(-dt_ms / p.tau_ms);
+      c.factor = std::exp(1.0);
+      break;
+    case SynapseKind::kExp2:
+    case SynapseKind::kGsyn:
+      c.d1 = std::exp(-dt_ms / p.tau1_ms);
+      c.d2 = std::exp(-dt_ms / p.tau2_ms);
+      c.factor = DoubleExpFactor(p.tau1_ms, p.tau2_ms);
+      if (p.kind == SynapseKind::kGsyn)
+        c.gfactor = DoubleExpFactor(p.gtau1_ms, p.gtau2_ms);
+      break;
+    case SynapseKind::kAmpa:
+      c.rtau = 1.0 / (p.alpha_per_ms + p.beta_per_ms);
+      c.rinf = p.alpha_per_ms / (p.alpha_per_ms + p.beta_per_ms);
+      c.ron_decay = std::exp(-dt_ms / c.rtau);
+      c.roff_decay = std::exp(-dt_ms * p.beta_per_ms);
+      break;
+  }
+  return c;
+}
+
+bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
+                  EventSynapseState& s, ConnectionState& conn, double w,
+                  double te, double now) noexcept {
+  const double age = now - te;  // >= 0: how long ago it really arrived
+  switch (p.kind) {
+    case SynapseKind::kExp:
+      s.a += w * std::exp(-age / p.tau_ms);
+      return false;
+    case SynapseKind::kAlpha: {
+      // State of an alpha kernel started `age` ago with a0 = w e.
+      const double decay = std::exp(-age / p.tau_ms);
+      const double a0 = w * c.factor;
+      s.a += a0 * decay;
+      s.b += a0 * (age / p.tau_ms) * decay;
+      return false;
+    }
+    case SynapseKind::kGsyn: {
+      conn.x1 =
+          conn.x1 * std::exp(-(te - conn.t0) / p.gtau1_ms) + p.ginc * c.gfactor;
+      conn.x2 =
+          conn.x2 * std::exp(-(te - conn.t0) / p.gtau2_ms) + p.ginc * c.gfactor;
+      conn.t0 = te;
+      w = w * (1.0 + conn.x2 - conn.x1);
+      conn.w_eff = w;
+      [[fallthrough]];
+    }
+    case SynapseKind::kExp2:
+      s.a += w * c.factor * std::exp(-age / p.tau1_ms);
+      s.b += w * c.factor * std::exp(-age / p.tau2_ms);
+      return false;
+    case SynapseKind::kAmpa:
+      if (conn.x2 == 0.0) {  // off: this stream starts a pulse
+        s.synon += w;
+        conn.x1 *= std::exp(-p.beta_per_ms * (te - conn.t0));
+        s.a += conn.x1;
+        s.b -= conn.x1;
+        conn.t0 = te;
+        conn.x2 = 1.0;
+      }
+      return true;  // (re)arm the offset at te + Cdur: concatenated pulses
+  }
+  return false;
+}
+
+void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
+                EventSynapseState& s, ConnectionState& conn, double w,
+                double te) noexcept {
+  if (conn.x2 == 0.0) return;
+  s.synon -= w;
+  conn.x1 =
+      w * c.rinf + (conn.x1 - w * c.rinf) * std::exp(-(te - conn.t0) / c.rtau);
+  s.a -= conn.x1;
+  s.b += conn.x1;
+  conn.t0 = te;
+  conn.x2 = 0.0;
+}
+
+double SynapseConductance(const EventSynapseParams& p,
+                          const EventSynapseState& s) noexcept {
+  switch (p.kind) {
+    case SynapseKind::kExp:
+      return s.a;
+    case SynapseKind::kAlpha:
+      return s.b;
+    case SynapseKind::kExp2:
+    case SynapseKind::kGsyn:
+      return s.b - s.a;
+    case SynapseKind::kAmpa:
+      return s.a + s.b;
+  }
+  return 0.0;
+}
+
+void StepEventSynapse(const EventSynapseParams& p, const EventSynapseCoeffs& c,
+                      EventSynapseState& s) noexcept {
+  switch (p.kind) {
+    case SynapseKind::kExp:
+      s.a *= c.d1;
+      break;
+    case SynapseKind::kAlpha:
+      s.b = (s.b + s.a * c.dt_ms / p.tau_ms) * c.d1;
+      s.a *= c.d1;
+      break;
+    case SynapseKind::kExp2:
+    case SynapseKind::kGsyn:
+      s.a *= c.d1;
+      s.b *= c.d2;
+      break;
+    case SynapseKind::kAmpa: {
+      const double target = s.synon * c.rinf;
+      s.a = target + (s.a - target) * c.ron_decay;
+      s.b *= c.roff_decay;
+      break;
+    }
+  }
+}
+
+}  // namespace dynclamp::rt

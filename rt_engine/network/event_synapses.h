@@ -1,0 +1,103 @@
+// Event-driven synapses (NEURON book ch. 10): conductances on a cell that
+// jump when an event arrives through a connection and relax between events.
+// Weights are in nS (NEURON uses uS); I = g (E - V) in pA.
+//
+//   ExpSyn    g' = -g/tau;                 event: g += w
+//   Exp2Syn   A' = -A/tau1, B' = -B/tau2,  g = B - A;
+//             event: A += w f, B += w f    (f normalizes the peak to w)
+//   AlphaSyn  a' = -a/tau, g' = (a - g)/tau; event: a += w e
+//             (an isolated event peaks at w, tau after it)
+//   GSyn      Exp2Syn whose effective weight w (1 + G2 - G1) depends on a
+//             use-dependent "G protein" kept per connection (NET_RECEIVE
+//             arguments belong to the NetCon), G1/G2 decaying with Gtau1/2
+//   AmpaS     saturating synapse: each stream's event starts (or prolongs)
+//             a transmitter pulse of Cdur; Ron/Roff pools (Destexhe/Lytton)
+//
+// All updates between events are exact for the step. An event that arrived
+// at te during the last step is applied at the step boundary tn with its
+// decay over (tn - te) already accounted for (ExpSyn, Exp2Syn, AlphaSyn,
+// GSyn exactly; AmpaS keeps its own event times).
+//
+// Threads: Validate/Prepare non-RT; Receive/Step RT-safe.
+#ifndef DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
+#define DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
+
+#include <cstdint>
+#include <span>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "rt_engine/models/param_info.h"
+
+namespace dynclamp::rt {
+
+enum class SynapseKind : uint8_t { kExp, kExp2, kAlpha, kGsyn, kAmpa };
+absl::string_view SynapseKindName(SynapseKind kind);
+
+// Every event synapse kind uses the same parameter record; each kind reads
+// the fields it needs (see ParamsInfo(kind)).
+struct EventSynapseParams {
+  SynapseKind kind = SynapseKind::kExp;
+  double e_rev_mv = 0.0;
+  double tau_ms = 2.0;     // ExpSyn, AlphaSyn
+  double tau1_ms = 0.5;    // Exp2Syn, GSyn rise
+  double tau2_ms = 5.0;    // Exp2Syn, GSyn decay
+  double gtau1_ms = 20.0;  // GSyn
+  double gtau2_ms = 21.0;  // GSyn
+  double ginc = 1.0;       // GSyn
+  double cdur_ms = 1.0;    // AmpaS
+  double alpha_per_ms = 1.1;
+  double beta_per_ms = 0.19;
+};
+
+std::span<const ParamInfo> EventSynapseParamInfo(SynapseKind kind);
+// Reads parameter `info_index` of EventSynapseParamInfo(kind) from `p`.
+double& EventSynapseParam(EventSynapseParams& p, SynapseKind kind,
+                          int info_index);
+absl::Status ValidateEventSynapse(const EventSynapseParams& p,
+                                  absl::string_view path);
+
+struct EventSynapseCoeffs {
+  double d1 = 0, d2 = 0;  // per-step decays (tau or tau1, tau2)
+  double factor = 1;      // Exp2Syn/GSyn peak normalization; e for Alpha
+  double gfactor = 1;     // GSyn
+  double rinf = 0, rtau = 1, ron_decay = 0, roff_decay = 0;  // AmpaS
+  double dt_ms = 0;
+};
+EventSynapseCoeffs PrepareEventSynapse(const EventSynapseParams& p,
+                                       double dt_ms);
+
+struct EventSynapseState {
+  double a = 0;      // ExpSyn: g; Exp2Syn/GSyn: A; Alpha: a; AmpaS: Ron
+  double b = 0;      // Exp2Syn/GSyn: B; Alpha: g; AmpaS: Roff
+  double synon = 0;  // AmpaS
+};
+
+// Per-connection state (what NEURON keeps in the NetCon's weight vector).
+struct ConnectionState {
+  double x1 = 0;     // GSyn: G1;   AmpaS: r0
+  double x2 = 0;     // GSyn: G2;   AmpaS: on (0/1)
+  double t0 = 0;     // GSyn, AmpaS: time of the previous event
+  double w_eff = 0;  // GSyn: the effective weight last applied
+};
+
+// RT. An event of weight w_ns that arrived at te_ms, applied at now_ms.
+// Returns true if an AmpaS stream must (re)arm its offset timer at
+// te + Cdur.
+bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
+                  EventSynapseState& s, ConnectionState& conn, double w_ns,
+                  double te_ms, double now_ms) noexcept;
+// RT. AmpaS stream offset (its self-event) at te_ms.
+void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
+                EventSynapseState& s, ConnectionState& conn, double w_ns,
+                double te_ms) noexcept;
+// RT. Conductance now (nS).
+double SynapseConductance(const EventSynapseParams& p,
+                          const EventSynapseState& s) noexcept;
+// RT. Advances the state by one step.
+void StepEventSynapse(const EventSynapseParams& p, const EventSynapseCoeffs& c,
+                      EventSynapseState& s) noexcept;
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
