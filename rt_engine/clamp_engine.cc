@@ -213,8 +213,12 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
   const bool running = state() == EngineState::kRunning;
   if (running && active_ != nullptr) {
     const int64_t t0 = MonotonicNowNs();
-    active_->Step(v_mv_, i_pa_);
+    const StepReport report = active_->Step(v_mv_, i_pa_);
     compute_ns = MonotonicNowNs() - t0;
+    if (report.events_delivered)
+      stats_.events_delivered.Add(report.events_delivered);
+    if (report.events_dropped) stats_.events_dropped.Add(report.events_dropped);
+    if (report.spikes) stats_.spikes.Add(report.spikes);
   } else {
     std::fill(i_pa_.begin(), i_pa_.end(), 0.0);
   }

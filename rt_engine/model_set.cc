@@ -1,6 +1,9 @@
 #include "rt_engine/model_set.h"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +13,8 @@
 
 namespace dynclamp::rt {
 namespace {
+
+constexpr int kMaxEventsPerCycle = 1'000'000;
 
 std::span<const ParamInfo> InfoFor(const ConductanceModel& m) {
   return std::visit(
@@ -23,6 +28,22 @@ std::span<const ParamInfo> InfoFor(const ConductanceModel& m) {
           return HhChannel::Info();
       },
       m);
+}
+
+// Checks `values` against `info` in order.
+absl::Status CheckAll(std::span<const ParamInfo> info,
+                      std::initializer_list<double> values,
+                      absl::string_view path) {
+  std::size_t i = 0;
+  for (double v : values) {
+    if (auto s = CheckParam(info[i], v, path); !s.ok()) return s;
+    ++i;
+  }
+  return absl::OkStatus();
+}
+
+double Sigmoid(double v, double half, double slope) {
+  return 1.0 / (1.0 + std::exp((half - v) / slope));
 }
 
 }  // namespace
@@ -45,6 +66,215 @@ absl::StatusOr<ConductanceSpec> PresetConductance(absl::string_view name,
   return c;
 }
 
+// ---------------------------------------------------------------------------
+// Validation: everything is checked before anything is built.
+
+absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
+  const double dt = config_.dt_ms;
+  const int n_real = static_cast<int>(config_.cell_names.size());
+  const int n_cells = n_real + static_cast<int>(spec.model_cells.size());
+  std::set<std::string> names(config_.cell_names.begin(),
+                              config_.cell_names.end());
+  auto named = [](absl::string_view list, std::size_t k,
+                  const std::string& name) {
+    return absl::StrCat(list, "[", k, "] (", name, ")");
+  };
+  auto claim = [&](absl::string_view list, std::size_t k,
+                   const std::string& name) -> absl::Status {
+    const std::string path = absl::StrCat(list, "[", k, "]");
+    if (auto s = CheckName(name, path, "name"); !s.ok()) return s;
+    if (!names.insert(name).second) {
+      return FieldError(named(list, k, name), "name",
+                        "is used by another cell, conductance or object");
+    }
+    return absl::OkStatus();
+  };
+  auto cell_ok = [&](int cell, const std::string& path,
+                     absl::string_view field) -> absl::Status {
+    if (cell >= 0 && cell < n_cells) return absl::OkStatus();
+    return FieldError(path, field,
+                      absl::StrFormat("must be a cell index in [0, %d], got %d",
+                                      n_cells - 1, cell));
+  };
+
+  if (spec.model_cells.size() > kMaxModelCells) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("model_cells: at most %d, got %d", kMaxModelCells,
+                        spec.model_cells.size()));
+  }
+  for (std::size_t k = 0; k < spec.model_cells.size(); ++k) {
+    const ModelCellSpec& m = spec.model_cells[k];
+    if (auto s = claim("model_cells", k, m.name); !s.ok()) return s;
+    const std::string path = named("model_cells", k, m.name);
+    if (auto s = CheckAll(ModelCellParamInfo(),
+                          {m.capacitance_pf, m.v_init_mv, m.bias_pa}, path);
+        !s.ok())
+      return s;
+    if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
+      if (auto s = CheckAll(IzhikevichParamInfo(),
+                            {z->k_ns_per_mv, z->vr_mv, z->vt_mv, z->a_per_ms,
+                             z->b_ns, z->c_mv, z->d_pa, z->v_peak_mv},
+                            path + ".izhikevich");
+          !s.ok())
+        return s;
+      if (!(z->c_mv < z->v_peak_mv))
+        return FieldError(path + ".izhikevich", "c_mv",
+                          "must be below v_peak_mv");
+    } else if (const auto* a = std::get_if<AdexParams>(&m.dynamics)) {
+      if (auto s =
+              CheckAll(AdexParamInfo(),
+                       {a->gl_ns, a->el_mv, a->vt_mv, a->delta_t_mv, a->a_ns,
+                        a->tau_w_ms, a->b_pa, a->v_reset_mv, a->v_peak_mv},
+                       path + ".adex");
+          !s.ok())
+        return s;
+      if (!(a->v_reset_mv < a->v_peak_mv) || !(a->vt_mv < a->v_peak_mv))
+        return FieldError(path + ".adex", "v_peak_mv",
+                          "must be above v_reset_mv and vt_mv");
+    }
+  }
+
+  std::size_t num_signals = 0;
+  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
+    const ConductanceSpec& c = spec.conductances[k];
+    if (auto s = claim("conductances", k, c.name); !s.ok()) return s;
+    const std::string path = named("conductances", k, c.name);
+    if (auto s = cell_ok(c.cell, path, "cell"); !s.ok()) return s;
+    absl::Status s = std::visit(
+        [&](const auto& p) -> absl::Status {
+          using P = std::decay_t<decltype(p)>;
+          if constexpr (std::is_same_v<P, ConstantConductance::Params>) {
+            num_signals += 2;
+            return ConstantConductance::Validate(p, path);
+          } else if constexpr (std::is_same_v<P, LigandGated::Params>) {
+            num_signals += 3;
+            return LigandGated::Validate(p, path);
+          } else {
+            num_signals += 2 + p.gates.size();
+            return HhChannel::Validate(p, path);
+          }
+        },
+        c.model);
+    if (!s.ok()) return s;
+  }
+  for (std::size_t k = 0; k < spec.synapses.size(); ++k) {
+    const EventSynapseSpec& sy = spec.synapses[k];
+    if (auto s = claim("synapses", k, sy.name); !s.ok()) return s;
+    const std::string path = named("synapses", k, sy.name);
+    if (auto s = cell_ok(sy.cell, path, "cell"); !s.ok()) return s;
+    if (auto s = ValidateEventSynapse(sy.params, path); !s.ok()) return s;
+  }
+  for (std::size_t k = 0; k < spec.artificial_cells.size(); ++k) {
+    const ArtificialCellSpec& a = spec.artificial_cells[k];
+    if (auto s = claim("artificial_cells", k, a.name); !s.ok()) return s;
+    if (auto s =
+            ValidateArtificial(a.params, named("artificial_cells", k, a.name));
+        !s.ok())
+      return s;
+  }
+  for (std::size_t k = 0; k < spec.graded_synapses.size(); ++k) {
+    const GradedSynapseSpec& g = spec.graded_synapses[k];
+    if (auto s = claim("graded_synapses", k, g.name); !s.ok()) return s;
+    const std::string path = named("graded_synapses", k, g.name);
+    if (auto s = cell_ok(g.pre, path, "pre"); !s.ok()) return s;
+    if (auto s = cell_ok(g.post, path, "post"); !s.ok()) return s;
+    if (auto s = CheckAll(
+            GradedSynapseParamInfo(),
+            {g.g_max_ns, g.e_rev_mv, g.v_half_mv, g.slope_mv, g.tau_ms}, path);
+        !s.ok())
+      return s;
+  }
+  for (std::size_t k = 0; k < spec.gap_junctions.size(); ++k) {
+    const GapJunctionSpec& g = spec.gap_junctions[k];
+    if (auto s = claim("gap_junctions", k, g.name); !s.ok()) return s;
+    const std::string path = named("gap_junctions", k, g.name);
+    if (auto s = cell_ok(g.cell_a, path, "cell_a"); !s.ok()) return s;
+    if (auto s = cell_ok(g.cell_b, path, "cell_b"); !s.ok()) return s;
+    if (g.cell_a == g.cell_b)
+      return FieldError(path, "cell_b", "must differ from cell_a");
+    if (auto s = CheckAll(GapJunctionParamInfo(), {g.g_ns}, path); !s.ok())
+      return s;
+  }
+  for (std::size_t k = 0; k < spec.backgrounds.size(); ++k) {
+    const BackgroundSpec& b = spec.backgrounds[k];
+    if (auto s = claim("backgrounds", k, b.name); !s.ok()) return s;
+    const std::string path = named("backgrounds", k, b.name);
+    if (auto s = cell_ok(b.cell, path, "cell"); !s.ok()) return s;
+    if (auto s = CheckAll(BackgroundParamInfo(),
+                          {b.ge0_ns, b.sigma_e_ns, b.tau_e_ms, b.e_e_mv,
+                           b.gi0_ns, b.sigma_i_ns, b.tau_i_ms, b.e_i_mv},
+                          path);
+        !s.ok())
+      return s;
+  }
+  if (spec.connections.size() > kMaxConnections) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("connections: at most %d, got %d", kMaxConnections,
+                        spec.connections.size()));
+  }
+  for (std::size_t k = 0; k < spec.connections.size(); ++k) {
+    const ConnectionSpec& c = spec.connections[k];
+    if (auto s = claim("connections", k, c.name); !s.ok()) return s;
+    const std::string path = named("connections", k, c.name);
+    if (auto s = CheckAll(
+            ConnectionParamInfo(),
+            {c.delay_ms, c.weight, c.threshold_mv, c.hysteresis_mv}, path);
+        !s.ok())
+      return s;
+    // A delay under one step could close a loop that never lets time
+    // advance, and could not be honoured anyway.
+    if (c.delay_ms < dt * (1.0 - 1e-9)) {
+      return FieldError(
+          path, "delay_ms",
+          absl::StrFormat("must be at least one clamp step (%g ms), "
+                          "got %g ms",
+                          dt, c.delay_ms));
+    }
+    if (c.source.kind == SourceRef::Kind::kCell) {
+      if (auto s = cell_ok(c.source.index, path, "source"); !s.ok()) return s;
+    } else if (c.source.index < 0 ||
+               c.source.index >=
+                   static_cast<int>(spec.artificial_cells.size())) {
+      return FieldError(path, "source", "no such artificial cell");
+    }
+    if (c.target.kind == TargetRef::Kind::kSynapse) {
+      if (c.target.index < 0 ||
+          c.target.index >= static_cast<int>(spec.synapses.size()))
+        return FieldError(path, "target", "no such synapse");
+    } else {
+      if (c.target.index < 0 ||
+          c.target.index >= static_cast<int>(spec.artificial_cells.size()))
+        return FieldError(path, "target", "no such artificial cell");
+      const ArtificialKind kind =
+          spec.artificial_cells[c.target.index].params.kind;
+      if (kind == ArtificialKind::kVecStim || kind == ArtificialKind::kNetStim)
+        return FieldError(path, "target",
+                          "a spike generator takes no input events");
+    }
+  }
+  if (spec.max_events_in_flight < 1 ||
+      spec.max_events_in_flight > kMaxEventsInFlightCap) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("max_events_in_flight: must be in [1, %d], got %d",
+                        kMaxEventsInFlightCap, spec.max_events_in_flight));
+  }
+
+  for (const ModelCellSpec& m : spec.model_cells)
+    num_signals += std::holds_alternative<std::monostate>(m.dynamics) ? 1 : 2;
+  num_signals += 2 * spec.synapses.size() + 2 * spec.artificial_cells.size() +
+                 2 * spec.graded_synapses.size() + spec.gap_junctions.size() +
+                 3 * spec.backgrounds.size();
+  if (num_signals > config_.max_signals) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the spec publishes %d signals but frames hold at most %d; remove "
+        "objects or configure a larger frame",
+        num_signals, config_.max_signals));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+
 absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
     const ModelSetSpec& spec, const Config& config) {
   if (!(config.dt_ms > 0) || config.dt_ms > 10.0) {
@@ -54,179 +284,554 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
   if (config.cell_names.empty()) {
     return absl::InvalidArgumentError("cells: the rig has no recorded cell");
   }
-  auto set = std::unique_ptr<ModelSet>(new ModelSet());
+  std::size_t timers = spec.artificial_cells.size();
+  for (const ConnectionSpec& c : spec.connections) {
+    if (c.target.kind == TargetRef::Kind::kSynapse && c.target.index >= 0 &&
+        c.target.index < static_cast<int>(spec.synapses.size()) &&
+        spec.synapses[c.target.index].params.kind == SynapseKind::kAmpa)
+      ++timers;
+  }
+  const std::size_t max_events = std::clamp<std::size_t>(
+      spec.max_events_in_flight, 1, kMaxEventsInFlightCap);
+  auto set = std::unique_ptr<ModelSet>(new ModelSet(max_events, timers));
   set->config_ = config;
   set->spec_ = spec;
+  if (auto s = set->Validate(spec); !s.ok()) return s;
 
-  // 1. Validate every conductance before building anything.
-  std::set<std::string> names;
-  std::size_t num_gates = 0;
-  std::size_t num_signals = 0;
-  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
-    const ConductanceSpec& c = spec.conductances[k];
-    const std::string path = absl::StrCat("conductances[", k, "]");
-    if (auto s = CheckName(c.name, path, "name"); !s.ok()) return s;
-    const std::string named = absl::StrCat(path, " (", c.name, ")");
-    if (!names.insert(c.name).second) {
-      return FieldError(named, "name", "is used by another conductance");
-    }
-    if (c.cell < 0 ||
-        static_cast<std::size_t>(c.cell) >= config.cell_names.size()) {
-      return FieldError(
-          named, "cell",
-          absl::StrFormat("must be a cell index in [0, %d], got %d",
-                          config.cell_names.size() - 1, c.cell));
-    }
-    absl::Status s = std::visit(
-        [&](const auto& p) -> absl::Status {
-          using P = std::decay_t<decltype(p)>;
-          if constexpr (std::is_same_v<P, ConstantConductance::Params>) {
-            num_signals += 2;
-            return ConstantConductance::Validate(p, named);
-          } else if constexpr (std::is_same_v<P, LigandGated::Params>) {
-            num_signals += 3;
-            return LigandGated::Validate(p, named);
-          } else {
-            num_gates += p.gates.size();
-            num_signals += 2 + p.gates.size();
-            return HhChannel::Validate(p, named);
-          }
-        },
-        c.model);
-    if (!s.ok()) return s;
-  }
-  if (num_signals > config.max_signals) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "conductances: the spec publishes %d signals but frames hold at most "
-        "%d; remove conductances or configure a larger frame",
-        num_signals, config.max_signals));
-  }
-
-  // 2. Build: preallocate every vector to its final size first, so the
-  //    signal pointers taken below stay valid for the set's life.
-  set->slots_.reserve(spec.conductances.size());
-  set->gates_.reserve(num_gates);
-  set->gate_state_.assign(num_gates, 0.0);
-  std::size_t n_const = 0, n_lig = 0, n_hh = 0;
-  for (const auto& c : spec.conductances) {
-    n_const += std::holds_alternative<ConstantConductance::Params>(c.model);
-    n_lig += std::holds_alternative<LigandGated::Params>(c.model);
-    n_hh += std::holds_alternative<HhChannel::Params>(c.model);
-  }
-  set->constants_.reserve(n_const);
-  set->ligands_.reserve(n_lig);
-  set->hh_.reserve(n_hh);
-
+  // Tables for every HH channel (this is where kinetics are checked).
   RateTableCache cache;
+  std::vector<std::vector<std::shared_ptr<const RateTable>>> tables(
+      spec.conductances.size());
   for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
     const ConductanceSpec& c = spec.conductances[k];
-    const std::string named =
-        absl::StrCat("conductances[", k, "] (", c.name, ")");
+    if (const auto* hp = std::get_if<HhChannel::Params>(&c.model)) {
+      absl::StatusOr<std::vector<std::shared_ptr<const RateTable>>> t =
+          HhChannel::BuildTables(
+              *hp, config.dt_ms,
+              absl::StrCat("conductances[", k, "] (", c.name, ")"), cache);
+      if (!t.ok()) return t.status();
+      tables[k] = *std::move(t);
+    }
+  }
+  set->Build(spec, cache, tables);
+  set->BuildSignals();
+  return set;
+}
+
+void ModelSet::Build(
+    const ModelSetSpec& spec, RateTableCache&,
+    std::vector<std::vector<std::shared_ptr<const RateTable>>>& tables) {
+  const double dt = config_.dt_ms;
+  n_real_ = config_.cell_names.size();
+  n_cells_ = n_real_ + spec.model_cells.size();
+  v_.assign(n_cells_, 0.0);
+  v_prev_.assign(n_cells_, 0.0);
+  g_sum_.assign(n_cells_, 0.0);
+  ge_sum_.assign(n_cells_, 0.0);
+
+  // Conductances.
+  std::size_t n_gates = 0;
+  for (const auto& c : spec.conductances)
+    if (const auto* hp = std::get_if<HhChannel::Params>(&c.model))
+      n_gates += hp->gates.size();
+  gates_.reserve(n_gates);
+  gate_state_.assign(n_gates, 0.0);
+  slots_.reserve(spec.conductances.size());
+  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
+    const ConductanceSpec& c = spec.conductances[k];
     Output out;
     out.cell = static_cast<uint32_t>(c.cell);
     if (const auto* p = std::get_if<ConstantConductance::Params>(&c.model)) {
-      set->slots_.push_back(
-          {Kind::kConstant, uint32_t(set->constants_.size())});
-      set->constants_.push_back({out, *p});
+      slots_.push_back({Kind::kConstant, uint32_t(constants_.size())});
+      constants_.push_back({out, *p});
     } else if (const auto* p = std::get_if<LigandGated::Params>(&c.model)) {
-      set->slots_.push_back({Kind::kLigand, uint32_t(set->ligands_.size())});
-      set->ligands_.push_back(
-          {out, *p, LigandGated::Prepare(*p, config.dt_ms), {}});
+      slots_.push_back({Kind::kLigand, uint32_t(ligands_.size())});
+      ligands_.push_back({out, *p, LigandGated::Prepare(*p, dt), {}});
     } else {
       const auto& hp = std::get<HhChannel::Params>(c.model);
-      absl::StatusOr<std::vector<std::shared_ptr<const RateTable>>> tables =
-          HhChannel::BuildTables(hp, config.dt_ms, named, cache);
-      if (!tables.ok()) return tables.status();
       HhRuntime rt;
       rt.out = out;
       rt.live = {hp.g_max_ns, hp.e_rev_mv};
       rt.integrator = hp.integrator;
-      rt.first_gate = static_cast<uint32_t>(set->gates_.size());
+      rt.first_gate = static_cast<uint32_t>(gates_.size());
       rt.num_gates = static_cast<uint32_t>(hp.gates.size());
       for (std::size_t g = 0; g < hp.gates.size(); ++g) {
-        set->gates_.push_back({(*tables)[g].get(), hp.gates[g].power});
-        if (std::find(set->tables_.begin(), set->tables_.end(), (*tables)[g]) ==
-            set->tables_.end()) {
-          set->tables_.push_back((*tables)[g]);
-        }
+        gates_.push_back({tables[k][g].get(), hp.gates[g].power});
+        if (std::find(tables_.begin(), tables_.end(), tables[k][g]) ==
+            tables_.end())
+          tables_.push_back(tables[k][g]);
       }
-      set->slots_.push_back({Kind::kHh, uint32_t(set->hh_.size())});
-      set->hh_.push_back(rt);
+      slots_.push_back({Kind::kHh, uint32_t(hh_.size())});
+      hh_.push_back(rt);
     }
   }
 
-  // 3. Signal table, in spec order.
-  set->signals_.reserve(num_signals);
-  set->signal_sources_.reserve(num_signals);
-  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
-    const std::string& name = spec.conductances[k].name;
-    const Slot slot = set->slots_[k];
-    const Output* out = nullptr;
-    switch (slot.kind) {
-      case Kind::kConstant:
-        out = &set->constants_[slot.index].out;
-        break;
-      case Kind::kLigand:
-        out = &set->ligands_[slot.index].out;
-        break;
-      case Kind::kHh:
-        out = &set->hh_[slot.index].out;
-        break;
+  // Sources: one per detector (cell, threshold, hysteresis), one per
+  // artificial cell, one per Izhikevich/AdEx model cell.
+  std::map<std::tuple<int, double, double>, uint32_t> detector_of;
+  std::vector<uint32_t> source_of_conn(spec.connections.size());
+  auto new_source = [this]() {
+    sources_.push_back({});
+    return static_cast<uint32_t>(sources_.size() - 1);
+  };
+  model_cells_.reserve(spec.model_cells.size());
+  for (const ModelCellSpec& m : spec.model_cells) {
+    ModelCellRuntime rt;
+    rt.c_pf = m.capacitance_pf;
+    rt.v_init = m.v_init_mv;
+    rt.bias_pa = m.bias_pa;
+    if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
+      rt.dynamics = ModelCellRuntime::Dynamics::kIzhikevich;
+      rt.izh = *z;
+      rt.spike_source = new_source();
+    } else if (const auto* a = std::get_if<AdexParams>(&m.dynamics)) {
+      rt.dynamics = ModelCellRuntime::Dynamics::kAdex;
+      rt.adex = *a;
+      rt.spike_source = new_source();
     }
-    set->signals_.push_back({absl::StrCat(name, ".g_ns"), "nS"});
-    set->signal_sources_.push_back(&out->g_ns);
-    set->signals_.push_back({absl::StrCat(name, ".i_pa"), "pA"});
-    set->signal_sources_.push_back(&out->i_pa);
-    if (slot.kind == Kind::kLigand) {
-      set->signals_.push_back({absl::StrCat(name, ".s"), "1"});
-      set->signal_sources_.push_back(&set->ligands_[slot.index].state.s);
-    } else if (slot.kind == Kind::kHh) {
-      const auto& hp = std::get<HhChannel::Params>(spec.conductances[k].model);
-      const HhRuntime& rt = set->hh_[slot.index];
-      for (uint32_t g = 0; g < rt.num_gates; ++g) {
-        set->signals_.push_back(
-            {absl::StrCat(name, ".", hp.gates[g].name), "1"});
-        set->signal_sources_.push_back(&set->gate_state_[rt.first_gate + g]);
-      }
-    }
+    model_cells_.push_back(rt);
   }
-  return set;
+  artificial_.reserve(spec.artificial_cells.size());
+  for (const ArtificialCellSpec& a : spec.artificial_cells) {
+    ArtificialRuntime rt;
+    rt.params = a.params;
+    rt.coeffs = PrepareArtificial(a.params);
+    rt.source = new_source();
+    artificial_.push_back(std::move(rt));
+  }
+  for (std::size_t k = 0; k < spec.connections.size(); ++k) {
+    const ConnectionSpec& c = spec.connections[k];
+    if (c.source.kind == SourceRef::Kind::kArtificial) {
+      source_of_conn[k] = artificial_[c.source.index].source;
+      continue;
+    }
+    const int cell = c.source.index;
+    if (cell >= static_cast<int>(n_real_) &&
+        model_cells_[cell - n_real_].spike_source != UINT32_MAX) {
+      source_of_conn[k] = model_cells_[cell - n_real_].spike_source;
+      continue;
+    }
+    const auto key = std::make_tuple(cell, c.threshold_mv, c.hysteresis_mv);
+    auto it = detector_of.find(key);
+    if (it == detector_of.end()) {
+      DetectorRuntime d;
+      d.cell = static_cast<uint32_t>(cell);
+      d.threshold = c.threshold_mv;
+      d.hysteresis = c.hysteresis_mv;
+      d.source = new_source();
+      detectors_.push_back(d);
+      it = detector_of.emplace(key, d.source).first;
+    }
+    source_of_conn[k] = it->second;
+  }
+  // Connections, grouped by source (CSR).
+  connections_.reserve(spec.connections.size());
+  uint32_t next_timer = static_cast<uint32_t>(spec.artificial_cells.size());
+  for (const ConnectionSpec& c : spec.connections) {
+    ConnectionRuntime rt;
+    rt.target = c.target;
+    rt.delay_ms = c.delay_ms;
+    rt.weight = c.weight;
+    if (c.target.kind == TargetRef::Kind::kSynapse &&
+        spec.synapses[c.target.index].params.kind == SynapseKind::kAmpa)
+      rt.ampa_timer = next_timer++;
+    connections_.push_back(rt);
+  }
+  std::vector<uint32_t> counts(sources_.size(), 0);
+  for (uint32_t s : source_of_conn) ++counts[s];
+  uint32_t offset = 0;
+  for (std::size_t s = 0; s < sources_.size(); ++s) {
+    sources_[s].first = offset;
+    offset += counts[s];
+  }
+  conn_order_.assign(spec.connections.size(), 0);
+  std::vector<uint32_t> fill(sources_.size(), 0);
+  for (std::size_t k = 0; k < spec.connections.size(); ++k) {
+    const uint32_t s = source_of_conn[k];
+    conn_order_[sources_[s].first + fill[s]++] = static_cast<uint32_t>(k);
+  }
+  for (std::size_t s = 0; s < sources_.size(); ++s)
+    sources_[s].count = counts[s];
+
+  synapses_.reserve(spec.synapses.size());
+  for (const EventSynapseSpec& sy : spec.synapses) {
+    SynapseRuntime rt;
+    rt.out.cell = static_cast<uint32_t>(sy.cell);
+    rt.params = sy.params;
+    rt.coeffs = PrepareEventSynapse(sy.params, dt);
+    synapses_.push_back(rt);
+  }
+  graded_.reserve(spec.graded_synapses.size());
+  for (const GradedSynapseSpec& g : spec.graded_synapses) {
+    GradedRuntime rt;
+    rt.out.cell = static_cast<uint32_t>(g.post);
+    rt.pre = static_cast<uint32_t>(g.pre);
+    rt.g_max = g.g_max_ns;
+    rt.e_rev = g.e_rev_mv;
+    rt.v_half = g.v_half_mv;
+    rt.slope = g.slope_mv;
+    rt.decay = g.tau_ms > 0 ? std::exp(-dt / g.tau_ms) : 0.0;
+    graded_.push_back(rt);
+  }
+  gaps_.reserve(spec.gap_junctions.size());
+  for (const GapJunctionSpec& g : spec.gap_junctions) {
+    gaps_.push_back({uint32_t(g.cell_a), uint32_t(g.cell_b), g.g_ns, 0.0});
+  }
+  backgrounds_.reserve(spec.backgrounds.size());
+  for (const BackgroundSpec& b : spec.backgrounds) {
+    BackgroundRuntime rt;
+    rt.cell = static_cast<uint32_t>(b.cell);
+    rt.p = b;
+    // Exact OU update: g <- g0 + (g - g0) e^{-dt/tau} + sigma sqrt(1 -
+    // e^{-2dt/tau}) N.
+    rt.decay_e = std::exp(-dt / b.tau_e_ms);
+    rt.decay_i = std::exp(-dt / b.tau_i_ms);
+    rt.noise_e = b.sigma_e_ns * std::sqrt(1.0 - rt.decay_e * rt.decay_e);
+    rt.noise_i = b.sigma_i_ns * std::sqrt(1.0 - rt.decay_i * rt.decay_i);
+    rt.rng.Seed(b.seed);
+    backgrounds_.push_back(rt);
+  }
 }
 
-void ModelSet::Step(std::span<const double> v_mv,
-                    std::span<double> i_pa) noexcept {
-  std::fill(i_pa.begin(), i_pa.end(), 0.0);
-  const double dt = config_.dt_ms;
-
-  for (ConstantRuntime& c : constants_) {
-    const double v = v_mv[c.out.cell];
-    c.out.g_ns = c.params.g_ns;
-    c.out.i_pa = ConstantConductance::Current(c.params, v);
-    i_pa[c.out.cell] += c.out.i_pa;
+void ModelSet::BuildSignals() {
+  const ModelSetSpec& spec = spec_;
+  auto add = [this](std::string name, const char* unit, const double* src) {
+    signals_.push_back({std::move(name), unit});
+    signal_sources_.push_back(src);
+  };
+  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
+    const std::string& name = spec.conductances[k].name;
+    const Slot slot = slots_[k];
+    const Output* out = slot.kind == Kind::kConstant
+                            ? &constants_[slot.index].out
+                        : slot.kind == Kind::kLigand ? &ligands_[slot.index].out
+                                                     : &hh_[slot.index].out;
+    add(absl::StrCat(name, ".g_ns"), "nS", &out->g_ns);
+    add(absl::StrCat(name, ".i_pa"), "pA", &out->i_pa);
+    if (slot.kind == Kind::kLigand) {
+      add(absl::StrCat(name, ".s"), "1", &ligands_[slot.index].state.s);
+    } else if (slot.kind == Kind::kHh) {
+      const auto& hp = std::get<HhChannel::Params>(spec.conductances[k].model);
+      const HhRuntime& rt = hh_[slot.index];
+      for (uint32_t g = 0; g < rt.num_gates; ++g)
+        add(absl::StrCat(name, ".", hp.gates[g].name), "1",
+            &gate_state_[rt.first_gate + g]);
+    }
   }
-  for (LigandRuntime& l : ligands_) {
-    const double v = v_mv[l.out.cell];
-    l.out.g_ns = LigandGated::Step(l.params, l.coeffs, l.state, cycle_);
-    l.out.i_pa = l.out.g_ns * (l.params.e_rev_mv - v);
-    i_pa[l.out.cell] += l.out.i_pa;
+  for (std::size_t k = 0; k < spec.model_cells.size(); ++k) {
+    const std::string& name = spec.model_cells[k].name;
+    add(absl::StrCat(name, ".v_mv"), "mV", &v_[n_real_ + k]);
+    if (model_cells_[k].dynamics == ModelCellRuntime::Dynamics::kIzhikevich)
+      add(absl::StrCat(name, ".u_pa"), "pA", &model_cells_[k].recovery);
+    else if (model_cells_[k].dynamics == ModelCellRuntime::Dynamics::kAdex)
+      add(absl::StrCat(name, ".w_pa"), "pA", &model_cells_[k].recovery);
+  }
+  for (std::size_t k = 0; k < spec.synapses.size(); ++k) {
+    add(absl::StrCat(spec.synapses[k].name, ".g_ns"), "nS",
+        &synapses_[k].out.g_ns);
+    add(absl::StrCat(spec.synapses[k].name, ".i_pa"), "pA",
+        &synapses_[k].out.i_pa);
+  }
+  for (std::size_t k = 0; k < spec.artificial_cells.size(); ++k) {
+    add(absl::StrCat(spec.artificial_cells[k].name, ".m"), "1",
+        &artificial_[k].m_signal);
+    add(absl::StrCat(spec.artificial_cells[k].name, ".spikes"), "1",
+        &artificial_[k].spiked);
+  }
+  for (std::size_t k = 0; k < spec.graded_synapses.size(); ++k) {
+    add(absl::StrCat(spec.graded_synapses[k].name, ".g_ns"), "nS",
+        &graded_[k].out.g_ns);
+    add(absl::StrCat(spec.graded_synapses[k].name, ".i_pa"), "pA",
+        &graded_[k].out.i_pa);
+  }
+  for (std::size_t k = 0; k < spec.gap_junctions.size(); ++k)
+    add(absl::StrCat(spec.gap_junctions[k].name, ".i_pa"), "pA", &gaps_[k].i_a);
+  for (std::size_t k = 0; k < spec.backgrounds.size(); ++k) {
+    add(absl::StrCat(spec.backgrounds[k].name, ".ge_ns"), "nS",
+        &backgrounds_[k].ge);
+    add(absl::StrCat(spec.backgrounds[k].name, ".gi_ns"), "nS",
+        &backgrounds_[k].gi);
+    add(absl::StrCat(spec.backgrounds[k].name, ".i_pa"), "pA",
+        &backgrounds_[k].i_pa);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// RT.
+
+class ModelSet::ArtificialCtx final : public ArtificialContext {
+ public:
+  ArtificialCtx(ModelSet& set, uint32_t cell, StepReport& report)
+      : set_(set), cell_(cell), report_(report) {}
+  void Fire(double t) noexcept override {
+    set_.artificial_[cell_].spiked += 1.0;
+    set_.FireSource(set_.artificial_[cell_].source, t, report_);
+  }
+  void SetTimer(double t) noexcept override { set_.timers_.Set(cell_, t); }
+  double TimerTime() const noexcept override {
+    return set_.timers_.time_of(cell_);
+  }
+
+ private:
+  ModelSet& set_;
+  uint32_t cell_;
+  StepReport& report_;
+};
+
+void ModelSet::Initialize() noexcept {
+  for (std::size_t m = 0; m < model_cells_.size(); ++m) {
+    v_[n_real_ + m] = model_cells_[m].v_init;
+    const auto& mc = model_cells_[m];
+    if (mc.dynamics == ModelCellRuntime::Dynamics::kIzhikevich)
+      model_cells_[m].recovery = mc.izh.b_ns * (mc.v_init - mc.izh.vr_mv);
+    else if (mc.dynamics == ModelCellRuntime::Dynamics::kAdex)
+      model_cells_[m].recovery = mc.adex.a_ns * (mc.v_init - mc.adex.el_mv);
   }
   for (HhRuntime& h : hh_) {
-    const double v = v_mv[h.out.cell];
+    HhChannel::InitGates({gates_.data() + h.first_gate, h.num_gates},
+                         {gate_state_.data() + h.first_gate, h.num_gates},
+                         v_[h.out.cell]);
+  }
+  StepReport ignored;
+  for (uint32_t k = 0; k < artificial_.size(); ++k) {
+    ArtificialCtx ctx(*this, k, ignored);
+    InitArtificial(artificial_[k].params, artificial_[k].coeffs,
+                   artificial_[k].state, ctx);
+  }
+  for (DetectorRuntime& d : detectors_) d.armed = v_[d.cell] < d.threshold;
+  for (BackgroundRuntime& b : backgrounds_) {
+    b.ge = b.p.ge0_ns;
+    b.gi = b.p.gi0_ns;
+  }
+  for (std::size_t c = 0; c < n_cells_; ++c) v_prev_[c] = v_[c];
+  initialized_ = true;
+}
+
+void ModelSet::FireSource(uint32_t source, double t,
+                          StepReport& report) noexcept {
+  ++report.spikes;
+  const SourceRuntime& s = sources_[source];
+  for (uint32_t k = 0; k < s.count; ++k) {
+    const uint32_t conn = conn_order_[s.first + k];
+    if (!events_.Push({t + connections_[conn].delay_ms, conn}))
+      ++report.events_dropped;
+  }
+}
+
+void ModelSet::DetectSpikes(double now, StepReport& report) noexcept {
+  const double dt = config_.dt_ms;
+  for (DetectorRuntime& d : detectors_) {
+    const double v0 = v_prev_[d.cell], v1 = v_[d.cell];
+    if (d.armed && v1 >= d.threshold) {
+      // Crossing time within the step, by linear interpolation.
+      const double f = v1 > v0 ? (d.threshold - v0) / (v1 - v0) : 1.0;
+      const double t = now - dt + dt * std::clamp(f, 0.0, 1.0);
+      d.armed = false;
+      FireSource(d.source, t, report);
+    } else if (!d.armed && v1 < d.threshold - d.hysteresis) {
+      d.armed = true;
+    }
+  }
+}
+
+void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
+  const double horizon = now + 1e-6 * config_.dt_ms;
+  for (int guard = 0; guard < kMaxEventsPerCycle; ++guard) {
+    const double te = events_.next_time(), tt = timers_.next_time();
+    if (!(std::min(te, tt) <= horizon)) return;
+    if (tt <= te) {
+      const uint32_t k = timers_.next_timer();
+      timers_.Cancel(k);
+      if (k < artificial_.size()) {
+        ArtificialCtx ctx(*this, k, report);
+        ArtificialTimer(artificial_[k].params, artificial_[k].coeffs,
+                        artificial_[k].state, ctx, tt);
+      } else {
+        // A saturating synapse's stream reaches the end of its pulse.
+        for (ConnectionRuntime& c : connections_) {
+          if (c.ampa_timer != k) continue;
+          SynapseRuntime& s = synapses_[c.target.index];
+          AmpaOffset(s.params, s.coeffs, s.state, c.state, c.weight, tt);
+          break;
+        }
+      }
+      continue;
+    }
+    const Event e = events_.Pop();
+    ++report.events_delivered;
+    ConnectionRuntime& c = connections_[e.connection];
+    if (c.target.kind == TargetRef::Kind::kSynapse) {
+      SynapseRuntime& s = synapses_[c.target.index];
+      if (ReceiveEvent(s.params, s.coeffs, s.state, c.state, c.weight, e.t_ms,
+                       now))
+        timers_.Set(c.ampa_timer, e.t_ms + s.params.cdur_ms);
+    } else {
+      ArtificialRuntime& a = artificial_[c.target.index];
+      ArtificialCtx ctx(*this, static_cast<uint32_t>(c.target.index), report);
+      ArtificialReceive(a.params, a.coeffs, a.state, ctx, c.weight, e.t_ms);
+    }
+  }
+}
+
+void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
+  const double dt = config_.dt_ms;
+  for (std::size_t m = 0; m < model_cells_.size(); ++m) {
+    ModelCellRuntime& mc = model_cells_[m];
+    const std::size_t c = n_real_ + m;
+    const double v = v_[c];
+    v_prev_[c] = v;
+    const double G = g_sum_[c], GE = ge_sum_[c];
+    if (mc.dynamics == ModelCellRuntime::Dynamics::kConductance) {
+      // Backward Euler with the conductances of this step, as NEURON's
+      // fixed step does: C (V' - V)/dt = GE - G V' + I.
+      const double c_dt = mc.c_pf / dt;
+      v_[c] = (c_dt * v + GE + mc.bias_pa) / (c_dt + G);
+      continue;
+    }
+    // Izhikevich / AdEx: explicit substeps of at most 5 us with the
+    // conductance input held; a spike is a reset inside the step.
+    const int n = std::max(1, static_cast<int>(std::ceil(dt / 0.005 - 1e-9)));
+    const double h = dt / n;
+    double x = v, u = mc.recovery;
+    for (int k = 0; k < n; ++k) {
+      const double i_in = GE - G * x + mc.bias_pa;
+      if (mc.dynamics == ModelCellRuntime::Dynamics::kIzhikevich) {
+        const IzhikevichParams& z = mc.izh;
+        const double dv =
+            (z.k_ns_per_mv * (x - z.vr_mv) * (x - z.vt_mv) - u + i_in) /
+            mc.c_pf;
+        const double du = z.a_per_ms * (z.b_ns * (x - z.vr_mv) - u);
+        x += h * dv;
+        u += h * du;
+        if (x >= z.v_peak_mv) {
+          x = z.c_mv;
+          u += z.d_pa;
+          FireSource(mc.spike_source, now + (k + 1) * h, report);
+        }
+      } else {
+        const AdexParams& a = mc.adex;
+        const double ex =
+            a.gl_ns * a.delta_t_mv *
+            std::exp(std::min((x - a.vt_mv) / a.delta_t_mv, 50.0));
+        const double dv = (-a.gl_ns * (x - a.el_mv) + ex - u + i_in) / mc.c_pf;
+        const double dw = (a.a_ns * (x - a.el_mv) - u) / a.tau_w_ms;
+        x += h * dv;
+        u += h * dw;
+        if (x >= a.v_peak_mv) {
+          x = a.v_reset_mv;
+          u += a.b_pa;
+          FireSource(mc.spike_source, now + (k + 1) * h, report);
+        }
+      }
+    }
+    v_[c] = x;
+    mc.recovery = u;
+  }
+}
+
+StepReport ModelSet::Step(std::span<const double> v_mv,
+                          std::span<double> i_pa) noexcept {
+  StepReport report;
+  const double dt = config_.dt_ms;
+  const double now = static_cast<double>(cycle_) * dt;
+  for (std::size_t c = 0; c < n_real_; ++c) v_[c] = v_mv[c];
+  const bool first = !initialized_;
+  if (first) Initialize();
+  for (ArtificialRuntime& a : artificial_) a.spiked = 0.0;
+
+  // 1. Spikes from cells' V, then every event and self-event due by now.
+  if (!first) DetectSpikes(now, report);
+  ProcessDue(now, report);
+
+  // 2. Every conductance on every cell: sum g and g E per cell.
+  std::fill(g_sum_.begin(), g_sum_.end(), 0.0);
+  std::fill(ge_sum_.begin(), ge_sum_.end(), 0.0);
+  auto add = [this](Output& out, double g, double e) {
+    out.g_ns = g;
+    out.i_pa = g * (e - v_[out.cell]);
+    g_sum_[out.cell] += g;
+    ge_sum_[out.cell] += g * e;
+  };
+  for (ConstantRuntime& c : constants_)
+    add(c.out, c.params.g_ns, c.params.e_rev_mv);
+  for (LigandRuntime& l : ligands_) {
+    add(l.out, LigandGated::Step(l.params, l.coeffs, l.state, cycle_),
+        l.params.e_rev_mv);
+  }
+  for (HhRuntime& h : hh_) {
     const std::span<const HhChannel::GateRuntime> gates(
         gates_.data() + h.first_gate, h.num_gates);
     const std::span<double> state(gate_state_.data() + h.first_gate,
                                   h.num_gates);
-    // The first step starts every gate at steady state for the V it sees.
-    const double open =
-        gates_initialized_
-            ? HhChannel::StepGates(h.integrator, dt, gates, state, v)
-            : HhChannel::InitGates(gates, state, v);
-    h.out.g_ns = h.live.g_max_ns * open;
-    h.out.i_pa = h.out.g_ns * (h.live.e_rev_mv - v);
-    i_pa[h.out.cell] += h.out.i_pa;
+    double open = 1.0;
+    if (h.out.cell < n_real_) {
+      // On a real cell the gates see the V just read, then the current
+      // follows from them (first step: steady state).
+      if (!first)
+        open = HhChannel::StepGates(h.integrator, dt, gates, state,
+                                    v_[h.out.cell]);
+      else
+        open = HhChannel::InitGates(gates, state, v_[h.out.cell]);
+    } else {
+      // On a model cell the current uses the gates as they are; they
+      // advance after V (NEURON's staggered scheme), below.
+      for (uint32_t g = 0; g < h.num_gates; ++g)
+        open *= IntPow(state[g], gates[g].power);
+    }
+    add(h.out, h.live.g_max_ns * open, h.live.e_rev_mv);
   }
-  gates_initialized_ = true;
+  for (SynapseRuntime& s : synapses_) {
+    add(s.out, SynapseConductance(s.params, s.state), s.params.e_rev_mv);
+  }
+  for (GradedRuntime& g : graded_) {
+    const double s_inf = Sigmoid(v_[g.pre], g.v_half, g.slope);
+    if (g.decay == 0.0 || first) g.s = s_inf;
+    add(g.out, g.g_max * g.s, g.e_rev);
+    if (g.decay > 0.0)
+      g.s = s_inf + (g.s - s_inf) * g.decay;  // for the next step
+  }
+  for (GapRuntime& j : gaps_) {
+    const double va = v_[j.a], vb = v_[j.b];
+    j.i_a = j.g * (vb - va);
+    g_sum_[j.a] += j.g;
+    ge_sum_[j.a] += j.g * vb;
+    g_sum_[j.b] += j.g;
+    ge_sum_[j.b] += j.g * va;
+  }
+  for (BackgroundRuntime& b : backgrounds_) {
+    const double v = v_[b.cell];
+    b.i_pa = b.ge * (b.p.e_e_mv - v) + b.gi * (b.p.e_i_mv - v);
+    g_sum_[b.cell] += b.ge + b.gi;
+    ge_sum_[b.cell] += b.ge * b.p.e_e_mv + b.gi * b.p.e_i_mv;
+  }
+
+  // 3. Real cells: the current to inject.
+  for (std::size_t c = 0; c < n_real_ && c < i_pa.size(); ++c)
+    i_pa[c] = ge_sum_[c] - g_sum_[c] * v_[c];
+  for (std::size_t c = 0; c < n_real_; ++c) v_prev_[c] = v_[c];
+
+  // 4. Model cells advance one step; their channels' gates follow the new V.
+  AdvanceModelCells(now, report);
+  for (HhRuntime& h : hh_) {
+    if (h.out.cell < n_real_) continue;
+    HhChannel::StepGates(
+        Integrator::kExpEuler, dt, {gates_.data() + h.first_gate, h.num_gates},
+        {gate_state_.data() + h.first_gate, h.num_gates}, v_[h.out.cell]);
+  }
+
+  // 5. Synapses and background advance to the next step.
+  for (SynapseRuntime& s : synapses_)
+    StepEventSynapse(s.params, s.coeffs, s.state);
+  for (BackgroundRuntime& b : backgrounds_) {
+    b.ge = b.p.ge0_ns + (b.ge - b.p.ge0_ns) * b.decay_e +
+           b.noise_e * b.rng.Normal();
+    b.gi = b.p.gi0_ns + (b.gi - b.p.gi0_ns) * b.decay_i +
+           b.noise_i * b.rng.Normal();
+  }
+  for (ArtificialRuntime& a : artificial_)
+    a.m_signal = ArtificialM(a.params, a.coeffs, a.state, now);
   ++cycle_;
+  return report;
 }
 
 void ModelSet::WriteSignals(std::span<double> out) const noexcept {
@@ -234,26 +839,54 @@ void ModelSet::WriteSignals(std::span<double> out) const noexcept {
   for (std::size_t k = 0; k < n; ++k) out[k] = *signal_sources_[k];
 }
 
+// ---------------------------------------------------------------------------
+// Live parameters.
+
 bool ModelSet::Apply(const ParamUpdate& u) noexcept {
-  if (u.generation != config_.generation || u.conductance >= slots_.size()) {
-    return false;
-  }
-  const Slot slot = slots_[u.conductance];
-  switch (slot.kind) {
-    case Kind::kConstant:
-      ConstantConductance::SetLive(constants_[slot.index].params, u.param,
-                                   u.value);
-      break;
-    case Kind::kLigand: {
-      LigandRuntime& l = ligands_[slot.index];
-      LigandGated::SetLive(l.params, l.state, u.param, u.value);
-      break;
+  if (u.generation != config_.generation) return false;
+  switch (u.object) {
+    case ParamUpdate::Object::kConductance: {
+      if (u.index >= slots_.size()) return false;
+      const Slot slot = slots_[u.index];
+      switch (slot.kind) {
+        case Kind::kConstant:
+          ConstantConductance::SetLive(constants_[slot.index].params, u.param,
+                                       u.value);
+          break;
+        case Kind::kLigand: {
+          LigandRuntime& l = ligands_[slot.index];
+          LigandGated::SetLive(l.params, l.state, u.param, u.value);
+          break;
+        }
+        case Kind::kHh:
+          HhChannel::SetLive(hh_[slot.index].live, u.param, u.value);
+          break;
+      }
+      return true;
     }
-    case Kind::kHh:
-      HhChannel::SetLive(hh_[slot.index].live, u.param, u.value);
-      break;
+    case ParamUpdate::Object::kConnection:
+      if (u.index >= connections_.size()) return false;
+      connections_[u.index].weight = u.value;
+      return true;
+    case ParamUpdate::Object::kGraded:
+      if (u.index >= graded_.size()) return false;
+      graded_[u.index].g_max = u.value;
+      return true;
+    case ParamUpdate::Object::kGap:
+      if (u.index >= gaps_.size()) return false;
+      gaps_[u.index].g = u.value;
+      return true;
+    case ParamUpdate::Object::kModelCell:
+      if (u.index >= model_cells_.size()) return false;
+      model_cells_[u.index].bias_pa = u.value;
+      return true;
+    case ParamUpdate::Object::kBackground:
+      if (u.index >= backgrounds_.size()) return false;
+      (u.param == 0 ? backgrounds_[u.index].p.ge0_ns
+                    : backgrounds_[u.index].p.gi0_ns) = u.value;
+      return true;
   }
-  return true;
+  return false;
 }
 
 absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
@@ -261,17 +894,33 @@ absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
   const std::size_t dot = path.rfind('.');
   if (dot == absl::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "param: '", path, "' must have the form <conductance>.<parameter>"));
+        "param: '", path, "' must have the form <object>.<parameter>"));
   }
   const absl::string_view name = path.substr(0, dot);
   const absl::string_view param = path.substr(dot + 1);
+  ParamUpdate u;
+  u.generation = config_.generation;
+  u.value = value;
+  // Finds `param` in `info`, checks liveness and range.
+  auto resolve = [&](std::span<const ParamInfo> info) -> absl::Status {
+    const int index = FindParam(info, param);
+    if (index < 0) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": '", name, "' has no parameter '", param, "'"));
+    }
+    if (!info[index].live) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": cannot change while running; load a new spec instead"));
+    }
+    if (auto s = CheckParam(info[index], value, name); !s.ok()) return s;
+    u.param = index;
+    return absl::OkStatus();
+  };
   for (std::size_t k = 0; k < spec_.conductances.size(); ++k) {
     const ConductanceSpec& c = spec_.conductances[k];
     if (c.name != name) continue;
-    ParamUpdate u;
-    u.generation = config_.generation;
-    u.conductance = static_cast<uint32_t>(k);
-    u.value = value;
+    u.object = ParamUpdate::Object::kConductance;
+    u.index = static_cast<uint32_t>(k);
     if (param == "trigger") {
       const auto* lp = std::get_if<LigandGated::Params>(&c.model);
       if (lp == nullptr || lp->mode != LigandGated::Mode::kTriggered) {
@@ -281,22 +930,41 @@ absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
       u.param = LigandGated::kTriggerAction;
       return u;
     }
-    const std::span<const ParamInfo> info = InfoFor(c.model);
-    const int index = FindParam(info, param);
-    if (index < 0) {
-      return absl::NotFoundError(absl::StrCat(
-          path, ": conductance '", name, "' has no parameter '", param, "'"));
-    }
-    if (!info[index].live) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": cannot change while running; load a new spec instead"));
-    }
-    if (auto s = CheckParam(info[index], value, name); !s.ok()) return s;
-    u.param = index;
+    if (auto s = resolve(InfoFor(c.model)); !s.ok()) return s;
     return u;
   }
+  auto find = [&](const auto& list, ParamUpdate::Object object,
+                  std::span<const ParamInfo> info)
+      -> std::optional<absl::StatusOr<ParamUpdate>> {
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      if (list[k].name != name) continue;
+      u.object = object;
+      u.index = static_cast<uint32_t>(k);
+      if (auto s = resolve(info); !s.ok())
+        return absl::StatusOr<ParamUpdate>(s);
+      return absl::StatusOr<ParamUpdate>(u);
+    }
+    return std::nullopt;
+  };
+  if (auto r = find(spec_.connections, ParamUpdate::Object::kConnection,
+                    ConnectionParamInfo()))
+    return *r;
+  if (auto r = find(spec_.graded_synapses, ParamUpdate::Object::kGraded,
+                    GradedSynapseParamInfo()))
+    return *r;
+  if (auto r = find(spec_.gap_junctions, ParamUpdate::Object::kGap,
+                    GapJunctionParamInfo()))
+    return *r;
+  if (auto r = find(spec_.model_cells, ParamUpdate::Object::kModelCell,
+                    ModelCellParamInfo()))
+    return *r;
+  if (auto r = find(spec_.backgrounds, ParamUpdate::Object::kBackground,
+                    BackgroundParamInfo())) {
+    if (r->ok() && (*r)->param == 4) (*r)->param = 1;  // gi0_ns
+    return *r;
+  }
   return absl::NotFoundError(
-      absl::StrCat(path, ": no conductance named '", name, "'"));
+      absl::StrCat(path, ": no conductance or object named '", name, "'"));
 }
 
 }  // namespace dynclamp::rt

@@ -31,6 +31,9 @@
 #include "rt_engine/models/hh_channel.h"
 #include "rt_engine/models/ligand_gated.h"
 #include "rt_engine/models/rate_table.h"
+#include "rt_engine/network/circuit_spec.h"
+#include "rt_engine/network/event_queue.h"
+#include "rt_engine/random.h"
 
 namespace dynclamp::rt {
 
@@ -39,12 +42,21 @@ using ConductanceModel = std::variant<ConstantConductance::Params,
 
 struct ConductanceSpec {
   std::string name;
-  int cell = 0;  // index of the DAQ channel (recorded cell) it acts on
+  int cell = 0;  // index of the cell it acts on: rig channels, then model cells
   ConductanceModel model;
 };
 
+// Everything the clamp computes, loaded and swapped in as one.
 struct ModelSetSpec {
   std::vector<ConductanceSpec> conductances;
+  std::vector<ModelCellSpec> model_cells;
+  std::vector<EventSynapseSpec> synapses;
+  std::vector<ArtificialCellSpec> artificial_cells;
+  std::vector<ConnectionSpec> connections;
+  std::vector<GradedSynapseSpec> graded_synapses;
+  std::vector<GapJunctionSpec> gap_junctions;
+  std::vector<BackgroundSpec> backgrounds;
+  std::size_t max_events_in_flight = 65536;
 };
 
 // Non-RT. A conductance named `name` on `cell` made from a channel preset
@@ -62,10 +74,26 @@ struct SignalInfo {
 // A live parameter change, resolved off the RT thread against one model set
 // (its generation) and applied by the RT thread at a cycle boundary.
 struct ParamUpdate {
+  enum class Object : uint8_t {
+    kConductance,
+    kConnection,
+    kGraded,
+    kGap,
+    kModelCell,
+    kBackground,
+  };
   uint32_t generation = 0;
-  uint32_t conductance = 0;  // index in the spec's conductance list
-  int32_t param = 0;         // the model's ParamIndex (or action)
+  Object object = Object::kConductance;
+  uint32_t index = 0;  // in the spec's list of that object
+  int32_t param = 0;   // index in the object's ParamInfo (or an action)
   double value = 0;
+};
+
+// What one step did with events, for the loop's counters.
+struct StepReport {
+  uint32_t events_delivered = 0;
+  uint32_t events_dropped = 0;  // the event queue was full
+  uint32_t spikes = 0;
 };
 
 class ModelSet {
@@ -83,9 +111,12 @@ class ModelSet {
   ModelSet(const ModelSet&) = delete;
   ModelSet& operator=(const ModelSet&) = delete;
 
-  // RT. Reads V of every cell (mV), writes the summed injected current of
-  // every cell (pA, positive depolarizes). Both spans have num_cells() values.
-  void Step(std::span<const double> v_mv, std::span<double> i_pa) noexcept;
+  // RT. Reads V of every real cell (mV), writes the summed injected current
+  // of every real cell (pA, positive depolarizes); both spans have
+  // num_cells() values. Model cells, synapses, events and background advance
+  // one step.
+  StepReport Step(std::span<const double> v_mv,
+                  std::span<double> i_pa) noexcept;
   // RT. Copies the current value of every signal, in signals() order.
   void WriteSignals(std::span<double> out) const noexcept;
   // RT. Applies a resolved update; false if it was resolved against another
@@ -103,15 +134,30 @@ class ModelSet {
   uint32_t generation() const { return config_.generation; }
   double dt_ms() const { return config_.dt_ms; }
   std::size_t num_cells() const { return config_.cell_names.size(); }
+  std::size_t num_model_cells() const { return model_cells_.size(); }
   const std::vector<SignalInfo>& signals() const { return signals_; }
   const ModelSetSpec& spec() const { return spec_; }
   std::size_t num_rate_tables() const { return tables_.size(); }
 
-  // Owner thread only: steps taken since the set was loaded.
+  // Owner thread only: steps taken since the set was loaded; V of any cell
+  // (real or model) as of the last step; events waiting.
   int64_t cycles() const { return cycle_; }
+  double cell_v_mv(std::size_t cell) const { return v_[cell]; }
+  std::size_t events_pending() const { return events_.size(); }
 
  private:
-  ModelSet() = default;
+  ModelSet(std::size_t max_events, std::size_t timers)
+      : events_(max_events), timers_(timers) {}
+  absl::Status Validate(const ModelSetSpec& spec);
+  void Build(
+      const ModelSetSpec& spec, RateTableCache& cache,
+      std::vector<std::vector<std::shared_ptr<const RateTable>>>& tables);
+  void BuildSignals();
+  void Initialize() noexcept;
+  void DetectSpikes(double now, StepReport& report) noexcept;
+  void ProcessDue(double now, StepReport& report) noexcept;
+  void FireSource(uint32_t source, double t, StepReport& report) noexcept;
+  void AdvanceModelCells(double now, StepReport& report) noexcept;
 
   enum class Kind : uint8_t { kConstant, kLigand, kHh };
   struct Slot {  // one per conductance, in spec order
@@ -140,9 +186,67 @@ class ModelSet {
     uint32_t first_gate = 0;
     uint32_t num_gates = 0;
   };
+  struct ModelCellRuntime {
+    enum class Dynamics : uint8_t { kConductance, kIzhikevich, kAdex };
+    Dynamics dynamics = Dynamics::kConductance;
+    double c_pf = 100, v_init = -65, bias_pa = 0;
+    IzhikevichParams izh;
+    AdexParams adex;
+    double recovery = 0;                 // Izhikevich u or AdEx w (pA)
+    uint32_t spike_source = UINT32_MAX;  // Izhikevich/AdEx resets
+  };
+  struct SynapseRuntime {
+    Output out;
+    EventSynapseParams params;
+    EventSynapseCoeffs coeffs;
+    EventSynapseState state;
+  };
+  struct ArtificialRuntime {
+    ArtificialParams params;
+    ArtificialCoeffs coeffs;
+    ArtificialState state;
+    uint32_t source = 0;
+    double m_signal = 0;
+    double spiked = 0;  // spikes since the previous step (a signal)
+  };
+  struct ConnectionRuntime {
+    TargetRef target;
+    double delay_ms = 1;
+    double weight = 0;
+    ConnectionState state;
+    uint32_t ampa_timer = UINT32_MAX;
+  };
+  struct SourceRuntime {  // outgoing connections: conn_order_[first, +count)
+    uint32_t first = 0, count = 0;
+  };
+  struct DetectorRuntime {
+    uint32_t cell = 0;
+    double threshold = -20, hysteresis = 10;
+    bool armed = true;
+    uint32_t source = 0;
+  };
+  struct GradedRuntime {
+    Output out;
+    uint32_t pre = 0;
+    double g_max = 0, e_rev = 0, v_half = 0, slope = 1, decay = 0, s = 0;
+  };
+  struct GapRuntime {
+    uint32_t a = 0, b = 0;
+    double g = 0, i_a = 0;
+  };
+  struct BackgroundRuntime {
+    uint32_t cell = 0;
+    BackgroundSpec p;
+    double ge = 0, gi = 0, g_total = 0, i_pa = 0;
+    double decay_e = 0, decay_i = 0, noise_e = 0, noise_i = 0;
+    Rng rng;
+  };
+  class ArtificialCtx;
 
   Config config_;
   ModelSetSpec spec_;
+  std::size_t n_real_ = 0;
+  std::size_t n_cells_ = 0;  // real + model
   std::vector<Slot> slots_;
   std::vector<ConstantRuntime> constants_;
   std::vector<LigandRuntime> ligands_;
@@ -150,10 +254,23 @@ class ModelSet {
   std::vector<HhChannel::GateRuntime> gates_;
   std::vector<double> gate_state_;
   std::vector<std::shared_ptr<const RateTable>> tables_;
+  std::vector<ModelCellRuntime> model_cells_;
+  std::vector<SynapseRuntime> synapses_;
+  std::vector<ArtificialRuntime> artificial_;
+  std::vector<ConnectionRuntime> connections_;
+  std::vector<uint32_t> conn_order_;
+  std::vector<SourceRuntime> sources_;
+  std::vector<DetectorRuntime> detectors_;
+  std::vector<GradedRuntime> graded_;
+  std::vector<GapRuntime> gaps_;
+  std::vector<BackgroundRuntime> backgrounds_;
+  std::vector<double> v_, v_prev_, g_sum_, ge_sum_;
+  EventHeap events_;
+  TimerHeap timers_;
   std::vector<SignalInfo> signals_;
   std::vector<const double*> signal_sources_;
   int64_t cycle_ = 0;
-  bool gates_initialized_ = false;
+  bool initialized_ = false;
 };
 
 }  // namespace dynclamp::rt

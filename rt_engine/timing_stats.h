@@ -42,6 +42,9 @@ struct TimingStats {
   Counter param_updates_applied;
   Counter param_updates_stale;  // resolved against a set no longer active
   Counter max_consecutive_overruns;
+  Counter events_delivered;  // network events delivered to targets
+  Counter events_dropped;    // network events lost: the queue was full
+  Counter spikes;            // spikes emitted by network sources
 
   void Reset() noexcept {
     period_ns.Reset();
@@ -51,7 +54,8 @@ struct TimingStats {
     for (Counter* c : {&cycles, &overruns, &skipped_cycles, &clipped_outputs,
                        &daq_read_errors, &daq_write_errors, &faults,
                        &model_swaps, &param_updates_applied,
-                       &param_updates_stale, &max_consecutive_overruns}) {
+                       &param_updates_stale, &max_consecutive_overruns,
+                       &events_delivered, &events_dropped, &spikes}) {
       c->Set(0);
     }
   }
