@@ -520,7 +520,8 @@ void ModelSet::BuildSignals() {
   }
   for (std::size_t k = 0; k < spec.model_cells.size(); ++k) {
     const std::string& name = spec.model_cells[k].name;
-    add(absl::StrCat(name, ".v_mv"), "mV", &v_[n_real_ + k]);
+    // The V this step used (as for real cells): v_prev_ after the step.
+    add(absl::StrCat(name, ".v_mv"), "mV", &v_prev_[n_real_ + k]);
     if (model_cells_[k].dynamics == ModelCellRuntime::Dynamics::kIzhikevich)
       add(absl::StrCat(name, ".u_pa"), "pA", &model_cells_[k].recovery);
     else if (model_cells_[k].dynamics == ModelCellRuntime::Dynamics::kAdex)
@@ -651,7 +652,7 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
         for (ConnectionRuntime& c : connections_) {
           if (c.ampa_timer != k) continue;
           SynapseRuntime& s = synapses_[c.target.index];
-          AmpaOffset(s.params, s.coeffs, s.state, c.state, c.weight, tt);
+          AmpaOffset(s.params, s.coeffs, s.state, c.state, c.weight, tt, now);
           break;
         }
       }

@@ -237,9 +237,192 @@ absl::StatusOr<rt::ConductanceModel> LowerPreset(const v1::PresetChannel& pc,
 
 }  // namespace
 
+namespace {
+
+// `value` if present, else `fallback`.
+double Or(bool has, double value, double fallback) { return has ? value : fallback; }
+
+absl::StatusOr<int> FindIn(const std::vector<std::string>& names,
+                           const std::string& name, const std::string& path,
+                           absl::string_view field, absl::string_view what) {
+  if (name.empty()) return Missing(path, field);
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) {
+    return Bad(path, field,
+               absl::StrCat("no ", what, " named '", name, "'",
+                            names.empty() ? "" : absl::StrCat(" (known: ", absl::StrJoin(names, ", "), ")")));
+  }
+  return static_cast<int>(it - names.begin());
+}
+
+std::string Named(absl::string_view list, int k, const std::string& name) {
+  return name.empty() ? absl::StrCat(list, "[", k, "]")
+                      : absl::StrCat(list, "[", k, "] (", name, ")");
+}
+
+absl::StatusOr<rt::ModelCellSpec> LowerModelCell(const v1::ModelCell& m,
+                                                 const std::string& path) {
+  rt::ModelCellSpec out;
+  out.name = m.name();
+  out.capacitance_pf = Or(m.has_capacitance_pf(), m.capacitance_pf(), 100.0);
+  out.v_init_mv = Or(m.has_v_init_mv(), m.v_init_mv(), -65.0);
+  out.bias_pa = m.bias_pa();
+  switch (m.dynamics_case()) {
+    case v1::ModelCell::kConductanceBased:
+      break;
+    case v1::ModelCell::kIzhikevich: {
+      const v1::Izhikevich& z = m.izhikevich();
+      rt::IzhikevichParams p;
+      p.k_ns_per_mv = Or(z.has_k_ns_per_mv(), z.k_ns_per_mv(), p.k_ns_per_mv);
+      p.vr_mv = Or(z.has_vr_mv(), z.vr_mv(), p.vr_mv);
+      p.vt_mv = Or(z.has_vt_mv(), z.vt_mv(), p.vt_mv);
+      p.a_per_ms = Or(z.has_a_per_ms(), z.a_per_ms(), p.a_per_ms);
+      p.b_ns = Or(z.has_b_ns(), z.b_ns(), p.b_ns);
+      p.c_mv = Or(z.has_c_mv(), z.c_mv(), p.c_mv);
+      p.d_pa = Or(z.has_d_pa(), z.d_pa(), p.d_pa);
+      p.v_peak_mv = Or(z.has_v_peak_mv(), z.v_peak_mv(), p.v_peak_mv);
+      out.dynamics = p;
+      if (!m.has_v_init_mv()) out.v_init_mv = p.vr_mv;
+      break;
+    }
+    case v1::ModelCell::kAdex: {
+      const v1::Adex& a = m.adex();
+      rt::AdexParams p;
+      p.gl_ns = Or(a.has_gl_ns(), a.gl_ns(), p.gl_ns);
+      p.el_mv = Or(a.has_el_mv(), a.el_mv(), p.el_mv);
+      p.vt_mv = Or(a.has_vt_mv(), a.vt_mv(), p.vt_mv);
+      p.delta_t_mv = Or(a.has_delta_t_mv(), a.delta_t_mv(), p.delta_t_mv);
+      p.a_ns = Or(a.has_a_ns(), a.a_ns(), p.a_ns);
+      p.tau_w_ms = Or(a.has_tau_w_ms(), a.tau_w_ms(), p.tau_w_ms);
+      p.b_pa = Or(a.has_b_pa(), a.b_pa(), p.b_pa);
+      p.v_reset_mv = Or(a.has_v_reset_mv(), a.v_reset_mv(), p.v_reset_mv);
+      p.v_peak_mv = Or(a.has_v_peak_mv(), a.v_peak_mv(), p.v_peak_mv);
+      out.dynamics = p;
+      if (!m.has_v_init_mv()) out.v_init_mv = p.el_mv;
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": one of conductance_based, izhikevich or adex is required"));
+  }
+  return out;
+}
+
+absl::StatusOr<rt::EventSynapseParams> LowerSynapse(const v1::EventSynapse& sy,
+                                                    const std::string& path) {
+  rt::EventSynapseParams p;
+  switch (sy.kind_case()) {
+    case v1::EventSynapse::kExpSyn:
+      p.kind = rt::SynapseKind::kExp;
+      p.tau_ms = Or(sy.exp_syn().has_tau_ms(), sy.exp_syn().tau_ms(), 2.0);
+      p.e_rev_mv = sy.exp_syn().e_rev_mv();
+      break;
+    case v1::EventSynapse::kExp2Syn:
+      p.kind = rt::SynapseKind::kExp2;
+      p.tau1_ms = Or(sy.exp2_syn().has_tau1_ms(), sy.exp2_syn().tau1_ms(), 0.5);
+      p.tau2_ms = Or(sy.exp2_syn().has_tau2_ms(), sy.exp2_syn().tau2_ms(), 5.0);
+      p.e_rev_mv = sy.exp2_syn().e_rev_mv();
+      break;
+    case v1::EventSynapse::kAlphaSyn:
+      p.kind = rt::SynapseKind::kAlpha;
+      p.tau_ms = Or(sy.alpha_syn().has_tau_ms(), sy.alpha_syn().tau_ms(), 2.0);
+      p.e_rev_mv = sy.alpha_syn().e_rev_mv();
+      break;
+    case v1::EventSynapse::kGsyn: {
+      const v1::GSyn& g = sy.gsyn();
+      p.kind = rt::SynapseKind::kGsyn;
+      p.tau1_ms = Or(g.has_tau1_ms(), g.tau1_ms(), 1.0);
+      p.tau2_ms = Or(g.has_tau2_ms(), g.tau2_ms(), 1.05);
+      p.gtau1_ms = Or(g.has_gtau1_ms(), g.gtau1_ms(), 20.0);
+      p.gtau2_ms = Or(g.has_gtau2_ms(), g.gtau2_ms(), 21.0);
+      p.ginc = Or(g.has_ginc(), g.ginc(), 1.0);
+      p.e_rev_mv = g.e_rev_mv();
+      break;
+    }
+    case v1::EventSynapse::kAmpaS: {
+      const v1::AmpaS& a = sy.ampa_s();
+      p.kind = rt::SynapseKind::kAmpa;
+      p.cdur_ms = Or(a.has_cdur_ms(), a.cdur_ms(), 1.0);
+      p.alpha_per_ms = Or(a.has_alpha_per_ms(), a.alpha_per_ms(), 1.1);
+      p.beta_per_ms = Or(a.has_beta_per_ms(), a.beta_per_ms(), 0.19);
+      p.e_rev_mv = a.e_rev_mv();
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": one of exp_syn, exp2_syn, alpha_syn, gsyn or ampa_s is required"));
+  }
+  return p;
+}
+
+absl::StatusOr<rt::ArtificialParams> LowerArtificial(const v1::ArtificialCell& a,
+                                                     const std::string& path) {
+  rt::ArtificialParams p;
+  switch (a.kind_case()) {
+    case v1::ArtificialCell::kIntFire1:
+      p.kind = rt::ArtificialKind::kIntFire1;
+      p.tau_ms = Or(a.int_fire1().has_tau_ms(), a.int_fire1().tau_ms(), 10.0);
+      p.refrac_ms = Or(a.int_fire1().has_refrac_ms(), a.int_fire1().refrac_ms(), 5.0);
+      break;
+    case v1::ArtificialCell::kIntFire2:
+      p.kind = rt::ArtificialKind::kIntFire2;
+      p.taum_ms = Or(a.int_fire2().has_taum_ms(), a.int_fire2().taum_ms(), 10.0);
+      p.taus_ms = Or(a.int_fire2().has_taus_ms(), a.int_fire2().taus_ms(), 20.0);
+      p.ib = Or(a.int_fire2().has_ib(), a.int_fire2().ib(), 0.0);
+      break;
+    case v1::ArtificialCell::kIntFire4: {
+      const v1::IntFire4& f = a.int_fire4();
+      p.kind = rt::ArtificialKind::kIntFire4;
+      p.taue_ms = Or(f.has_taue_ms(), f.taue_ms(), 5.0);
+      p.taui1_ms = Or(f.has_taui1_ms(), f.taui1_ms(), 10.0);
+      p.taui2_ms = Or(f.has_taui2_ms(), f.taui2_ms(), 20.0);
+      p.taum4_ms = Or(f.has_taum_ms(), f.taum_ms(), 50.0);
+      break;
+    }
+    case v1::ArtificialCell::kVecStim:
+      p.kind = rt::ArtificialKind::kVecStim;
+      p.spike_times_ms.assign(a.vec_stim().spike_times_ms().begin(),
+                              a.vec_stim().spike_times_ms().end());
+      break;
+    case v1::ArtificialCell::kNetStim: {
+      const v1::NetStim& n = a.net_stim();
+      p.kind = rt::ArtificialKind::kNetStim;
+      p.interval_ms = Or(n.has_interval_ms(), n.interval_ms(), 10.0);
+      p.number = Or(n.has_number(), n.number(), 10.0);
+      p.start_ms = Or(n.has_start_ms(), n.start_ms(), 50.0);
+      p.noise = Or(n.has_noise(), n.noise(), 0.0);
+      p.seed = n.has_seed() ? n.seed() : 1;
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": one of int_fire1, int_fire2, int_fire4, vec_stim or net_stim "
+                "is required"));
+  }
+  return p;
+}
+
+}  // namespace
+
 absl::StatusOr<rt::ModelSetSpec> LowerSpec(
-    const v1::Spec& spec, const std::vector<std::string>& cell_names) {
+    const v1::Spec& spec, const std::vector<std::string>& real_cells) {
   rt::ModelSetSpec out;
+  // Cell names: the rig's, then the model cells'.
+  std::vector<std::string> cells = real_cells;
+  for (int k = 0; k < spec.model_cells_size(); ++k) {
+    const v1::ModelCell& m = spec.model_cells(k);
+    const std::string path = Named("model_cells", k, m.name());
+    if (m.name().empty()) return Missing(path, "name");
+    auto lowered = LowerModelCell(m, path);
+    if (!lowered.ok()) return lowered.status();
+    out.model_cells.push_back(*std::move(lowered));
+    cells.push_back(m.name());
+  }
+  auto cell_of = [&cells](const std::string& name, const std::string& path,
+                          absl::string_view field) {
+    return FindIn(cells, name, path, field, "cell");
+  };
+
   for (int k = 0; k < spec.conductances_size(); ++k) {
     const v1::Conductance& c = spec.conductances(k);
     std::string path = absl::StrCat("conductances[", k, "]");
@@ -248,13 +431,15 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     ConductanceSpec cs;
     cs.name = c.name();
     if (c.cell().empty()) return Missing(path, "cell");
-    const auto it = std::find(cell_names.begin(), cell_names.end(), c.cell());
-    if (it == cell_names.end()) {
+    const auto it = std::find(cells.begin(), cells.end(), c.cell());
+    if (it == cells.end()) {
       return Bad(path, "cell",
                  absl::StrCat("no cell named '", c.cell(), "' (the rig has ",
-                              absl::StrJoin(cell_names, ", "), ")"));
+                              absl::StrJoin(real_cells, ", "),
+                              spec.model_cells_size() > 0 ? "; model cells are listed in model_cells" : "",
+                              ")"));
     }
-    cs.cell = static_cast<int>(it - cell_names.begin());
+    cs.cell = static_cast<int>(it - cells.begin());
     switch (c.model_case()) {
       case v1::Conductance::kConstant: {
         const std::string p = path + ".constant";
@@ -288,6 +473,121 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     }
     out.conductances.push_back(std::move(cs));
   }
+
+  std::vector<std::string> synapse_names, artificial_names;
+  for (int k = 0; k < spec.synapses_size(); ++k) {
+    const v1::EventSynapse& sy = spec.synapses(k);
+    const std::string path = Named("synapses", k, sy.name());
+    if (sy.name().empty()) return Missing(path, "name");
+    rt::EventSynapseSpec es;
+    es.name = sy.name();
+    auto cell = cell_of(sy.cell(), path, "cell");
+    if (!cell.ok()) return cell.status();
+    es.cell = *cell;
+    auto p = LowerSynapse(sy, path);
+    if (!p.ok()) return p.status();
+    es.params = *p;
+    out.synapses.push_back(es);
+    synapse_names.push_back(sy.name());
+  }
+  for (int k = 0; k < spec.artificial_cells_size(); ++k) {
+    const v1::ArtificialCell& a = spec.artificial_cells(k);
+    const std::string path = Named("artificial_cells", k, a.name());
+    if (a.name().empty()) return Missing(path, "name");
+    auto p = LowerArtificial(a, path);
+    if (!p.ok()) return p.status();
+    out.artificial_cells.push_back({a.name(), *std::move(p)});
+    artificial_names.push_back(a.name());
+  }
+  for (int k = 0; k < spec.connections_size(); ++k) {
+    const v1::Connection& c = spec.connections(k);
+    const std::string path = Named("connections", k, c.name());
+    if (c.name().empty()) return Missing(path, "name");
+    rt::ConnectionSpec cs;
+    cs.name = c.name();
+    if (c.source().empty()) return Missing(path, "source");
+    if (auto it = std::find(cells.begin(), cells.end(), c.source()); it != cells.end()) {
+      cs.source = {rt::SourceRef::Kind::kCell, static_cast<int>(it - cells.begin())};
+    } else if (auto it2 = std::find(artificial_names.begin(), artificial_names.end(), c.source());
+               it2 != artificial_names.end()) {
+      cs.source = {rt::SourceRef::Kind::kArtificial,
+                   static_cast<int>(it2 - artificial_names.begin())};
+    } else {
+      return Bad(path, "source",
+                 absl::StrCat("no cell or artificial cell named '", c.source(), "'"));
+    }
+    if (c.target().empty()) return Missing(path, "target");
+    if (auto it = std::find(synapse_names.begin(), synapse_names.end(), c.target());
+        it != synapse_names.end()) {
+      cs.target = {rt::TargetRef::Kind::kSynapse, static_cast<int>(it - synapse_names.begin())};
+    } else if (auto it2 = std::find(artificial_names.begin(), artificial_names.end(), c.target());
+               it2 != artificial_names.end()) {
+      cs.target = {rt::TargetRef::Kind::kArtificial,
+                   static_cast<int>(it2 - artificial_names.begin())};
+    } else {
+      return Bad(path, "target",
+                 absl::StrCat("no synapse or artificial cell named '", c.target(), "'"));
+    }
+    if (!c.has_weight()) return Missing(path, "weight");
+    cs.weight = c.weight();
+    cs.delay_ms = Or(c.has_delay_ms(), c.delay_ms(), 1.0);
+    cs.threshold_mv = Or(c.has_threshold_mv(), c.threshold_mv(), -20.0);
+    cs.hysteresis_mv = Or(c.has_hysteresis_mv(), c.hysteresis_mv(), 10.0);
+    out.connections.push_back(cs);
+  }
+  for (int k = 0; k < spec.graded_synapses_size(); ++k) {
+    const v1::GradedSynapse& g = spec.graded_synapses(k);
+    const std::string path = Named("graded_synapses", k, g.name());
+    if (g.name().empty()) return Missing(path, "name");
+    rt::GradedSynapseSpec gs;
+    gs.name = g.name();
+    auto pre = cell_of(g.pre(), path, "pre");
+    if (!pre.ok()) return pre.status();
+    auto post = cell_of(g.post(), path, "post");
+    if (!post.ok()) return post.status();
+    gs.pre = *pre;
+    gs.post = *post;
+    if (!g.has_g_max_ns()) return Missing(path, "g_max_ns");
+    if (!g.has_e_rev_mv()) return Missing(path, "e_rev_mv");
+    gs.g_max_ns = g.g_max_ns();
+    gs.e_rev_mv = g.e_rev_mv();
+    gs.v_half_mv = Or(g.has_v_half_mv(), g.v_half_mv(), -40.0);
+    gs.slope_mv = Or(g.has_slope_mv(), g.slope_mv(), 5.0);
+    gs.tau_ms = g.tau_ms();
+    out.graded_synapses.push_back(gs);
+  }
+  for (int k = 0; k < spec.gap_junctions_size(); ++k) {
+    const v1::GapJunction& g = spec.gap_junctions(k);
+    const std::string path = Named("gap_junctions", k, g.name());
+    if (g.name().empty()) return Missing(path, "name");
+    auto a = cell_of(g.cell_a(), path, "cell_a");
+    if (!a.ok()) return a.status();
+    auto b = cell_of(g.cell_b(), path, "cell_b");
+    if (!b.ok()) return b.status();
+    if (!g.has_g_ns()) return Missing(path, "g_ns");
+    out.gap_junctions.push_back({g.name(), *a, *b, g.g_ns()});
+  }
+  for (int k = 0; k < spec.backgrounds_size(); ++k) {
+    const v1::Background& b = spec.backgrounds(k);
+    const std::string path = Named("backgrounds", k, b.name());
+    if (b.name().empty()) return Missing(path, "name");
+    rt::BackgroundSpec bs;
+    bs.name = b.name();
+    auto cell = cell_of(b.cell(), path, "cell");
+    if (!cell.ok()) return cell.status();
+    bs.cell = *cell;
+    bs.ge0_ns = Or(b.has_ge0_ns(), b.ge0_ns(), bs.ge0_ns);
+    bs.sigma_e_ns = Or(b.has_sigma_e_ns(), b.sigma_e_ns(), bs.sigma_e_ns);
+    bs.tau_e_ms = Or(b.has_tau_e_ms(), b.tau_e_ms(), bs.tau_e_ms);
+    bs.e_e_mv = Or(b.has_e_e_mv(), b.e_e_mv(), bs.e_e_mv);
+    bs.gi0_ns = Or(b.has_gi0_ns(), b.gi0_ns(), bs.gi0_ns);
+    bs.sigma_i_ns = Or(b.has_sigma_i_ns(), b.sigma_i_ns(), bs.sigma_i_ns);
+    bs.tau_i_ms = Or(b.has_tau_i_ms(), b.tau_i_ms(), bs.tau_i_ms);
+    bs.e_i_mv = Or(b.has_e_i_mv(), b.e_i_mv(), bs.e_i_mv);
+    bs.seed = b.has_seed() ? b.seed() : 1;
+    out.backgrounds.push_back(bs);
+  }
+  if (spec.has_max_events_in_flight()) out.max_events_in_flight = spec.max_events_in_flight();
   return out;
 }
 

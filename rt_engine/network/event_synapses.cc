@@ -175,8 +175,11 @@ bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
       if (conn.x2 == 0.0) {  // off: this stream starts a pulse
         s.synon += w;
         conn.x1 *= std::exp(-p.beta_per_ms * (te - conn.t0));
-        s.a += conn.x1;
-        s.b -= conn.x1;
+        // What the transfer at te has become by now (linear superposition
+        // on the pools): r0 now rises in Ron towards w Rinf.
+        const double on = std::exp(-age / c.rtau);
+        s.a += conn.x1 * on + w * c.rinf * (1.0 - on);
+        s.b -= conn.x1 * std::exp(-p.beta_per_ms * age);
         conn.t0 = te;
         conn.x2 = 1.0;
       }
@@ -187,13 +190,16 @@ bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
 
 void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
                 EventSynapseState& s, ConnectionState& conn, double w,
-                double te) noexcept {
+                double te, double now) noexcept {
   if (conn.x2 == 0.0) return;
   s.synon -= w;
   conn.x1 =
       w * c.rinf + (conn.x1 - w * c.rinf) * std::exp(-(te - conn.t0) / c.rtau);
-  s.a -= conn.x1;
-  s.b += conn.x1;
+  // What the transfer at te has become by now (linear superposition).
+  const double age = now - te;
+  const double on = std::exp(-age / c.rtau);
+  s.a -= conn.x1 * on + w * c.rinf * (1.0 - on);
+  s.b += conn.x1 * std::exp(-p.beta_per_ms * age);
   conn.t0 = te;
   conn.x2 = 0.0;
 }

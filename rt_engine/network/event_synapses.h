@@ -15,8 +15,7 @@
 //
 // All updates between events are exact for the step. An event that arrived
 // at te during the last step is applied at the step boundary tn with its
-// decay over (tn - te) already accounted for (ExpSyn, Exp2Syn, AlphaSyn,
-// GSyn exactly; AmpaS keeps its own event times).
+// evolution over (tn - te) accounted for exactly (linear superposition).
 //
 // Threads: Validate/Prepare non-RT; Receive/Step RT-safe.
 #ifndef DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
@@ -87,10 +86,10 @@ struct ConnectionState {
 bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
                   EventSynapseState& s, ConnectionState& conn, double w_ns,
                   double te_ms, double now_ms) noexcept;
-// RT. AmpaS stream offset (its self-event) at te_ms.
+// RT. AmpaS stream offset (its self-event) at te_ms, applied at now_ms.
 void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
                 EventSynapseState& s, ConnectionState& conn, double w_ns,
-                double te_ms) noexcept;
+                double te_ms, double now_ms) noexcept;
 // RT. Conductance now (nS).
 double SynapseConductance(const EventSynapseParams& p,
                           const EventSynapseState& s) noexcept;
