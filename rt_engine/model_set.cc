@@ -370,10 +370,12 @@ void ModelSet::Build(
   // artificial cell, one per Izhikevich/AdEx model cell.
   std::map<std::tuple<int, double, double>, uint32_t> detector_of;
   std::vector<uint32_t> source_of_conn(spec.connections.size());
-  auto new_source = [this]() {
+  auto new_source = [this](std::string name) {
     sources_.push_back({});
+    source_names_.push_back(std::move(name));
     return static_cast<uint32_t>(sources_.size() - 1);
   };
+  spike_log_.assign(config_.spike_log_capacity, SpikeRecord{0, 0.0});
   model_cells_.reserve(spec.model_cells.size());
   for (const ModelCellSpec& m : spec.model_cells) {
     ModelCellRuntime rt;
@@ -383,11 +385,11 @@ void ModelSet::Build(
     if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
       rt.dynamics = ModelCellRuntime::Dynamics::kIzhikevich;
       rt.izh = *z;
-      rt.spike_source = new_source();
+      rt.spike_source = new_source(m.name);
     } else if (const auto* a = std::get_if<AdexParams>(&m.dynamics)) {
       rt.dynamics = ModelCellRuntime::Dynamics::kAdex;
       rt.adex = *a;
-      rt.spike_source = new_source();
+      rt.spike_source = new_source(m.name);
     }
     model_cells_.push_back(rt);
   }
@@ -396,7 +398,7 @@ void ModelSet::Build(
     ArtificialRuntime rt;
     rt.params = a.params;
     rt.coeffs = PrepareArtificial(a.params);
-    rt.source = new_source();
+    rt.source = new_source(a.name);
     artificial_.push_back(std::move(rt));
   }
   for (std::size_t k = 0; k < spec.connections.size(); ++k) {
@@ -418,7 +420,10 @@ void ModelSet::Build(
       d.cell = static_cast<uint32_t>(cell);
       d.threshold = c.threshold_mv;
       d.hysteresis = c.hysteresis_mv;
-      d.source = new_source();
+      const std::string cell_name = cell < static_cast<int>(n_real_)
+                                        ? config_.cell_names[cell]
+                                        : spec.model_cells[cell - n_real_].name;
+      d.source = new_source(absl::StrCat(cell_name, "@", c.threshold_mv, "mV"));
       detectors_.push_back(d);
       it = detector_of.emplace(key, d.source).first;
     }
@@ -611,6 +616,11 @@ void ModelSet::Initialize() noexcept {
 void ModelSet::FireSource(uint32_t source, double t,
                           StepReport& report) noexcept {
   ++report.spikes;
+  if (spike_log_size_ < spike_log_.size()) {
+    spike_log_[spike_log_size_++] = {source, t};
+  } else if (!spike_log_.empty()) {
+    ++spikes_not_logged_;
+  }
   const SourceRuntime& s = sources_[source];
   for (uint32_t k = 0; k < s.count; ++k) {
     const uint32_t conn = conn_order_[s.first + k];

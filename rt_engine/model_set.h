@@ -103,6 +103,7 @@ class ModelSet {
     std::vector<std::string> cell_names;  // one per DAQ channel
     std::size_t max_signals = 64;         // frame capacity for model signals
     uint32_t generation = 0;              // stamped into frames and updates
+    std::size_t spike_log_capacity = 0;  // spikes kept with exact times; 0: off
   };
 
   static absl::StatusOr<std::unique_ptr<ModelSet>> Prepare(
@@ -143,6 +144,21 @@ class ModelSet {
   // (real or model) as of the last step; events waiting.
   int64_t cycles() const { return cycle_; }
   double cell_v_mv(std::size_t cell) const { return v_[cell]; }
+  // Spikes with their exact times, in the order they were emitted (up to
+  // Config::spike_log_capacity; later ones are counted in spikes_not_logged).
+  struct SpikeRecord {
+    uint32_t source;
+    double t_ms;
+  };
+  std::span<const SpikeRecord> spike_log() const {
+    return {spike_log_.data(), spike_log_size_};
+  }
+  uint64_t spikes_not_logged() const { return spikes_not_logged_; }
+  // Name of a spike source: a cell, an artificial cell, or
+  // "<cell>@<threshold>mV" for a threshold detector.
+  const std::string& source_name(uint32_t source) const {
+    return source_names_[source];
+  }
   std::size_t events_pending() const { return events_.size(); }
 
  private:
@@ -269,6 +285,10 @@ class ModelSet {
   TimerHeap timers_;
   std::vector<SignalInfo> signals_;
   std::vector<const double*> signal_sources_;
+  std::vector<std::string> source_names_;
+  std::vector<SpikeRecord> spike_log_;
+  std::size_t spike_log_size_ = 0;
+  uint64_t spikes_not_logged_ = 0;
   int64_t cycle_ = 0;
   bool initialized_ = false;
 };
