@@ -74,7 +74,8 @@ TEST(CircuitPhysiologyTest, ReciprocalGradedInhibitionGivesAntiphase) {
     b.bias_pa = 820;
     Bench bench = MakeBench(IdealSim({a, b}), 50'000, 1e6, 1 << 16);
     ModelSetSpec spec;
-    for (auto [name, pre, post] : {std::tuple{"ab", 0, 1}, std::tuple{"ba", 1, 0}}) {
+    for (auto [name, pre, post] :
+         {std::tuple{"ab", 0, 1}, std::tuple{"ba", 1, 0}}) {
       GradedSynapseSpec g;
       g.name = name;
       g.pre = pre;
@@ -154,7 +155,8 @@ TEST(CircuitPhysiologyTest, HybridRealAndModelCellsExchangeSpikes) {
   // Every real spike is detected and (one synaptic delay later) drives a
   // model spike, which is detected in turn: the event count doubles.
   EXPECT_GE(spikes_coupled, 2 * real_coupled - 2);
-  EXPECT_LT(real_coupled, real_free) << "the model cell's inhibition slows the real one";
+  EXPECT_LT(real_coupled, real_free)
+      << "the model cell's inhibition slows the real one";
 }
 
 // Prinz Fig. 5c: in-vivo-like background conductance lowers the slope of the
@@ -195,8 +197,8 @@ TEST(CircuitPhysiologyTest, BackgroundLowersTheSlopeOfTheFiCurve) {
   const double s_bg = slope(true, 500, 1500);
   EXPECT_GT(s_free, 0);
   EXPECT_GT(s_bg, 0);
-  EXPECT_LT(s_bg, 0.8 * s_free) << "free " << s_free << " Hz/pA, background "
-                                << s_bg << " Hz/pA";
+  EXPECT_LT(s_bg, 0.8 * s_free)
+      << "free " << s_free << " Hz/pA, background " << s_bg << " Hz/pA";
 }
 
 }  // namespace
