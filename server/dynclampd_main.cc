@@ -15,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
@@ -34,7 +35,8 @@ ABSL_FLAG(double, period_us, 50.0, "clamp period in microseconds (>= 5)");
 ABSL_FLAG(std::vector<std::string>, sim_cells,
           (std::vector<std::string>{"ca1", "passive"}),
           "simulated cells, one per channel: passive, hh or ca1, optionally "
-          "with channels blocked, e.g. ca1-na or ca1-kdr-ka");
+          "with channels blocked and a bias current, e.g. ca1-na, ca1-kdr-ka, "
+          "hh@800 (800 pA)");
 ABSL_FLAG(double, sim_noise_mv, 0.0, "simulated recording noise (SD, mV)");
 ABSL_FLAG(std::string, sim_clock, "nominal",
           "simulated time: 'nominal' (the cells advance exactly one period "
