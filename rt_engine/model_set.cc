@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "rt_engine/models/channel_presets.h"
@@ -40,6 +41,15 @@ absl::Status CheckAll(std::span<const ParamInfo> info,
     ++i;
   }
   return absl::OkStatus();
+}
+
+// A published_signals pattern: a name, or a prefix ending in '*'.
+bool Matches(const std::string& pattern, const std::string& name) {
+  if (!pattern.empty() && pattern.back() == '*') {
+    return absl::StartsWith(
+        name, absl::string_view(pattern).substr(0, pattern.size() - 1));
+  }
+  return name == pattern;
 }
 
 double Sigmoid(double v, double half, double slope) {
@@ -264,10 +274,12 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
   num_signals += 2 * spec.synapses.size() + 2 * spec.artificial_cells.size() +
                  2 * spec.graded_synapses.size() + spec.gap_junctions.size() +
                  3 * spec.backgrounds.size();
-  if (num_signals > config_.max_signals) {
+  if (!spec.published_signals.has_value() &&
+      num_signals > config_.max_signals) {
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "the spec publishes %d signals but frames hold at most %d; remove "
-        "objects or configure a larger frame",
+        "the spec has %d signals but frames hold at most %d; name the ones "
+        "to stream and record in published_signals, or configure a larger "
+        "frame",
         num_signals, config_.max_signals));
   }
   return absl::OkStatus();
@@ -314,7 +326,7 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
     }
   }
   set->Build(spec, cache, tables);
-  set->BuildSignals();
+  if (auto s = set->BuildSignals(); !s.ok()) return s;
   return set;
 }
 
@@ -394,6 +406,8 @@ void ModelSet::Build(
     model_cells_.push_back(rt);
   }
   artificial_.reserve(spec.artificial_cells.size());
+  artificial_spiked_.assign(spec.artificial_cells.size(), 0.0);
+  spiked_cells_.reserve(spec.artificial_cells.size());
   for (const ArtificialCellSpec& a : spec.artificial_cells) {
     ArtificialRuntime rt;
     rt.params = a.params;
@@ -498,11 +512,21 @@ void ModelSet::Build(
   }
 }
 
-void ModelSet::BuildSignals() {
+absl::Status ModelSet::BuildSignals() {
   const ModelSetSpec& spec = spec_;
-  auto add = [this](std::string name, const char* unit, const double* src) {
+  const auto& wanted = spec.published_signals;
+  auto published = [&wanted](const std::string& name) {
+    if (!wanted.has_value()) return true;
+    return std::any_of(wanted->begin(), wanted->end(),
+                       [&](const std::string& w) { return Matches(w, name); });
+  };
+  std::vector<std::string> all;
+  auto add = [&](std::string name, const char* unit, const double* src) {
+    all.push_back(name);
+    if (!published(name)) return false;
     signals_.push_back({std::move(name), unit});
     signal_sources_.push_back(src);
+    return true;
   };
   for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
     const std::string& name = spec.conductances[k].name;
@@ -539,10 +563,11 @@ void ModelSet::BuildSignals() {
         &synapses_[k].out.i_pa);
   }
   for (std::size_t k = 0; k < spec.artificial_cells.size(); ++k) {
-    add(absl::StrCat(spec.artificial_cells[k].name, ".m"), "1",
-        &artificial_[k].m_signal);
+    if (add(absl::StrCat(spec.artificial_cells[k].name, ".m"), "1",
+            &artificial_[k].m_signal))
+      m_published_.push_back(static_cast<uint32_t>(k));
     add(absl::StrCat(spec.artificial_cells[k].name, ".spikes"), "1",
-        &artificial_[k].spiked);
+        &artificial_spiked_[k]);
   }
   for (std::size_t k = 0; k < spec.graded_synapses.size(); ++k) {
     add(absl::StrCat(spec.graded_synapses[k].name, ".g_ns"), "nS",
@@ -560,6 +585,23 @@ void ModelSet::BuildSignals() {
     add(absl::StrCat(spec.backgrounds[k].name, ".i_pa"), "pA",
         &backgrounds_[k].i_pa);
   }
+  if (wanted.has_value()) {
+    for (std::size_t k = 0; k < wanted->size(); ++k) {
+      const std::string& w = (*wanted)[k];
+      if (std::none_of(all.begin(), all.end(),
+                       [&](const std::string& n) { return Matches(w, n); })) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("published_signals[", k, "]: '", w,
+                         "' matches no signal of the spec"));
+      }
+    }
+    if (signals_.size() > config_.max_signals) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "published_signals: %d signals, but frames hold at most %d",
+          signals_.size(), config_.max_signals));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------
@@ -570,7 +612,10 @@ class ModelSet::ArtificialCtx final : public ArtificialContext {
   ArtificialCtx(ModelSet& set, uint32_t cell, StepReport& report)
       : set_(set), cell_(cell), report_(report) {}
   void Fire(double t) noexcept override {
-    set_.artificial_[cell_].spiked += 1.0;
+    if (set_.artificial_spiked_[cell_] == 0.0 &&
+        set_.spiked_cells_.size() < set_.spiked_cells_.capacity())
+      set_.spiked_cells_.push_back(cell_);  // within reserved capacity
+    set_.artificial_spiked_[cell_] += 1.0;
     set_.FireSource(set_.artificial_[cell_].source, t, report_);
   }
   void SetTimer(double t) noexcept override { set_.timers_.Set(cell_, t); }
@@ -748,7 +793,8 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
   for (std::size_t c = 0; c < n_real_; ++c) v_[c] = v_mv[c];
   const bool first = !initialized_;
   if (first) Initialize();
-  for (ArtificialRuntime& a : artificial_) a.spiked = 0.0;
+  for (uint32_t k : spiked_cells_) artificial_spiked_[k] = 0.0;
+  spiked_cells_.clear();
 
   // 1. Spikes from cells' V, then every event and self-event due by now.
   if (!first) DetectSpikes(now, report);
@@ -793,6 +839,8 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
   }
   for (SynapseRuntime& s : synapses_) {
     add(s.out, SynapseConductance(s.params, s.state), s.params.e_rev_mv);
+    // The state for the next step (events due then arrive in ProcessDue).
+    StepEventSynapse(s.params, s.coeffs, s.state);
   }
   for (GradedRuntime& g : graded_) {
     const double s_inf = Sigmoid(v_[g.pre], g.v_half, g.slope);
@@ -831,16 +879,16 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
   }
 
   // 5. Synapses and background advance to the next step.
-  for (SynapseRuntime& s : synapses_)
-    StepEventSynapse(s.params, s.coeffs, s.state);
   for (BackgroundRuntime& b : backgrounds_) {
     b.ge = b.p.ge0_ns + (b.ge - b.p.ge0_ns) * b.decay_e +
            b.noise_e * b.rng.Normal();
     b.gi = b.p.gi0_ns + (b.gi - b.p.gi0_ns) * b.decay_i +
            b.noise_i * b.rng.Normal();
   }
-  for (ArtificialRuntime& a : artificial_)
+  for (uint32_t k : m_published_) {
+    ArtificialRuntime& a = artificial_[k];
     a.m_signal = ArtificialM(a.params, a.coeffs, a.state, now);
+  }
   ++cycle_;
   return report;
 }

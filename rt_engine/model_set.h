@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -57,6 +58,10 @@ struct ModelSetSpec {
   std::vector<GapJunctionSpec> gap_junctions;
   std::vector<BackgroundSpec> backgrounds;
   std::size_t max_events_in_flight = 65536;
+  // Signals carried in frames (streamed, recorded): absent = all of them;
+  // otherwise these names, where a trailing '*' matches any suffix. Large
+  // networks name what they need: unpublished signals cost nothing.
+  std::optional<std::vector<std::string>> published_signals;
 };
 
 // Non-RT. A conductance named `name` on `cell` made from a channel preset
@@ -168,7 +173,7 @@ class ModelSet {
   void Build(
       const ModelSetSpec& spec, RateTableCache& cache,
       std::vector<std::vector<std::shared_ptr<const RateTable>>>& tables);
-  void BuildSignals();
+  absl::Status BuildSignals();
   void Initialize() noexcept;
   void DetectSpikes(double now, StepReport& report) noexcept;
   void ProcessDue(double now, StepReport& report) noexcept;
@@ -201,6 +206,7 @@ class ModelSet {
     Integrator integrator = Integrator::kExpEuler;
     uint32_t first_gate = 0;
     uint32_t num_gates = 0;
+    double open = 0;  // prod x^p as of the last gate update
   };
   struct ModelCellRuntime {
     enum class Dynamics : uint8_t { kConductance, kIzhikevich, kAdex };
@@ -223,7 +229,6 @@ class ModelSet {
     ArtificialState state;
     uint32_t source = 0;
     double m_signal = 0;
-    double spiked = 0;  // spikes since the previous step (a signal)
   };
   struct ConnectionRuntime {
     TargetRef target;
@@ -273,6 +278,12 @@ class ModelSet {
   std::vector<ModelCellRuntime> model_cells_;
   std::vector<SynapseRuntime> synapses_;
   std::vector<ArtificialRuntime> artificial_;
+  // Kept apart from artificial_ so a step touches only what changed: spike
+  // counts since the previous step (signals), the cells that spiked, and
+  // the cells whose m is published.
+  std::vector<double> artificial_spiked_;
+  std::vector<uint32_t> spiked_cells_;
+  std::vector<uint32_t> m_published_;
   std::vector<ConnectionRuntime> connections_;
   std::vector<uint32_t> conn_order_;
   std::vector<SourceRuntime> sources_;
