@@ -81,7 +81,7 @@ ModelSetSpec IntFire1Network(int n, int fan_in) {
     ArtificialCellSpec s;
     s.name = "drive" + std::to_string(i);
     s.params.kind = ArtificialKind::kNetStim;
-    s.params.interval_ms = 250;  // 4 Hz Poisson drive
+    s.params.interval_ms = 400;  // 2.5 Hz Poisson drive (+ recurrent: ~5 Hz)
     s.params.number = 1e9;
     s.params.start_ms = 0;
     s.params.noise = 1;

@@ -588,6 +588,10 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     out.backgrounds.push_back(bs);
   }
   if (spec.has_max_events_in_flight()) out.max_events_in_flight = spec.max_events_in_flight();
+  if (spec.published_signals_size() > 0) {
+    out.published_signals = std::vector<std::string>(spec.published_signals().begin(),
+                                                     spec.published_signals().end());
+  }
   return out;
 }
 

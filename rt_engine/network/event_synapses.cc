@@ -204,44 +204,4 @@ void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
   conn.x2 = 0.0;
 }
 
-double SynapseConductance(const EventSynapseParams& p,
-                          const EventSynapseState& s) noexcept {
-  switch (p.kind) {
-    case SynapseKind::kExp:
-      return s.a;
-    case SynapseKind::kAlpha:
-      return s.b;
-    case SynapseKind::kExp2:
-    case SynapseKind::kGsyn:
-      return s.b - s.a;
-    case SynapseKind::kAmpa:
-      return s.a + s.b;
-  }
-  return 0.0;
-}
-
-void StepEventSynapse(const EventSynapseParams& p, const EventSynapseCoeffs& c,
-                      EventSynapseState& s) noexcept {
-  switch (p.kind) {
-    case SynapseKind::kExp:
-      s.a *= c.d1;
-      break;
-    case SynapseKind::kAlpha:
-      s.b = (s.b + s.a * c.dt_ms / p.tau_ms) * c.d1;
-      s.a *= c.d1;
-      break;
-    case SynapseKind::kExp2:
-    case SynapseKind::kGsyn:
-      s.a *= c.d1;
-      s.b *= c.d2;
-      break;
-    case SynapseKind::kAmpa: {
-      const double target = s.synon * c.rinf;
-      s.a = target + (s.a - target) * c.ron_decay;
-      s.b *= c.roff_decay;
-      break;
-    }
-  }
-}
-
 }  // namespace dynclamp::rt

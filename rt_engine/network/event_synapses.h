@@ -21,6 +21,7 @@
 #ifndef DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
 #define DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
 
+#include <cmath>
 #include <cstdint>
 #include <span>
 
@@ -90,12 +91,48 @@ bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
 void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
                 EventSynapseState& s, ConnectionState& conn, double w_ns,
                 double te_ms, double now_ms) noexcept;
-// RT. Conductance now (nS).
-double SynapseConductance(const EventSynapseParams& p,
-                          const EventSynapseState& s) noexcept;
-// RT. Advances the state by one step.
-void StepEventSynapse(const EventSynapseParams& p, const EventSynapseCoeffs& c,
-                      EventSynapseState& s) noexcept;
+// RT. Conductance now (nS). Inline: called for every synapse every step.
+inline double SynapseConductance(const EventSynapseParams& p,
+                                 const EventSynapseState& s) noexcept {
+  switch (p.kind) {
+    case SynapseKind::kExp:
+      return s.a;
+    case SynapseKind::kAlpha:
+      return s.b;
+    case SynapseKind::kExp2:
+    case SynapseKind::kGsyn:
+      return s.b - s.a;
+    case SynapseKind::kAmpa:
+      return s.a + s.b;
+  }
+  return 0.0;
+}
+
+// RT. Advances the state by one step. Inline for the same reason.
+inline void StepEventSynapse(const EventSynapseParams& p,
+                             const EventSynapseCoeffs& c,
+                             EventSynapseState& s) noexcept {
+  switch (p.kind) {
+    case SynapseKind::kExp:
+      s.a *= c.d1;
+      break;
+    case SynapseKind::kAlpha:
+      s.b = (s.b + s.a * c.dt_ms / p.tau_ms) * c.d1;
+      s.a *= c.d1;
+      break;
+    case SynapseKind::kExp2:
+    case SynapseKind::kGsyn:
+      s.a *= c.d1;
+      s.b *= c.d2;
+      break;
+    case SynapseKind::kAmpa: {
+      const double target = s.synon * c.rinf;
+      s.a = target + (s.a - target) * c.ron_decay;
+      s.b *= c.roff_decay;
+      break;
+    }
+  }
+}
 
 }  // namespace dynclamp::rt
 

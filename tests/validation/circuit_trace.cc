@@ -6,6 +6,7 @@
 //
 //   circuit_trace --spec FILE --duration_ms=100 --dt_us=25
 //                 [--signals=a,b] [--real_cells=1] [--real_v_mv=-65]
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ ABSL_FLAG(std::vector<std::string>, signals, {},
           "signals to print (default all)");
 ABSL_FLAG(int, real_cells, 1, "rig cells cell0..");
 ABSL_FLAG(double, real_v_mv, -65.0, "V of the rig cells");
+ABSL_FLAG(
+    bool, timing, false,
+    "print no trace, only the spikes and '# wall_s <seconds of stepping>'");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -57,19 +61,29 @@ int main(int argc, char** argv) {
       pick.push_back(k);
     }
   }
-  std::printf("t_ms");
-  for (std::size_t k : pick) std::printf(",%s", all[k].name.c_str());
-  std::printf("\n");
+  const bool timing = absl::GetFlag(FLAGS_timing);
+  if (!timing) {
+    std::printf("t_ms");
+    for (std::size_t k : pick) std::printf(",%s", all[k].name.c_str());
+    std::printf("\n");
+  }
   std::vector<double> v(cells.size(), absl::GetFlag(FLAGS_real_v_mv)),
       i(cells.size());
   std::vector<double> values(all.size());
   const long steps = std::lround(absl::GetFlag(FLAGS_duration_ms) / cfg.dt_ms);
+  const auto start = std::chrono::steady_clock::now();
   for (long k = 0; k < steps; ++k) {
     (*set)->Step(v, i);
+    if (timing) continue;
     (*set)->WriteSignals(values);
     std::printf("%.6f", k * cfg.dt_ms);
     for (std::size_t j : pick) std::printf(",%.10g", values[j]);
     std::printf("\n");
+  }
+  if (timing) {
+    std::printf("# wall_s %.6f\n", std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count());
   }
   for (const auto& s : (*set)->spike_log())
     std::printf("# spike %s %.9f\n", (*set)->source_name(s.source).c_str(),
