@@ -186,5 +186,51 @@ TEST(CircuitTest, GapJunctionCurrentsAreEqualAndOpposite) {
   EXPECT_NEAR(set->cell_v_mv(1), (c_dt * -50 + 5 * -70) / (c_dt + 5), 1e-12);
 }
 
+std::vector<double> ModelCellSpikes(const ModelSetSpec& spec, double ms) {
+  auto set = *ModelSet::Prepare(spec, OneCell(0.025));
+  double v = -65, i = 0;
+  for (int k = 0; k < static_cast<int>(ms / 0.025); ++k)
+    set->Step({&v, 1}, {&i, 1});
+  std::vector<double> t;
+  for (const auto& s : set->spike_log()) t.push_back(s.t_ms);
+  return t;
+}
+
+// Izhikevich regular spiking: silent at rest, tonic firing with current;
+// the reset is the spike (a source for connections).
+TEST(CircuitTest, IzhikevichRegularSpikingFiresWithCurrent) {
+  ModelSetSpec spec;
+  ModelCellSpec m;
+  m.name = "rs";
+  m.dynamics = IzhikevichParams{};
+  m.v_init_mv = -60;
+  spec.model_cells = {m};
+  EXPECT_TRUE(ModelCellSpikes(spec, 500).empty()) << "no drive, no spikes";
+  spec.model_cells[0].bias_pa = 100;
+  const auto t = ModelCellSpikes(spec, 1000);
+  EXPECT_GT(t.size(), 3u);
+  spec.model_cells[0].bias_pa = 300;
+  EXPECT_GT(ModelCellSpikes(spec, 1000).size(), t.size())
+      << "more current, more spikes";
+}
+
+// AdEx with spike-triggered adaptation: intervals lengthen during a step.
+TEST(CircuitTest, AdexAdaptsItsFiring) {
+  ModelSetSpec spec;
+  ModelCellSpec m;
+  m.name = "adex";
+  AdexParams a;
+  a.b_pa = 80;
+  a.tau_w_ms = 150;
+  m.dynamics = a;
+  m.v_init_mv = -70;
+  m.bias_pa = 500;
+  spec.model_cells = {m};
+  const auto t = ModelCellSpikes(spec, 500);
+  ASSERT_GT(t.size(), 4u);
+  EXPECT_GT(t[t.size() - 1] - t[t.size() - 2], 1.5 * (t[1] - t[0]))
+      << "the last interval is longer than the first";
+}
+
 }  // namespace
 }  // namespace dynclamp::rt
