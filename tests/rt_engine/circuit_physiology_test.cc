@@ -13,13 +13,7 @@ using testing::Bench;
 using testing::IdealSim;
 using testing::MakeBench;
 using testing::Preset;
-
-std::vector<double> SpikeTimes(const std::vector<double>& v, double dt_ms) {
-  std::vector<double> t;
-  for (std::size_t k = 1; k < v.size(); ++k)
-    if (v[k - 1] < 0 && v[k] >= 0) t.push_back(k * dt_ms);
-  return t;
-}
+using testing::SpikeTimes;
 
 // Phase of each B spike within A's cycle: mean direction and concentration
 // (R = 1: locked; R near 0: drifting).

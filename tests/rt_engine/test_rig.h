@@ -38,6 +38,16 @@ inline SimRigConfig IdealSim(std::vector<SimCellConfig> cells) {
   return s;
 }
 
+// Upward crossings of `threshold_mv` in a trace sampled every dt_ms (the
+// time of the first sample at or above it).
+inline std::vector<double> SpikeTimes(const std::vector<double>& v, double dt_ms,
+                                      double threshold_mv = 0.0) {
+  std::vector<double> t;
+  for (std::size_t k = 1; k < v.size(); ++k)
+    if (v[k - 1] < threshold_mv && v[k] >= threshold_mv) t.push_back(k * dt_ms);
+  return t;
+}
+
 struct Bench {
   std::unique_ptr<SimRig> rig;
   std::unique_ptr<ClampEngine> engine;
@@ -60,11 +70,7 @@ struct Bench {
   }
   // Spike times (ms) of cell 0: upward crossings of `threshold_mv`.
   std::vector<double> SpikeTimesMs(double threshold_mv = 0.0) const {
-    std::vector<double> t;
-    const double dt = engine->config().period_ns * 1e-6;
-    for (std::size_t k = 1; k < v.size(); ++k)
-      if (v[k - 1] < threshold_mv && v[k] >= threshold_mv) t.push_back(k * dt);
-    return t;
+    return SpikeTimes(v, engine->config().period_ns * 1e-6, threshold_mv);
   }
 };
 
