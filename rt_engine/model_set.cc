@@ -452,8 +452,10 @@ void ModelSet::Build(
     rt.delay_ms = c.delay_ms;
     rt.weight = c.weight;
     if (c.target.kind == TargetRef::Kind::kSynapse &&
-        spec.synapses[c.target.index].params.kind == SynapseKind::kAmpa)
+        spec.synapses[c.target.index].params.kind == SynapseKind::kAmpa) {
       rt.ampa_timer = next_timer++;
+      timer_connection_.push_back(static_cast<uint32_t>(connections_.size()));
+    }
     connections_.push_back(rt);
   }
   std::vector<uint32_t> counts(sources_.size(), 0);
@@ -704,12 +706,11 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
                         artificial_[k].state, ctx, tt);
       } else {
         // A saturating synapse's stream reaches the end of its pulse.
-        for (ConnectionRuntime& c : connections_) {
-          if (c.ampa_timer != k) continue;
-          SynapseRuntime& s = synapses_[c.target.index];
-          AmpaOffset(s.params, s.coeffs, s.state, c.state, c.weight, tt, now);
-          break;
-        }
+        ConnectionRuntime& c =
+            connections_[timer_connection_[k - artificial_.size()]];
+        SynapseRuntime& syn = synapses_[c.target.index];
+        AmpaOffset(syn.params, syn.coeffs, syn.state, c.state, c.weight, tt,
+                   now);
       }
       continue;
     }

@@ -286,6 +286,8 @@ class ModelSet {
   std::vector<uint32_t> m_published_;
   std::vector<ConnectionRuntime> connections_;
   std::vector<uint32_t> conn_order_;
+  // AMPA_S stream timers (after the artificial cells'): their connection.
+  std::vector<uint32_t> timer_connection_;
   std::vector<SourceRuntime> sources_;
   std::vector<DetectorRuntime> detectors_;
   std::vector<GradedRuntime> graded_;
