@@ -97,7 +97,9 @@ class FrameSink {
 class SignalFanout {
  public:
   struct Options {
-    std::size_t queue_chunks = 64;  // per subscriber
+    // Per subscriber: 256 chunks of ~5 ms ride out a client pause of ~1.3 s
+    // (a busy workstation, a garbage collector) without loss.
+    std::size_t queue_chunks = 256;
     std::size_t max_subscribers = 32;
     absl::Duration chunk_duration = absl::Milliseconds(5);  // default size
   };

@@ -249,7 +249,8 @@ conductances:
       "cell0.v_mv", "cell0.i_pa", "cell1.v_mv", "cell1.i_pa",
       "gaba.g_ns",  "gaba.i_pa",  "gaba.s",     "leak.i_pa"};
   Reader fast(d.target(), eight, 1);
-  // The slow one: a raw stream that reads its header, then nothing for 4 s.
+  // The slow one: a raw stream that reads its header, then nothing for 8 s,
+  // longer than its queue (~1.3 s) and gRPC's buffers together hold.
   auto channel =
       grpc::CreateChannel(d.target(), grpc::InsecureChannelCredentials());
   auto stub = v1::StreamService::NewStub(channel);
@@ -259,7 +260,7 @@ conductances:
   auto slow = stub->Subscribe(&ctx, req);
   v1::Chunk chunk;
   ASSERT_TRUE(slow->Read(&chunk));
-  std::this_thread::sleep_for(std::chrono::seconds(4));
+  std::this_thread::sleep_for(std::chrono::seconds(8));
   uint64_t slow_lost = 0;
   for (int i = 0; i < 2000 && slow->Read(&chunk); ++i)
     slow_lost = chunk.samples_lost();
