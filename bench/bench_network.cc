@@ -1,8 +1,12 @@
 // Per-step cost of networks in the engine.
 //
-//   BM_HhNetwork/N          N HH model neurons (hh_na, hh_k, hh_leak), each
+//   BM_HhNetwork/N/D        N HH model neurons (hh_na, hh_k, hh_leak), each
 //                           with 10 ExpSyn synapses fed by connections from
-//                           10 other neurons' threshold crossings.
+//                           10 other neurons' threshold crossings. D=0: the
+//                           synapses of a cell come in two kinds (E = 0 or
+//                           -80 mV) and share two states; D=1: every synapse
+//                           differs (its own tau) and keeps its own state.
+//   BM_HhCellBatch/K        the gate kernel alone, K=1 scalar, K=2 AVX2.
 //   BM_IntFire1Network      10 000 IntFire1 cells, 100 000 connections
 //                           (10 per cell), each cell also driven by its own
 //                           Poisson NetStim so the network fires at ~5 Hz.
@@ -16,6 +20,8 @@
 #include <random>
 
 #include "rt_engine/model_set.h"
+#include "rt_engine/models/channel_presets.h"
+#include "rt_engine/network/hh_cell_batch.h"
 
 namespace dynclamp::rt {
 namespace {
@@ -30,7 +36,9 @@ ModelSet::Config Cfg() {
   return c;
 }
 
-ModelSetSpec HhNetwork(int n, int synapses_per_cell) {
+// distinct: every synapse of a cell has its own tau, so none can share a
+// state with another (the worst case: one state per synapse).
+ModelSetSpec HhNetwork(int n, int synapses_per_cell, bool distinct) {
   ModelSetSpec spec;
   std::mt19937 gen(1);
   for (int i = 0; i < n; ++i) {
@@ -48,7 +56,7 @@ ModelSetSpec HhNetwork(int n, int synapses_per_cell) {
       sy.name = m.name + "_syn" + std::to_string(s);
       sy.cell = cell;
       sy.params.kind = SynapseKind::kExp;
-      sy.params.tau_ms = 2;
+      sy.params.tau_ms = distinct ? 2 + 0.01 * s : 2;
       sy.params.e_rev_mv = s % 4 == 0 ? -80 : 0;
       spec.synapses.push_back(sy);
       ConnectionSpec c;
@@ -129,12 +137,60 @@ void Run(benchmark::State& state, ModelSet& set) {
 
 void BM_HhNetwork(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
-  auto set = *ModelSet::Prepare(HhNetwork(n, 10), Cfg());
+  auto set = *ModelSet::Prepare(HhNetwork(n, 10, state.range(1) != 0), Cfg());
   double v = -65, i = 0;
   for (int k = 0; k < 2000; ++k) set->Step({&v, 1}, {&i, 1});  // settle
   Run(state, *set);
 }
-BENCHMARK(BM_HhNetwork)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HhNetwork)
+    ->ArgNames({"neurons", "distinct"})
+    ->Args({100, 0})
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Unit(benchmark::kMicrosecond);
+
+// The gate kernel alone: 1000 cells with hh_na + hh_k at V spread over
+// -80..+40 mV and moving every step, with each kernel.
+void BM_HhCellBatch(benchmark::State& state) {
+  const auto kernel = static_cast<HhCellBatch::Kernel>(state.range(0));
+  RateTableCache cache;
+  std::vector<HhCellBatch::ChannelSpec> channels;
+  constexpr int kCells = 1000;
+  for (int c = 0; c < kCells; ++c) {
+    for (const char* name : {"hh_na", "hh_k"}) {
+      const auto p = std::get<HhChannel::Params>(*MakePreset(name));
+      HhCellBatch::ChannelSpec ch;
+      ch.cell = c;
+      // The cache keeps every table alive.
+      const auto tables = *HhChannel::BuildTables(p, kDt, name, cache);
+      for (const auto& t : tables) ch.tables.push_back(t.get());
+      for (const auto& g : p.gates) ch.powers.push_back(g.power);
+      ch.g_max_ns = p.g_max_ns;
+      ch.e_rev_mv = p.e_rev_mv;
+      channels.push_back(std::move(ch));
+    }
+  }
+  HhCellBatch batch = *HhCellBatch::Build(channels, kernel);
+  if (batch.kernel() != kernel) {
+    state.SkipWithError("kernel not available on this CPU");
+    return;
+  }
+  std::vector<double> v(kCells), g(kCells), ge(kCells);
+  for (int c = 0; c < kCells; ++c) v[c] = -80 + 120.0 * c / kCells;
+  batch.Init(v);
+  int64_t step = 0;
+  for (auto _ : state) {
+    for (int c = 0; c < kCells; c += 97) v[c] = -80 + (step * 7 + c) % 120;
+    batch.Step(v);
+    batch.AddConductances(g, ge);
+    ++step;
+  }
+  benchmark::DoNotOptimize(g.data());
+}
+BENCHMARK(BM_HhCellBatch)
+    ->Arg(static_cast<int>(HhCellBatch::Kernel::kScalar))
+    ->Arg(static_cast<int>(HhCellBatch::Kernel::kAvx2))
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_IntFire1Network(benchmark::State& state) {
   auto set = *ModelSet::Prepare(IntFire1Network(10'000, 10), Cfg());

@@ -325,12 +325,19 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
       tables[k] = *std::move(t);
     }
   }
-  set->Build(spec, cache, tables);
+  if (auto s = set->Build(spec, cache, tables); !s.ok()) return s;
   if (auto s = set->BuildSignals(); !s.ok()) return s;
   return set;
 }
 
-void ModelSet::Build(
+bool ModelSet::Publishes(const std::string& signal) const {
+  const auto& wanted = spec_.published_signals;
+  if (!wanted.has_value()) return true;
+  return std::any_of(wanted->begin(), wanted->end(),
+                     [&](const std::string& w) { return Matches(w, signal); });
+}
+
+absl::Status ModelSet::Build(
     const ModelSetSpec& spec, RateTableCache&,
     std::vector<std::vector<std::shared_ptr<const RateTable>>>& tables) {
   const double dt = config_.dt_ms;
@@ -341,11 +348,12 @@ void ModelSet::Build(
   g_sum_.assign(n_cells_, 0.0);
   ge_sum_.assign(n_cells_, 0.0);
 
-  // Conductances.
+  // Conductances. HH channels on model cells go to the batch.
   std::size_t n_gates = 0;
   for (const auto& c : spec.conductances)
     if (const auto* hp = std::get_if<HhChannel::Params>(&c.model))
-      n_gates += hp->gates.size();
+      if (c.cell < static_cast<int>(n_real_)) n_gates += hp->gates.size();
+  std::vector<HhCellBatch::ChannelSpec> batched;
   gates_.reserve(n_gates);
   gate_state_.assign(n_gates, 0.0);
   slots_.reserve(spec.conductances.size());
@@ -365,18 +373,40 @@ void ModelSet::Build(
       rt.out = out;
       rt.live = {hp.g_max_ns, hp.e_rev_mv};
       rt.integrator = hp.integrator;
-      rt.first_gate = static_cast<uint32_t>(gates_.size());
       rt.num_gates = static_cast<uint32_t>(hp.gates.size());
       for (std::size_t g = 0; g < hp.gates.size(); ++g) {
-        gates_.push_back({tables[k][g].get(), hp.gates[g].power});
         if (std::find(tables_.begin(), tables_.end(), tables[k][g]) ==
             tables_.end())
           tables_.push_back(tables[k][g]);
+      }
+      if (out.cell < n_real_) {
+        rt.first_gate = static_cast<uint32_t>(gates_.size());
+        for (std::size_t g = 0; g < hp.gates.size(); ++g)
+          gates_.push_back({tables[k][g].get(), hp.gates[g].power});
+        hh_clamped_.push_back(static_cast<uint32_t>(hh_.size()));
+      } else {
+        HhCellBatch::ChannelSpec b;
+        b.path = absl::StrCat("conductances[", k, "] (", c.name, ")");
+        b.cell = out.cell;
+        for (std::size_t g = 0; g < hp.gates.size(); ++g) {
+          b.tables.push_back(tables[k][g].get());
+          b.powers.push_back(hp.gates[g].power);
+        }
+        b.g_max_ns = hp.g_max_ns;
+        b.e_rev_mv = hp.e_rev_mv;
+        rt.batch = static_cast<uint32_t>(batched.size());
+        batched.push_back(std::move(b));
+        if (Publishes(absl::StrCat(c.name, ".g_ns")) ||
+            Publishes(absl::StrCat(c.name, ".i_pa")))
+          hh_batched_outputs_.push_back(static_cast<uint32_t>(hh_.size()));
       }
       slots_.push_back({Kind::kHh, uint32_t(hh_.size())});
       hh_.push_back(rt);
     }
   }
+  absl::StatusOr<HhCellBatch> batch = HhCellBatch::Build(batched);
+  if (!batch.ok()) return batch.status();
+  hh_batch_ = *std::move(batch);
 
   // Sources: one per detector (cell, threshold, hysteresis), one per
   // artificial cell, one per Izhikevich/AdEx model cell.
@@ -389,18 +419,18 @@ void ModelSet::Build(
   };
   spike_log_.assign(config_.spike_log_capacity, SpikeRecord{0, 0.0});
   model_cells_.reserve(spec.model_cells.size());
-  for (const ModelCellSpec& m : spec.model_cells) {
+  for (const ModelCellSpec& m : spec_.model_cells) {
     ModelCellRuntime rt;
     rt.c_pf = m.capacitance_pf;
     rt.v_init = m.v_init_mv;
     rt.bias_pa = m.bias_pa;
     if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
       rt.dynamics = ModelCellRuntime::Dynamics::kIzhikevich;
-      rt.izh = *z;
+      rt.izh = z;
       rt.spike_source = new_source(m.name);
     } else if (const auto* a = std::get_if<AdexParams>(&m.dynamics)) {
       rt.dynamics = ModelCellRuntime::Dynamics::kAdex;
-      rt.adex = *a;
+      rt.adex = a;
       rt.spike_source = new_source(m.name);
     }
     model_cells_.push_back(rt);
@@ -475,11 +505,32 @@ void ModelSet::Build(
     sources_[s].count = counts[s];
 
   synapses_.reserve(spec.synapses.size());
+  std::map<std::vector<double>, uint32_t> shared_pool;
   for (const EventSynapseSpec& sy : spec.synapses) {
     SynapseRuntime rt;
     rt.out.cell = static_cast<uint32_t>(sy.cell);
     rt.params = sy.params;
     rt.coeffs = PrepareEventSynapse(sy.params, dt);
+    const bool published = Publishes(absl::StrCat(sy.name, ".g_ns")) ||
+                           Publishes(absl::StrCat(sy.name, ".i_pa"));
+    const EventSynapseParams& p = sy.params;
+    const std::vector<double> key = {
+        double(sy.cell), double(p.kind), p.e_rev_mv,     p.tau_ms,
+        p.tau1_ms,       p.tau2_ms,      p.gtau1_ms,     p.gtau2_ms,
+        p.ginc,          p.cdur_ms,      p.alpha_per_ms, p.beta_per_ms};
+    auto it = shared_pool.find(key);
+    if (published || it == shared_pool.end()) {
+      rt.pool = static_cast<uint32_t>(pools_.size());
+      pools_.push_back({{},
+                        StepOf(p, rt.coeffs),
+                        p.e_rev_mv,
+                        static_cast<uint32_t>(sy.cell)});
+      if (!published) shared_pool.emplace(key, rt.pool);
+    } else {
+      rt.pool = it->second;
+    }
+    if (published)
+      synapse_outputs_.push_back(static_cast<uint32_t>(synapses_.size()));
     synapses_.push_back(rt);
   }
   graded_.reserve(spec.graded_synapses.size());
@@ -512,20 +563,16 @@ void ModelSet::Build(
     rt.rng.Seed(b.seed);
     backgrounds_.push_back(rt);
   }
+  return absl::OkStatus();
 }
 
 absl::Status ModelSet::BuildSignals() {
   const ModelSetSpec& spec = spec_;
   const auto& wanted = spec.published_signals;
-  auto published = [&wanted](const std::string& name) {
-    if (!wanted.has_value()) return true;
-    return std::any_of(wanted->begin(), wanted->end(),
-                       [&](const std::string& w) { return Matches(w, name); });
-  };
   std::vector<std::string> all;
   auto add = [&](std::string name, const char* unit, const double* src) {
     all.push_back(name);
-    if (!published(name)) return false;
+    if (!Publishes(name)) return false;
     signals_.push_back({std::move(name), unit});
     signal_sources_.push_back(src);
     return true;
@@ -546,7 +593,8 @@ absl::Status ModelSet::BuildSignals() {
       const HhRuntime& rt = hh_[slot.index];
       for (uint32_t g = 0; g < rt.num_gates; ++g)
         add(absl::StrCat(name, ".", hp.gates[g].name), "1",
-            &gate_state_[rt.first_gate + g]);
+            rt.batch == UINT32_MAX ? &gate_state_[rt.first_gate + g]
+                                   : hh_batch_.gate_value(rt.batch, g));
     }
   }
   for (std::size_t k = 0; k < spec.model_cells.size(); ++k) {
@@ -636,11 +684,13 @@ void ModelSet::Initialize() noexcept {
     v_[n_real_ + m] = model_cells_[m].v_init;
     const auto& mc = model_cells_[m];
     if (mc.dynamics == ModelCellRuntime::Dynamics::kIzhikevich)
-      model_cells_[m].recovery = mc.izh.b_ns * (mc.v_init - mc.izh.vr_mv);
+      model_cells_[m].recovery = mc.izh->b_ns * (mc.v_init - mc.izh->vr_mv);
     else if (mc.dynamics == ModelCellRuntime::Dynamics::kAdex)
-      model_cells_[m].recovery = mc.adex.a_ns * (mc.v_init - mc.adex.el_mv);
+      model_cells_[m].recovery = mc.adex->a_ns * (mc.v_init - mc.adex->el_mv);
   }
-  for (HhRuntime& h : hh_) {
+  hh_batch_.Init(v_);
+  for (uint32_t k : hh_clamped_) {
+    HhRuntime& h = hh_[k];
     HhChannel::InitGates({gates_.data() + h.first_gate, h.num_gates},
                          {gate_state_.data() + h.first_gate, h.num_gates},
                          v_[h.out.cell]);
@@ -709,8 +759,8 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
         ConnectionRuntime& c =
             connections_[timer_connection_[k - artificial_.size()]];
         SynapseRuntime& syn = synapses_[c.target.index];
-        AmpaOffset(syn.params, syn.coeffs, syn.state, c.state, c.weight, tt,
-                   now);
+        AmpaOffset(syn.params, syn.coeffs, pools_[syn.pool].state, c.state,
+                   c.weight, tt, now);
       }
       continue;
     }
@@ -719,8 +769,8 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
     ConnectionRuntime& c = connections_[e.connection];
     if (c.target.kind == TargetRef::Kind::kSynapse) {
       SynapseRuntime& s = synapses_[c.target.index];
-      if (ReceiveEvent(s.params, s.coeffs, s.state, c.state, c.weight, e.t_ms,
-                       now))
+      if (ReceiveEvent(s.params, s.coeffs, pools_[s.pool].state, c.state,
+                       c.weight, e.t_ms, now))
         timers_.Set(c.ampa_timer, e.t_ms + s.params.cdur_ms);
     } else {
       ArtificialRuntime& a = artificial_[c.target.index];
@@ -753,7 +803,7 @@ void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
     for (int k = 0; k < n; ++k) {
       const double i_in = GE - G * x + mc.bias_pa;
       if (mc.dynamics == ModelCellRuntime::Dynamics::kIzhikevich) {
-        const IzhikevichParams& z = mc.izh;
+        const IzhikevichParams& z = *mc.izh;
         const double dv =
             (z.k_ns_per_mv * (x - z.vr_mv) * (x - z.vt_mv) - u + i_in) /
             mc.c_pf;
@@ -766,7 +816,7 @@ void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
           FireSource(mc.spike_source, now + (k + 1) * h, report);
         }
       } else {
-        const AdexParams& a = mc.adex;
+        const AdexParams& a = *mc.adex;
         const double ex =
             a.gl_ns * a.delta_t_mv *
             std::exp(std::min((x - a.vt_mv) / a.delta_t_mv, 50.0));
@@ -816,32 +866,39 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
     add(l.out, LigandGated::Step(l.params, l.coeffs, l.state, cycle_),
         l.params.e_rev_mv);
   }
-  for (HhRuntime& h : hh_) {
+  for (uint32_t k : hh_clamped_) {
+    // On a real cell the gates see the V just read, then the current
+    // follows from them (first step: steady state).
+    HhRuntime& h = hh_[k];
     const std::span<const HhChannel::GateRuntime> gates(
         gates_.data() + h.first_gate, h.num_gates);
     const std::span<double> state(gate_state_.data() + h.first_gate,
                                   h.num_gates);
-    double open = 1.0;
-    if (h.out.cell < n_real_) {
-      // On a real cell the gates see the V just read, then the current
-      // follows from them (first step: steady state).
-      if (!first)
-        open = HhChannel::StepGates(h.integrator, dt, gates, state,
-                                    v_[h.out.cell]);
-      else
-        open = HhChannel::InitGates(gates, state, v_[h.out.cell]);
-    } else {
-      // On a model cell the current uses the gates as they are; they
-      // advance after V (NEURON's staggered scheme), below.
-      for (uint32_t g = 0; g < h.num_gates; ++g)
-        open *= IntPow(state[g], gates[g].power);
-    }
+    const double open = first
+                            ? HhChannel::InitGates(gates, state, v_[h.out.cell])
+                            : HhChannel::StepGates(h.integrator, dt, gates,
+                                                   state, v_[h.out.cell]);
     add(h.out, h.live.g_max_ns * open, h.live.e_rev_mv);
   }
-  for (SynapseRuntime& s : synapses_) {
-    add(s.out, SynapseConductance(s.params, s.state), s.params.e_rev_mv);
+  // On a model cell the current uses the gates as they are; they advance
+  // after V (NEURON's staggered scheme), below.
+  hh_batch_.AddConductances(g_sum_, ge_sum_);
+  for (uint32_t k : hh_batched_outputs_) {
+    HhRuntime& h = hh_[k];
+    h.out.g_ns = h.live.g_max_ns * *hh_batch_.open_fraction(h.batch);
+    h.out.i_pa = h.out.g_ns * (h.live.e_rev_mv - v_[h.out.cell]);
+  }
+  for (uint32_t k : synapse_outputs_) {
+    SynapseRuntime& s = synapses_[k];
+    s.out.g_ns = SynapseConductance(s.params.kind, pools_[s.pool].state);
+    s.out.i_pa = s.out.g_ns * (s.params.e_rev_mv - v_[s.out.cell]);
+  }
+  for (SynapsePool& p : pools_) {
+    const double g = SynapseConductance(p.step.kind, p.state);
+    g_sum_[p.cell] += g;
+    ge_sum_[p.cell] += g * p.e_rev;
     // The state for the next step (events due then arrive in ProcessDue).
-    StepEventSynapse(s.params, s.coeffs, s.state);
+    StepEventSynapse(p.step, p.state);
   }
   for (GradedRuntime& g : graded_) {
     const double s_inf = Sigmoid(v_[g.pre], g.v_half, g.slope);
@@ -872,12 +929,7 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
 
   // 4. Model cells advance one step; their channels' gates follow the new V.
   AdvanceModelCells(now, report);
-  for (HhRuntime& h : hh_) {
-    if (h.out.cell < n_real_) continue;
-    HhChannel::StepGates(
-        Integrator::kExpEuler, dt, {gates_.data() + h.first_gate, h.num_gates},
-        {gate_state_.data() + h.first_gate, h.num_gates}, v_[h.out.cell]);
-  }
+  hh_batch_.Step(v_);
 
   // 5. Synapses and background advance to the next step.
   for (BackgroundRuntime& b : backgrounds_) {
@@ -918,9 +970,13 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
           LigandGated::SetLive(l.params, l.state, u.param, u.value);
           break;
         }
-        case Kind::kHh:
-          HhChannel::SetLive(hh_[slot.index].live, u.param, u.value);
+        case Kind::kHh: {
+          HhRuntime& h = hh_[slot.index];
+          HhChannel::SetLive(h.live, u.param, u.value);
+          if (h.batch != UINT32_MAX)
+            hh_batch_.SetLive(h.batch, h.live.g_max_ns, h.live.e_rev_mv);
           break;
+        }
       }
       return true;
     }

@@ -34,6 +34,7 @@
 #include "rt_engine/models/rate_table.h"
 #include "rt_engine/network/circuit_spec.h"
 #include "rt_engine/network/event_queue.h"
+#include "rt_engine/network/hh_cell_batch.h"
 #include "rt_engine/random.h"
 
 namespace dynclamp::rt {
@@ -144,6 +145,8 @@ class ModelSet {
   const std::vector<SignalInfo>& signals() const { return signals_; }
   const ModelSetSpec& spec() const { return spec_; }
   std::size_t num_rate_tables() const { return tables_.size(); }
+  // Distinct synapse states stepped (equal unpublished synapses share one).
+  std::size_t num_synapse_pools() const { return pools_.size(); }
 
   // Owner thread only: steps taken since the set was loaded; V of any cell
   // (real or model) as of the last step; events waiting.
@@ -170,7 +173,8 @@ class ModelSet {
   ModelSet(std::size_t max_events, std::size_t timers)
       : events_(max_events), timers_(timers) {}
   absl::Status Validate(const ModelSetSpec& spec);
-  void Build(
+  bool Publishes(const std::string& signal) const;
+  absl::Status Build(
       const ModelSetSpec& spec, RateTableCache& cache,
       std::vector<std::vector<std::shared_ptr<const RateTable>>>& tables);
   absl::Status BuildSignals();
@@ -206,22 +210,33 @@ class ModelSet {
     Integrator integrator = Integrator::kExpEuler;
     uint32_t first_gate = 0;
     uint32_t num_gates = 0;
-    double open = 0;  // prod x^p as of the last gate update
+    uint32_t batch = UINT32_MAX;  // channel in hh_batch_ (on a model cell)
   };
   struct ModelCellRuntime {
     enum class Dynamics : uint8_t { kConductance, kIzhikevich, kAdex };
     Dynamics dynamics = Dynamics::kConductance;
     double c_pf = 100, v_init = -65, bias_pa = 0;
-    IzhikevichParams izh;
-    AdexParams adex;
+    // Into spec_ (immutable): kept out of line so that a step over a
+    // thousand conductance-based cells reads only what it needs.
+    const IzhikevichParams* izh = nullptr;
+    const AdexParams* adex = nullptr;
     double recovery = 0;                 // Izhikevich u or AdEx w (pA)
     uint32_t spike_source = UINT32_MAX;  // Izhikevich/AdEx resets
   };
-  struct SynapseRuntime {
+  struct SynapseRuntime {  // one per spec synapse; its state is its pool's
     Output out;
     EventSynapseParams params;
     EventSynapseCoeffs coeffs;
+    uint32_t pool = 0;
+  };
+  // Synapses of one kind with equal parameters on one cell, none of whose
+  // own signals is published, share one state: the cell sees exactly their
+  // sum (the synapses are linear) and a step visits each pool once.
+  struct SynapsePool {
     EventSynapseState state;
+    SynapseStep step;
+    double e_rev = 0;
+    uint32_t cell = 0;
   };
   struct ArtificialRuntime {
     ArtificialParams params;
@@ -272,11 +287,16 @@ class ModelSet {
   std::vector<ConstantRuntime> constants_;
   std::vector<LigandRuntime> ligands_;
   std::vector<HhRuntime> hh_;
+  std::vector<uint32_t> hh_clamped_;          // hh_ on real cells
+  HhCellBatch hh_batch_;                      // hh_ on model cells
+  std::vector<uint32_t> hh_batched_outputs_;  // ... whose g or I is published
   std::vector<HhChannel::GateRuntime> gates_;
   std::vector<double> gate_state_;
   std::vector<std::shared_ptr<const RateTable>> tables_;
   std::vector<ModelCellRuntime> model_cells_;
   std::vector<SynapseRuntime> synapses_;
+  std::vector<SynapsePool> pools_;
+  std::vector<uint32_t> synapse_outputs_;  // synapses with published signals
   std::vector<ArtificialRuntime> artificial_;
   // Kept apart from artificial_ so a step touches only what changed: spike
   // counts since the previous step (signals), the cells that spiked, and

@@ -67,6 +67,9 @@ class RateTable {
   std::size_t size() const noexcept { return entries_.size(); }
   double v_min_mv() const noexcept { return v_min_mv_; }
   double v_max_mv() const noexcept { return v_max_mv_; }
+  double inv_dv() const noexcept { return inv_dv_; }
+  // Table point i is at v_min_mv() + i / inv_dv().
+  const std::vector<Entry>& entries() const noexcept { return entries_; }
 
  private:
   RateTable() = default;

@@ -141,6 +141,29 @@ EventSynapseCoeffs PrepareEventSynapse(const EventSynapseParams& p,
   return c;
 }
 
+SynapseStep StepOf(const EventSynapseParams& p, const EventSynapseCoeffs& c) {
+  SynapseStep step;
+  step.kind = p.kind;
+  switch (p.kind) {
+    case SynapseKind::kExp:
+    case SynapseKind::kExp2:
+    case SynapseKind::kGsyn:
+      step.d1 = c.d1;
+      step.d2 = c.d2;
+      break;
+    case SynapseKind::kAlpha:
+      step.d1 = c.d1;
+      step.k = c.dt_ms / p.tau_ms;
+      break;
+    case SynapseKind::kAmpa:
+      step.d1 = c.ron_decay;
+      step.d2 = c.roff_decay;
+      step.k = c.rinf;
+      break;
+  }
+  return step;
+}
+
 bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
                   EventSynapseState& s, ConnectionState& conn, double w,
                   double te, double now) noexcept {

@@ -13,6 +13,11 @@
 //   AmpaS     saturating synapse: each stream's event starts (or prolongs)
 //             a transmitter pulse of Cdur; Ron/Roff pools (Destexhe/Lytton)
 //
+// Every kind is linear in its state (events and pulses add to it), so
+// synapses of one kind with equal parameters on one cell may share one
+// state: the cell sees exactly the sum (ModelSet does this for synapses
+// whose own signals are not published).
+//
 // All updates between events are exact for the step. An event that arrived
 // at te during the last step is applied at the step boundary tn with its
 // evolution over (tn - te) accounted for exactly (linear superposition).
@@ -91,10 +96,19 @@ bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
 void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
                 EventSynapseState& s, ConnectionState& conn, double w_ns,
                 double te_ms, double now_ms) noexcept;
+// What one step of a synapse's state needs, kept small so that a step over
+// thousands of synapses stays in cache. d1/d2: per-step decays (AmpaS: of
+// Ron and Roff); k: AlphaSyn dt/tau, AmpaS Rinf.
+struct SynapseStep {
+  SynapseKind kind = SynapseKind::kExp;
+  double d1 = 0, d2 = 0, k = 0;
+};
+SynapseStep StepOf(const EventSynapseParams& p, const EventSynapseCoeffs& c);
+
 // RT. Conductance now (nS). Inline: called for every synapse every step.
-inline double SynapseConductance(const EventSynapseParams& p,
+inline double SynapseConductance(SynapseKind kind,
                                  const EventSynapseState& s) noexcept {
-  switch (p.kind) {
+  switch (kind) {
     case SynapseKind::kExp:
       return s.a;
     case SynapseKind::kAlpha:
@@ -109,15 +123,14 @@ inline double SynapseConductance(const EventSynapseParams& p,
 }
 
 // RT. Advances the state by one step. Inline for the same reason.
-inline void StepEventSynapse(const EventSynapseParams& p,
-                             const EventSynapseCoeffs& c,
+inline void StepEventSynapse(const SynapseStep& c,
                              EventSynapseState& s) noexcept {
-  switch (p.kind) {
+  switch (c.kind) {
     case SynapseKind::kExp:
       s.a *= c.d1;
       break;
     case SynapseKind::kAlpha:
-      s.b = (s.b + s.a * c.dt_ms / p.tau_ms) * c.d1;
+      s.b = (s.b + s.a * c.k) * c.d1;
       s.a *= c.d1;
       break;
     case SynapseKind::kExp2:
@@ -126,9 +139,9 @@ inline void StepEventSynapse(const EventSynapseParams& p,
       s.b *= c.d2;
       break;
     case SynapseKind::kAmpa: {
-      const double target = s.synon * c.rinf;
-      s.a = target + (s.a - target) * c.ron_decay;
-      s.b *= c.roff_decay;
+      const double target = s.synon * c.k;
+      s.a = target + (s.a - target) * c.d1;
+      s.b *= c.d2;
       break;
     }
   }

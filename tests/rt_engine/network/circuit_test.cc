@@ -2,6 +2,7 @@
 // no allocation while stepping.
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "gtest/gtest.h"
 #include "rt_engine/model_set.h"
@@ -131,6 +132,71 @@ TEST(CircuitTest, FullEventQueueCountsDropsInsteadOfGrowing) {
 }
 
 // Artificial cells fire at exact times, seen through the spike log.
+// Equal synapses on one cell share a state only when none of their own
+// signals is published; the cell's V is the same either way.
+TEST(CircuitTest, SharedSynapseStatesLeaveTheCellUnchanged) {
+  auto make = [](std::optional<std::vector<std::string>> published) {
+    ModelSetSpec spec;
+    ModelCellSpec m;
+    m.name = "m";
+    spec.model_cells = {m};
+    for (const char* p : {"hh_na", "hh_k", "hh_leak"})
+      spec.conductances.push_back(*PresetConductance(std::string("m_") + p, p,
+                                                     1, Integrator::kExpEuler));
+    ArtificialCellSpec drive;
+    drive.name = "drive";
+    drive.params.kind = ArtificialKind::kNetStim;
+    drive.params.interval_ms = 2;
+    drive.params.number = 1e9;
+    drive.params.noise = 1;
+    drive.params.seed = 7;
+    spec.artificial_cells = {drive};
+    const SynapseKind kinds[] = {SynapseKind::kExp, SynapseKind::kExp2,
+                                 SynapseKind::kAlpha, SynapseKind::kGsyn,
+                                 SynapseKind::kAmpa};
+    for (int s = 0; s < 20; ++s) {
+      EventSynapseSpec sy;
+      sy.name = "syn" + std::to_string(s);
+      sy.cell = 1;
+      sy.params.kind = kinds[s % 5];
+      sy.params.e_rev_mv = s % 2 ? 0 : -80;
+      spec.synapses.push_back(sy);
+      ConnectionSpec c;
+      c.name = "c" + std::to_string(s);
+      c.source = {SourceRef::Kind::kArtificial, 0};
+      c.target = {TargetRef::Kind::kSynapse, s};
+      c.weight = 0.5 + 0.1 * s;
+      c.delay_ms = 1 + 0.37 * s;
+      spec.connections.push_back(c);
+    }
+    spec.published_signals = std::move(published);
+    return *ModelSet::Prepare(spec, OneCell(0.025));
+  };
+  auto pooled = make(std::vector<std::string>{"m.v_mv", "syn3.g_ns"});
+  auto separate = make(std::nullopt);
+  // 5 kinds x 2 reversals = 10 classes of 2 synapses; syn3 keeps its own.
+  EXPECT_EQ(pooled->num_synapse_pools(), 11u);
+  EXPECT_EQ(separate->num_synapse_pools(), 20u);
+  const int v_pooled = SignalIndex(*pooled, "m.v_mv");
+  const int v_separate = SignalIndex(*separate, "m.v_mv");
+  const int g3_pooled = SignalIndex(*pooled, "syn3.g_ns");
+  const int g3_separate = SignalIndex(*separate, "syn3.g_ns");
+  std::vector<double> a(pooled->signals().size()),
+      b(separate->signals().size());
+  double v = -65, i = 0;
+  double max_g3 = 0;
+  for (int k = 0; k < 8000; ++k) {  // 200 ms
+    pooled->Step({&v, 1}, {&i, 1});
+    separate->Step({&v, 1}, {&i, 1});
+    pooled->WriteSignals(a);
+    separate->WriteSignals(b);
+    ASSERT_NEAR(a[v_pooled], b[v_separate], 1e-6) << "step " << k;
+    ASSERT_NEAR(a[g3_pooled], b[g3_separate], 1e-9) << "step " << k;
+    max_g3 = std::max(max_g3, b[g3_separate]);
+  }
+  EXPECT_GT(max_g3, 0.1);  // the synapse was driven
+}
+
 TEST(CircuitTest, VecStimDrivesIntFire1AtExactTimes) {
   ModelSetSpec spec;
   ArtificialCellSpec vs, cell;
