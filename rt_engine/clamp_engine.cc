@@ -71,7 +71,10 @@ ClampEngine::ClampEngine(Daq& daq, const ClampEngineConfig& config)
   layouts_[0] = std::move(empty);
 }
 
-ClampEngine::~ClampEngine() { delete active_; }
+ClampEngine::~ClampEngine() {
+  delete active_;
+  delete posted_timeline_;
+}
 
 ModelSet::Config ClampEngine::ModelSetConfig() const {
   ModelSet::Config mc;
@@ -131,9 +134,46 @@ void ClampEngine::RequestClearFault() {
   clear_fault_requested_.store(true, std::memory_order_release);
 }
 
+absl::StatusOr<std::unique_ptr<Timeline>> ClampEngine::CompileTimeline(
+    const ProtocolSpec& protocol, const TimelineLimits& limits) const {
+  absl::MutexLock lock(&mu_);
+  return Timeline::Compile(protocol, ModelSetConfig().cell_names, latest_,
+                           static_cast<double>(config_.period_ns) * 1e-6,
+                           limits);
+}
+
+uint64_t ClampEngine::PlayTimeline(std::unique_ptr<Timeline> timeline) {
+  absl::MutexLock lock(&mu_);
+  auto posted = std::make_unique<PostedTimeline>();
+  posted->timeline = std::move(timeline);
+  posted->id = next_timeline_id_++;
+  const uint64_t id = posted->id;
+  player_command_.store(0, std::memory_order_release);
+  timeline_mailbox_.Post(std::move(posted));
+  return id;
+}
+
+void ClampEngine::CommandPlayer(PlayerCommand command) {
+  player_command_.store(static_cast<uint8_t>(command),
+                        std::memory_order_release);
+}
+
+PlayerStatus ClampEngine::player_status() const noexcept {
+  const uint64_t word = player_word_.load(std::memory_order_acquire);
+  const uint64_t counts = player_counts_.load(std::memory_order_acquire);
+  PlayerStatus s;
+  s.timeline_id = word >> 32;
+  s.state = static_cast<PlayerState>((word >> 24) & 0xff);
+  s.protocol_sweep = static_cast<int32_t>(word & 0xffffff) - 1;
+  s.sweeps_completed = static_cast<uint32_t>(counts >> 32);
+  s.sweeps_started = static_cast<uint32_t>(counts);
+  return s;
+}
+
 void ClampEngine::ReclaimRetired() {
   absl::MutexLock lock(&mu_);
   mailbox_.ReclaimRetired();
+  timeline_mailbox_.ReclaimRetired();
 }
 
 ModelSetSpec ClampEngine::loaded_spec() const {
@@ -193,6 +233,7 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
       stats_.param_updates_stale.Add();
     }
   }
+  posted_timeline_ = timeline_mailbox_.SwapFromRT(posted_timeline_);
   if (clear_fault_requested_.exchange(false, std::memory_order_acq_rel)) {
     fault_.store(static_cast<uint8_t>(FaultReason::kNone),
                  std::memory_order_release);
@@ -211,6 +252,18 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
   }
   int64_t compute_ns = 0;
   const bool running = state() == EngineState::kRunning;
+  // The protocol: parameter changes before the step, currents after. A
+  // FAULT cuts it short (its data would be meaningless).
+  Timeline* timeline =
+      posted_timeline_ != nullptr ? posted_timeline_->timeline.get() : nullptr;
+  TimelineTick tick;
+  if (timeline != nullptr) {
+    auto command = static_cast<PlayerCommand>(
+        player_command_.exchange(0, std::memory_order_acq_rel));
+    if (!running) command = PlayerCommand::kAbort;
+    tick = timeline->Begin(active_, command);
+    flags |= tick.flags;
+  }
   if (running && active_ != nullptr) {
     const int64_t t0 = MonotonicNowNs();
     const StepReport report = active_->Step(v_mv_, i_pa_);
@@ -221,6 +274,18 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     if (report.spikes) stats_.spikes.Add(report.spikes);
   } else {
     std::fill(i_pa_.begin(), i_pa_.end(), 0.0);
+  }
+  if (timeline != nullptr) {
+    const std::span<const double> stimulus = timeline->stimulus();
+    for (std::size_t c = 0; c < num_cells_; ++c) i_pa_[c] += stimulus[c];
+    player_word_.store(
+        (posted_timeline_->id << 32) |
+            (uint64_t{static_cast<uint8_t>(timeline->state())} << 24) |
+            static_cast<uint32_t>(timeline->protocol_sweep() + 1),
+        std::memory_order_release);
+    player_counts_.store((uint64_t{timeline->sweeps_completed()} << 32) |
+                             timeline->sweeps_started(),
+                         std::memory_order_release);
   }
   if (running) {
     const DaqWriteResult wr = daq_.WriteOutputs(i_pa_);
@@ -268,6 +333,8 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
       n += m;
     }
     h.num_values = static_cast<uint32_t>(n);
+    h.sweep = tick.sweep;
+    h.sweep_sample = tick.sample;
     ring_.CommitPush();
   }
   stats_.cycles.Add();

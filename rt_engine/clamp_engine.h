@@ -35,6 +35,7 @@
 #include "rt_engine/daq.h"
 #include "rt_engine/frame_ring.h"
 #include "rt_engine/model_set.h"
+#include "rt_engine/protocol/timeline.h"
 #include "rt_engine/spsc_queue.h"
 #include "rt_engine/swap_mailbox.h"
 #include "rt_engine/timing_stats.h"
@@ -49,6 +50,15 @@ enum class FaultReason : uint8_t {
   kOverruns,
 };
 const char* FaultReasonName(FaultReason reason);
+
+// The protocol player as the RT side last left it.
+struct PlayerStatus {
+  uint64_t timeline_id = 0;  // PlayTimeline()'s number; 0: none yet
+  PlayerState state = PlayerState::kIdle;
+  uint32_t sweeps_completed = 0;
+  uint32_t sweeps_started = 0;
+  int32_t protocol_sweep = -1;  // sweep of the protocol playing, or -1
+};
 
 struct ClampEngineConfig {
   int64_t period_ns = 50'000;  // clamp step; >= 5 us
@@ -90,6 +100,18 @@ class ClampEngine {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Asks the RT side to leave FAULT at the next cycle.
   void RequestClearFault();
+  // Compiles `protocol` against the most recently loaded model set (its
+  // parameters) and the rig's cells; errors as Timeline::Compile.
+  absl::StatusOr<std::unique_ptr<Timeline>> CompileTimeline(
+      const ProtocolSpec& protocol, const TimelineLimits& limits) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts playing `timeline` at the next cycle (replacing any other);
+  // returns its id for player_status().
+  uint64_t PlayTimeline(std::unique_ptr<Timeline> timeline)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Pause, resume or abort the playing timeline at the next cycle. A
+  // FAULT aborts it by itself.
+  void CommandPlayer(PlayerCommand command);
   // Frees model sets the RT side has retired.
   void ReclaimRetired() ABSL_LOCKS_EXCLUDED(mu_);
   // The spec most recently loaded (empty before any load).
@@ -127,6 +149,7 @@ class ClampEngine {
   uint32_t active_generation() const noexcept {
     return active_generation_.load(std::memory_order_acquire);
   }
+  PlayerStatus player_status() const noexcept;
 
  private:
   ClampEngine(Daq& daq, const ClampEngineConfig& config);
@@ -149,6 +172,15 @@ class ClampEngine {
 
   // Crossing the boundary.
   SwapMailbox<ModelSet> mailbox_;
+  struct PostedTimeline {  // what crosses: the timeline and its id
+    std::unique_ptr<Timeline> timeline;
+    uint64_t id = 0;
+  };
+  SwapMailbox<PostedTimeline> timeline_mailbox_;
+  PostedTimeline* posted_timeline_ = nullptr;  // RT-owned
+  std::atomic<uint8_t> player_command_{0};
+  std::atomic<uint64_t> player_word_{0};    // id (32) | state (8) | sweep (24)
+  std::atomic<uint64_t> player_counts_{0};  // completed (32) | started (32)
   SpscQueue<ParamUpdate> param_queue_;
   FrameRing ring_;
   TimingStats stats_;
@@ -160,6 +192,7 @@ class ClampEngine {
   // Non-RT.
   mutable absl::Mutex mu_;
   uint32_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_timeline_id_ ABSL_GUARDED_BY(mu_) = 1;
   // The newest set posted: pending or active, never retired, so reading its
   // immutable parts under mu_ is safe.
   const ModelSet* latest_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -19,6 +19,9 @@ enum FrameFlags : uint32_t {
       1u << 2,  // the previous cycle overran; deadlines skipped
   kFrameModelSwapped = 1u << 3,  // a new model set took effect this cycle
   kFrameDaqError = 1u << 4,      // a DAQ read or write failed this cycle
+  kFrameSweepStart = 1u << 5,    // first sample of a protocol sweep
+  kFrameSweepEnd = 1u << 6,      // last sample of a sweep played in full
+  kFrameSweepCut = 1u << 7,      // a sweep was cut short (pause now, abort)
 };
 
 struct FrameHeader {
@@ -31,9 +34,10 @@ struct FrameHeader {
   uint32_t compute_ns = 0;        // time spent stepping the models
   uint32_t latency_ns = 0;        // start of input read to end of output write
   uint32_t num_values = 0;        // how many values follow that are meaningful
-  uint32_t reserved = 0;
+  uint32_t sweep = 0;             // protocol sweep number + 1; 0: none
+  int64_t sweep_sample = 0;       // sample index within that sweep
 };
-static_assert(sizeof(FrameHeader) == 48);
+static_assert(sizeof(FrameHeader) == 56);
 
 }  // namespace dynclamp::rt
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -1003,6 +1004,50 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
       return true;
   }
   return false;
+}
+
+double ModelSet::Read(const ParamUpdate& u) const noexcept {
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  if (u.generation != config_.generation) return kNone;
+  switch (u.object) {
+    case ParamUpdate::Object::kConductance: {
+      if (u.index >= slots_.size()) return kNone;
+      const Slot slot = slots_[u.index];
+      switch (slot.kind) {
+        case Kind::kConstant: {
+          const auto& p = constants_[slot.index].params;
+          return u.param == ConstantConductance::kGNs ? p.g_ns : p.e_rev_mv;
+        }
+        case Kind::kLigand: {
+          const auto& p = ligands_[slot.index].params;
+          if (u.param == LigandGated::kGMaxNs) return p.g_max_ns;
+          if (u.param == LigandGated::kERevMv) return p.e_rev_mv;
+          if (u.param == LigandGated::kApplied) return p.applied;
+          return kNone;
+        }
+        case Kind::kHh: {
+          const HhChannel::Live& live = hh_[slot.index].live;
+          return u.param == HhChannel::kGMaxNs ? live.g_max_ns : live.e_rev_mv;
+        }
+      }
+      return kNone;
+    }
+    case ParamUpdate::Object::kConnection:
+      return u.index < connections_.size() ? connections_[u.index].weight
+                                           : kNone;
+    case ParamUpdate::Object::kGraded:
+      return u.index < graded_.size() ? graded_[u.index].g_max : kNone;
+    case ParamUpdate::Object::kGap:
+      return u.index < gaps_.size() ? gaps_[u.index].g : kNone;
+    case ParamUpdate::Object::kModelCell:
+      return u.index < model_cells_.size() ? model_cells_[u.index].bias_pa
+                                           : kNone;
+    case ParamUpdate::Object::kBackground:
+      if (u.index >= backgrounds_.size()) return kNone;
+      return u.param == 0 ? backgrounds_[u.index].p.ge0_ns
+                          : backgrounds_[u.index].p.gi0_ns;
+  }
+  return kNone;
 }
 
 absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,

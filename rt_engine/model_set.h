@@ -129,6 +129,9 @@ class ModelSet {
   // RT. Applies a resolved update; false if it was resolved against another
   // generation (the set was swapped in between) and so was ignored.
   bool Apply(const ParamUpdate& update) noexcept;
+  // RT. The value the parameter `update` addresses has now (its value
+  // field is ignored); NaN if it was resolved against another generation.
+  double Read(const ParamUpdate& update) const noexcept;
 
   // Non-RT. Resolves "<conductance>.<param>" and checks the value against
   // the parameter's range. NotFound / InvalidArgument / FailedPrecondition

@@ -240,6 +240,61 @@ TEST(RtAllocationTest, ClampCycleAllocatesNothing) {
 
 // End to end: while the RT thread runs (and this thread only sleeps), the
 // process allocates nothing.
+// Playing a protocol (currents, a parameter ramp, pause, resume, abort)
+// allocates nothing either: everything was compiled beforehand.
+TEST(RtAllocationTest, ProtocolPlaybackAllocatesNothing) {
+  SimRigConfig sim = testing::IdealSim({SimCellConfig{}, SimCellConfig{}});
+  auto b = testing::MakeBench(sim, 25'000, 2000);
+  ASSERT_TRUE(b.engine->LoadModelSet(EverythingSpec()).ok());
+  ProtocolSpec protocol;
+  SweepSpec sweep;
+  StimulusSpec current;
+  current.cell = "cell0";
+  EpochSpec sine;
+  sine.shape = EpochSpec::Shape::kSine;
+  sine.duration_ms = 5;
+  sine.amplitude = 100;
+  sine.frequency_hz = 200;
+  EpochSpec noise;
+  noise.shape = EpochSpec::Shape::kNoise;
+  noise.duration_ms = 5;
+  noise.amplitude = 20;
+  noise.tau_ms = 1;
+  current.epochs = {sine, noise};
+  StimulusSpec ramp;
+  ramp.parameter = "na.g_max_ns";
+  EpochSpec up;
+  up.shape = EpochSpec::Shape::kRamp;
+  up.duration_ms = 10;
+  up.level_end = 300;
+  ramp.epochs = {up};
+  sweep.stimuli = {current, ramp};
+  protocol.sweeps = {sweep};
+  protocol.repetitions = 5;
+  protocol.interval_ms = 1;
+  auto timeline = b.engine->CompileTimeline(protocol, {});
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  b.engine->PlayTimeline(*std::move(timeline));
+  int64_t t = 0;
+  t_tracking = true;
+  t_allocs = 0;
+  for (int k = 0; k < 4000; ++k) {
+    t += 25'000;
+    if (k == 300) b.engine->CommandPlayer(PlayerCommand::kPauseNow);
+    if (k == 400) b.engine->CommandPlayer(PlayerCommand::kResume);
+    if (k == 500) b.engine->CommandPlayer(PlayerCommand::kPauseAfterSweep);
+    if (k == 1500) b.engine->CommandPlayer(PlayerCommand::kResume);
+    if (k == 1700) b.engine->CommandPlayer(PlayerCommand::kAbort);
+    b.engine->RunCycle(t, t, 25'000);
+  }
+  t_tracking = false;
+  EXPECT_EQ(t_allocs, 0u);
+  const PlayerStatus status = b.engine->player_status();
+  EXPECT_EQ(status.state, PlayerState::kAborted);
+  EXPECT_EQ(status.sweeps_completed, 1u);
+  EXPECT_EQ(status.sweeps_started, 3u);
+}
+
 TEST(RtAllocationTest, RunningLoopAllocatesNothing) {
   auto b = testing::MakeBench(testing::IdealSim({SimCellConfig{}}), 50'000,
                               2000, 1 << 16);
