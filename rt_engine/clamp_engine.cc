@@ -335,6 +335,7 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     h.num_values = static_cast<uint32_t>(n);
     h.sweep = tick.sweep;
     h.sweep_sample = tick.sample;
+    h.protocol_sweep = tick.protocol_sweep;
     ring_.CommitPush();
   }
   stats_.cycles.Add();

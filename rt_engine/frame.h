@@ -34,10 +34,12 @@ struct FrameHeader {
   uint32_t compute_ns = 0;        // time spent stepping the models
   uint32_t latency_ns = 0;        // start of input read to end of output write
   uint32_t num_values = 0;        // how many values follow that are meaningful
-  uint32_t sweep = 0;             // protocol sweep number + 1; 0: none
+  uint32_t sweep = 0;             // recorded sweep number; 0: not in one
   int64_t sweep_sample = 0;       // sample index within that sweep
+  int32_t protocol_sweep = -1;    // the protocol's sweep being played
+  uint32_t reserved = 0;
 };
-static_assert(sizeof(FrameHeader) == 56);
+static_assert(sizeof(FrameHeader) == 64);
 
 }  // namespace dynclamp::rt
 

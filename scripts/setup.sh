@@ -10,7 +10,7 @@ packages=(
   libabsl-dev libmuparser-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libyaml-cpp-dev libcli11-dev
+  libyaml-cpp-dev libcli11-dev libhdf5-dev libsqlite3-dev python3-h5py
   python3 python3-neuron neuron-dev python3-numpy
 )
 missing=()

@@ -335,6 +335,7 @@ TimelineTick Timeline::Begin(ModelSet* set, PlayerCommand command) noexcept {
         tick.flags |= kFrameSweepCut;
         tick.sweep = started_;
         tick.sample = sample_;
+        tick.protocol_sweep = static_cast<int32_t>(order_[position_]);
       }
       if (state_ == PlayerState::kSweep || state_ == PlayerState::kInterval ||
           state_ == PlayerState::kPaused) {
@@ -393,6 +394,7 @@ TimelineTick Timeline::Begin(ModelSet* set, PlayerCommand command) noexcept {
   }
   tick.sweep = started_;
   tick.sample = sample_;
+  tick.protocol_sweep = static_cast<int32_t>(order_[position_]);
   if (sample_ == 0) tick.flags |= kFrameSweepStart;
   if (sample_ == sweep.samples - 1) tick.flags |= kFrameSweepEnd;
   ++sample_;

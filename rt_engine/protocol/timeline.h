@@ -77,6 +77,7 @@ struct TimelineTick {
   uint32_t sweep = 0;  // recorded sweep number + 1 (0: not in a sweep)
   uint32_t flags = 0;  // kFrameSweepStart / kFrameSweepEnd / kFrameSweepCut
   int64_t sample = 0;  // index within the sweep
+  int32_t protocol_sweep = -1;  // index in spec().sweeps
 };
 
 enum class PlayerCommand : uint8_t {

@@ -1,0 +1,108 @@
+// Hdf5: a thin RAII layer over the HDF5 C library for what the NWB writer
+// needs: groups, scalar and array text/number attributes and datasets,
+// extendible chunked datasets, object references and soft links. Every
+// failure is an absl::Status naming the object.
+//
+// Threads: non-RT. An Hdf5File and everything opened from it belong to one
+// thread at a time (the recorder's writer thread).
+#ifndef DYNCLAMP_SERVER_RECORDER_HDF5_H_
+#define DYNCLAMP_SERVER_RECORDER_HDF5_H_
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace dynclamp::server::h5 {
+
+// Owns one hid_t and closes it with the matching H5*close.
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(hid_t id) : id_(id) {}
+  Handle(Handle&& o) noexcept : id_(o.id_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { Close(); }
+  hid_t id() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+  void Close();
+
+ private:
+  hid_t id_ = -1;
+};
+
+// An object reference to be stored in a dataset or attribute.
+using ObjectRef = hobj_ref_t;
+
+class File {
+ public:
+  // Creates (truncates) `path`.
+  static absl::StatusOr<File> Create(const std::string& path);
+  hid_t id() const { return file_.id(); }
+  absl::Status Flush();
+  void Close() { file_.Close(); }
+
+  absl::StatusOr<Handle> CreateGroup(const std::string& path);
+  absl::StatusOr<ObjectRef> Reference(const std::string& path);
+  absl::Status SoftLink(const std::string& target, const std::string& link);
+
+  // Attributes on the object at `path`.
+  absl::Status SetText(const std::string& path, const std::string& name,
+                       absl::string_view value);
+  absl::Status SetTextArray(const std::string& path, const std::string& name,
+                            const std::vector<std::string>& values);
+  absl::Status SetDouble(const std::string& path, const std::string& name,
+                         double value);
+  absl::Status SetFloat(const std::string& path, const std::string& name,
+                        float value);
+  absl::Status SetUint32(const std::string& path, const std::string& name,
+                         uint32_t value);
+  absl::Status SetRef(const std::string& path, const std::string& name,
+                      ObjectRef ref);
+
+  // Datasets written whole.
+  absl::Status WriteText(const std::string& path, absl::string_view value);
+  absl::Status WriteTextArray(const std::string& path,
+                              const std::vector<std::string>& values);
+  absl::Status WriteDouble(const std::string& path, double value);
+
+ private:
+  explicit File(Handle file) : file_(std::move(file)) {}
+  Handle file_;
+};
+
+// A one-dimensional dataset that grows at the end, in chunks.
+class Appendable {
+ public:
+  enum class Kind { kFloat32, kFloat64, kInt32, kInt64, kRef, kTimeSeriesRef };
+  // A row of a TimeSeriesReferenceVectorData column.
+  struct TimeSeriesRef {
+    int32_t idx_start;
+    int32_t count;
+    ObjectRef timeseries;
+  };
+
+  Appendable() = default;  // empty until assigned from Create()
+  static absl::StatusOr<Appendable> Create(File& file, const std::string& path,
+                                           Kind kind, hsize_t chunk);
+  absl::Status Append(const void* values, hsize_t n);
+  hsize_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Handle dataset_;
+  Handle mem_type_;  // owned only for compound types
+  hid_t type_ = -1;
+  hsize_t size_ = 0;
+  std::string path_;
+};
+
+}  // namespace dynclamp::server::h5
+
+#endif  // DYNCLAMP_SERVER_RECORDER_HDF5_H_

@@ -1,0 +1,462 @@
+#include "server/recorder/nwb_writer.h"
+
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace dynclamp::server {
+namespace {
+
+constexpr char kCore[] = "core";
+constexpr char kHdmf[] = "hdmf-common";
+constexpr char kNwbVersion[] = "2.6.0";
+constexpr hsize_t kSampleChunk = 16384;
+constexpr hsize_t kRowChunk = 64;
+
+#define RETURN_IF_ERROR(expr)                 \
+  do {                                        \
+    if (absl::Status s_ = (expr); !s_.ok()) { \
+      return s_;                              \
+    }                                         \
+  } while (0)
+
+std::string NewUuid() {
+  static thread_local std::mt19937_64 gen(std::random_device{}());
+  const uint64_t a = gen(), b = gen();
+  // Version 4, variant 1.
+  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", a >> 32,
+                         (a >> 16) & 0xffff, a & 0xfff,
+                         0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
+}
+
+std::string IsoTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", t, absl::UTCTimeZone());
+}
+
+std::string SweepName(uint32_t number) {
+  return absl::StrFormat("sweep_%04d", number);
+}
+
+}  // namespace
+
+SiUnit ToSi(const std::string& unit) {
+  if (unit == "mV") return {"volts", 1e-3};
+  if (unit == "pA") return {"amperes", 1e-12};
+  if (unit == "nS") return {"siemens", 1e-9};
+  if (unit == "ms") return {"seconds", 1e-3};
+  if (unit == "pF") return {"farads", 1e-12};
+  return {unit, 1.0};
+}
+
+absl::StatusOr<std::unique_ptr<NwbWriter>> NwbWriter::Create(
+    const std::string& path, const NwbSession& session) {
+  absl::StatusOr<h5::File> file = h5::File::Create(path);
+  if (!file.ok()) return file.status();
+  auto writer = std::unique_ptr<NwbWriter>(
+      new NwbWriter(path, session, *std::move(file)));
+  RETURN_IF_ERROR(writer->WriteSkeleton());
+  RETURN_IF_ERROR(writer->CreateTables());
+  RETURN_IF_ERROR(writer->Flush());
+  return writer;
+}
+
+NwbWriter::~NwbWriter() {
+  if (!closed_) Close().IgnoreError();
+}
+
+absl::Status NwbWriter::Typed(const std::string& path, const char* ns,
+                              const char* type) {
+  RETURN_IF_ERROR(file_.SetText(path, "namespace", ns));
+  RETURN_IF_ERROR(file_.SetText(path, "neurodata_type", type));
+  return file_.SetText(path, "object_id", NewUuid());
+}
+
+absl::Status NwbWriter::WriteSkeleton() {
+  const NwbSession& s = session_;
+  RETURN_IF_ERROR(Typed("/", kCore, "NWBFile"));
+  RETURN_IF_ERROR(file_.SetText("/", "nwb_version", kNwbVersion));
+  RETURN_IF_ERROR(
+      file_.WriteTextArray("/file_create_date", {IsoTime(absl::Now())}));
+  RETURN_IF_ERROR(file_.WriteText("/identifier", s.identifier));
+  RETURN_IF_ERROR(
+      file_.WriteText("/session_description", s.session_description));
+  RETURN_IF_ERROR(
+      file_.WriteText("/session_start_time", IsoTime(s.start_time)));
+  RETURN_IF_ERROR(
+      file_.WriteText("/timestamps_reference_time", IsoTime(s.start_time)));
+  for (const char* g :
+       {"/acquisition", "/analysis", "/processing", "/stimulus",
+        "/stimulus/presentation", "/stimulus/templates", "/general",
+        "/general/devices", "/general/intracellular_ephys",
+        "/processing/dynamic_clamp"}) {
+    if (auto group = file_.CreateGroup(g); !group.ok()) return group.status();
+  }
+  RETURN_IF_ERROR(
+      Typed("/processing/dynamic_clamp", kCore, "ProcessingModule"));
+  RETURN_IF_ERROR(file_.SetText(
+      "/processing/dynamic_clamp", "description",
+      "Conductances, currents and model states the dynamic clamp computed, "
+      "and each sweep's timing"));
+  RETURN_IF_ERROR(file_.WriteText("/general/protocol", s.protocol_text));
+  if (!s.spec_text.empty())
+    RETURN_IF_ERROR(file_.WriteText("/general/stimulus", s.spec_text));
+  RETURN_IF_ERROR(file_.WriteText(
+      "/general/data_collection",
+      absl::StrCat("dynamic clamp, dynclampd ", s.version,
+                   "; rig: ", s.rig_text, "; rate ", s.rate_hz, " Hz")));
+  RETURN_IF_ERROR(file_.WriteText("/general/source_script",
+                                  absl::StrCat("dynclampd ", s.version)));
+  RETURN_IF_ERROR(
+      file_.SetText("/general/source_script", "file_name", "dynclampd"));
+
+  const std::string device = "/general/devices/" + s.device_name;
+  if (auto g = file_.CreateGroup(device); !g.ok()) return g.status();
+  RETURN_IF_ERROR(Typed(device, kCore, "Device"));
+  RETURN_IF_ERROR(file_.SetText(device, "description", s.rig_text));
+  RETURN_IF_ERROR(file_.SetText(device, "manufacturer", "dynclamp"));
+  for (const std::string& cell : s.cells) {
+    const std::string electrode = "/general/intracellular_ephys/" + cell;
+    if (auto g = file_.CreateGroup(electrode); !g.ok()) return g.status();
+    RETURN_IF_ERROR(Typed(electrode, kCore, "IntracellularElectrode"));
+    RETURN_IF_ERROR(file_.WriteText(
+        electrode + "/description",
+        absl::StrCat("electrode on recorded cell '", cell, "'")));
+    RETURN_IF_ERROR(file_.WriteText(electrode + "/cell_id", cell));
+    RETURN_IF_ERROR(file_.SoftLink(device, electrode + "/device"));
+    absl::StatusOr<h5::ObjectRef> ref = file_.Reference(electrode);
+    if (!ref.ok()) return ref.status();
+    electrode_refs_.push_back(*ref);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::Column(const std::string& table,
+                               const std::string& name,
+                               h5::Appendable::Kind kind, const char* ns,
+                               const char* type, const std::string& description,
+                               h5::Appendable& out) {
+  const std::string path = table + "/" + name;
+  absl::StatusOr<h5::Appendable> a =
+      h5::Appendable::Create(file_, path, kind, kRowChunk);
+  if (!a.ok()) return a.status();
+  out = *std::move(a);
+  RETURN_IF_ERROR(Typed(path, ns, type));
+  if (name != "id")
+    RETURN_IF_ERROR(file_.SetText(path, "description", description));
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::CreateTables() {
+  using Kind = h5::Appendable::Kind;
+  const std::string ice = "/general/intracellular_ephys";
+  auto table = [&](const std::string& path, const char* ns, const char* type,
+                   const std::string& description,
+                   const std::vector<std::string>& colnames) -> absl::Status {
+    if (auto g = file_.CreateGroup(path); !g.ok()) return g.status();
+    RETURN_IF_ERROR(Typed(path, ns, type));
+    RETURN_IF_ERROR(file_.SetText(path, "description", description));
+    return file_.SetTextArray(path, "colnames", colnames);
+  };
+  // The intracellular recordings: one row per cell and sweep.
+  const std::string rec = ice + "/intracellular_recordings";
+  RETURN_IF_ERROR(
+      table(rec, kCore, "IntracellularRecordingsTable",
+            "A table to group together a stimulus and response from a single "
+            "electrode and a single simultaneous recording and for storing "
+            "metadata about the intracellular recording.",
+            {}));
+  RETURN_IF_ERROR(file_.SetTextArray(rec, "categories",
+                                     {"electrodes", "stimuli", "responses"}));
+  RETURN_IF_ERROR(Column(rec, "id", Kind::kInt64, kHdmf, "ElementIdentifiers",
+                         "", rec_id_));
+  RETURN_IF_ERROR(
+      table(rec + "/electrodes", kCore, "IntracellularElectrodesTable",
+            "Table for storing intracellular electrode related metadata.",
+            {"electrode"}));
+  RETURN_IF_ERROR(Column(rec + "/electrodes", "id", Kind::kInt64, kHdmf,
+                         "ElementIdentifiers", "", elec_id_));
+  RETURN_IF_ERROR(Column(rec + "/electrodes", "electrode", Kind::kRef, kHdmf,
+                         "VectorData", "the electrode of the recording",
+                         electrode_));
+  RETURN_IF_ERROR(
+      table(rec + "/stimuli", kCore, "IntracellularStimuliTable",
+            "Table for storing intracellular stimulus related metadata.",
+            {"stimulus"}));
+  RETURN_IF_ERROR(Column(rec + "/stimuli", "id", Kind::kInt64, kHdmf,
+                         "ElementIdentifiers", "", stim_id_));
+  RETURN_IF_ERROR(Column(rec + "/stimuli", "stimulus", Kind::kTimeSeriesRef,
+                         kCore, "TimeSeriesReferenceVectorData",
+                         "the injected current of the recording", stimulus_));
+  RETURN_IF_ERROR(
+      table(rec + "/responses", kCore, "IntracellularResponsesTable",
+            "Table for storing intracellular response related metadata.",
+            {"response"}));
+  RETURN_IF_ERROR(Column(rec + "/responses", "id", Kind::kInt64, kHdmf,
+                         "ElementIdentifiers", "", resp_id_));
+  RETURN_IF_ERROR(Column(rec + "/responses", "response", Kind::kTimeSeriesRef,
+                         kCore, "TimeSeriesReferenceVectorData",
+                         "the membrane potential of the recording", response_));
+
+  // Sweeps: the recordings made at the same time.
+  const std::string sim = ice + "/simultaneous_recordings";
+  RETURN_IF_ERROR(table(sim, kCore, "SimultaneousRecordingsTable",
+                        "the recordings of each sweep", {"recordings"}));
+  RETURN_IF_ERROR(Column(sim, "id", Kind::kInt64, kHdmf, "ElementIdentifiers",
+                         "", sim_id_));
+  RETURN_IF_ERROR(Column(sim, "recordings", Kind::kInt64, kHdmf,
+                         "DynamicTableRegion",
+                         "rows of intracellular_recordings", sim_recordings_));
+  absl::StatusOr<h5::ObjectRef> rec_ref = file_.Reference(rec);
+  if (!rec_ref.ok()) return rec_ref.status();
+  RETURN_IF_ERROR(file_.SetRef(sim + "/recordings", "table", *rec_ref));
+  RETURN_IF_ERROR(Column(sim, "recordings_index", Kind::kInt64, kHdmf,
+                         "VectorIndex", "index of recordings", sim_index_));
+  absl::StatusOr<h5::ObjectRef> target = file_.Reference(sim + "/recordings");
+  if (!target.ok()) return target.status();
+  RETURN_IF_ERROR(file_.SetRef(sim + "/recordings_index", "target", *target));
+
+  // Timing QC, one row per sweep.
+  const std::string qc = "/processing/dynamic_clamp/sweep_timing";
+  RETURN_IF_ERROR(
+      table(qc, kHdmf, "DynamicTable",
+            "Timing of each sweep as the clamp measured it (Bettencourt et al. "
+            "2008: data from long steps should be discarded)",
+            {"sweep_number", "protocol_sweep", "cycles", "overruns",
+             "dropped_frames", "clipped_outputs", "worst_period_s",
+             "p999_period_s", "worst_latency_s", "complete"}));
+  TimingColumns& t = timing_;
+  RETURN_IF_ERROR(
+      Column(qc, "id", Kind::kInt64, kHdmf, "ElementIdentifiers", "", t.id));
+  struct Col {
+    const char* name;
+    Kind kind;
+    const char* description;
+    h5::Appendable* out;
+  };
+  for (const Col& c : std::vector<Col>{
+           {"sweep_number", Kind::kInt64, "recorded sweep", &t.sweep_number},
+           {"protocol_sweep", Kind::kInt64, "index in the protocol's sweeps",
+            &t.protocol_sweep},
+           {"cycles", Kind::kInt64, "clamp cycles", &t.cycles},
+           {"overruns", Kind::kInt64, "cycles that followed an overrun",
+            &t.overruns},
+           {"dropped_frames", Kind::kInt64,
+            "samples lost between the loop and the file (stored as NaN)",
+            &t.dropped_frames},
+           {"clipped_outputs", Kind::kInt64, "cycles with a clipped output",
+            &t.clipped_outputs},
+           {"worst_period_s", Kind::kFloat64, "longest clamp step (s)",
+            &t.worst_period},
+           {"p999_period_s", Kind::kFloat64, "99.9th percentile step (s)",
+            &t.p999_period},
+           {"worst_latency_s", Kind::kFloat64,
+            "longest input-to-output latency (s)", &t.worst_latency},
+           {"complete", Kind::kInt32, "1 if the sweep was played in full",
+            &t.complete}}) {
+    RETURN_IF_ERROR(
+        Column(qc, c.name, c.kind, kHdmf, "VectorData", c.description, *c.out));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::CreateSeries(const std::string& path, const char* type,
+                                     const std::string& unit_in,
+                                     uint32_t number,
+                                     const std::string& description,
+                                     double start_s,
+                                     const std::string& electrode) {
+  if (auto g = file_.CreateGroup(path); !g.ok()) return g.status();
+  RETURN_IF_ERROR(Typed(path, kCore, type));
+  RETURN_IF_ERROR(file_.SetText(path, "description", description));
+  RETURN_IF_ERROR(file_.SetText(path, "comments", "no comments"));
+  if (!electrode.empty()) {
+    RETURN_IF_ERROR(
+        file_.SetText(path, "stimulus_description", session_.protocol_name));
+    RETURN_IF_ERROR(file_.SetUint32(path, "sweep_number", number));
+    RETURN_IF_ERROR(file_.SoftLink(electrode, path + "/electrode"));
+  }
+  absl::StatusOr<h5::Appendable> data = h5::Appendable::Create(
+      file_, path + "/data", h5::Appendable::Kind::kFloat32, kSampleChunk);
+  if (!data.ok()) return data.status();
+  const SiUnit si = ToSi(unit_in);
+  RETURN_IF_ERROR(file_.SetText(path + "/data", "unit", si.unit));
+  RETURN_IF_ERROR(file_.SetFloat(path + "/data", "conversion",
+                                 static_cast<float>(si.conversion)));
+  RETURN_IF_ERROR(file_.SetFloat(path + "/data", "offset", 0.0f));
+  RETURN_IF_ERROR(file_.SetFloat(path + "/data", "resolution", -1.0f));
+  RETURN_IF_ERROR(file_.WriteDouble(path + "/starting_time", start_s));
+  RETURN_IF_ERROR(file_.SetFloat(path + "/starting_time", "rate",
+                                 static_cast<float>(session_.rate_hz)));
+  RETURN_IF_ERROR(file_.SetText(path + "/starting_time", "unit", "seconds"));
+  series_.push_back(*std::move(data));
+  series_paths_.push_back(path);
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::BeginSweep(uint32_t number, int32_t protocol_sweep,
+                                   const std::string& description,
+                                   double starting_time_s) {
+  if (in_sweep_) {
+    SweepTiming cut;
+    cut.complete = false;
+    RETURN_IF_ERROR(EndSweep(cut));
+  }
+  series_.clear();
+  series_paths_.clear();
+  const std::string sweep = SweepName(number);
+  const std::string ice = "/general/intracellular_ephys/";
+  for (const std::string& cell : session_.cells) {
+    RETURN_IF_ERROR(CreateSeries(
+        absl::StrCat("/acquisition/", cell, "_", sweep), "CurrentClampSeries",
+        "mV", number,
+        absl::StrCat("membrane potential of ", cell, ", ", description),
+        starting_time_s, ice + cell));
+  }
+  for (const std::string& cell : session_.cells) {
+    RETURN_IF_ERROR(CreateSeries(
+        absl::StrCat("/stimulus/presentation/", cell, "_stimulus_", sweep),
+        "CurrentClampStimulusSeries", "pA", number,
+        absl::StrCat("current injected into ", cell,
+                     " (protocol and dynamic clamp), ", description),
+        starting_time_s, ice + cell));
+  }
+  for (const NwbSession::Signal& sig : session_.signals) {
+    RETURN_IF_ERROR(CreateSeries(
+        absl::StrCat("/processing/dynamic_clamp/", sig.name, "_", sweep),
+        "TimeSeries", sig.unit, number,
+        absl::StrCat(sig.name, " as the clamp computed it, ", description),
+        starting_time_s, ""));
+  }
+  in_sweep_ = true;
+  sweep_number_ = number;
+  protocol_sweep_ = protocol_sweep;
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::Append(const float* samples, std::size_t n) {
+  if (!in_sweep_) return absl::FailedPreconditionError("no sweep is open");
+  const std::size_t width = series_.size();
+  column_.resize(n);
+  for (std::size_t k = 0; k < width; ++k) {
+    for (std::size_t i = 0; i < n; ++i) column_[i] = samples[i * width + k];
+    RETURN_IF_ERROR(series_[k].Append(column_.data(), n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
+  if (!in_sweep_) return absl::OkStatus();
+  in_sweep_ = false;
+  const std::size_t cells = session_.cells.size();
+  const int32_t count =
+      series_.empty() ? 0 : static_cast<int32_t>(series_[0].size());
+  const int64_t first_row = recordings_;
+  for (std::size_t c = 0; c < cells; ++c) {
+    const int64_t row = recordings_++;
+    for (h5::Appendable* id : {&rec_id_, &elec_id_, &stim_id_, &resp_id_})
+      RETURN_IF_ERROR(id->Append(&row, 1));
+    RETURN_IF_ERROR(electrode_.Append(&electrode_refs_[c], 1));
+    absl::StatusOr<h5::ObjectRef> v = file_.Reference(series_paths_[c]);
+    absl::StatusOr<h5::ObjectRef> i = file_.Reference(series_paths_[cells + c]);
+    if (!v.ok()) return v.status();
+    if (!i.ok()) return i.status();
+    const h5::Appendable::TimeSeriesRef stim{0, count, *i}, resp{0, count, *v};
+    RETURN_IF_ERROR(stimulus_.Append(&stim, 1));
+    RETURN_IF_ERROR(response_.Append(&resp, 1));
+  }
+  const int64_t sim_row = simultaneous_++;
+  RETURN_IF_ERROR(sim_id_.Append(&sim_row, 1));
+  for (int64_t r = first_row; r < recordings_; ++r)
+    RETURN_IF_ERROR(sim_recordings_.Append(&r, 1));
+  RETURN_IF_ERROR(sim_index_.Append(&recordings_, 1));
+
+  TimingColumns& t = timing_;
+  const int64_t row = t.id.size(), number = sweep_number_,
+                psweep = protocol_sweep_;
+  const int64_t cycles = timing.cycles, overruns = timing.overruns,
+                dropped = timing.dropped_frames,
+                clipped = timing.clipped_outputs;
+  const int32_t complete = timing.complete ? 1 : 0;
+  RETURN_IF_ERROR(t.id.Append(&row, 1));
+  RETURN_IF_ERROR(t.sweep_number.Append(&number, 1));
+  RETURN_IF_ERROR(t.protocol_sweep.Append(&psweep, 1));
+  RETURN_IF_ERROR(t.cycles.Append(&cycles, 1));
+  RETURN_IF_ERROR(t.overruns.Append(&overruns, 1));
+  RETURN_IF_ERROR(t.dropped_frames.Append(&dropped, 1));
+  RETURN_IF_ERROR(t.clipped_outputs.Append(&clipped, 1));
+  RETURN_IF_ERROR(t.worst_period.Append(&timing.worst_period_s, 1));
+  RETURN_IF_ERROR(t.p999_period.Append(&timing.p999_period_s, 1));
+  RETURN_IF_ERROR(t.worst_latency.Append(&timing.worst_latency_s, 1));
+  RETURN_IF_ERROR(t.complete.Append(&complete, 1));
+  if (!timing.complete) {
+    for (const std::string& p : series_paths_)
+      RETURN_IF_ERROR(file_.SetText(p, "comments",
+                                    "sweep cut short (pause, abort or fault)"));
+  }
+  series_.clear();
+  ++sweeps_written_;
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::Flush() { return file_.Flush(); }
+
+absl::Status NwbWriter::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  if (in_sweep_) {
+    SweepTiming cut;
+    cut.complete = false;
+    RETURN_IF_ERROR(EndSweep(cut));
+  }
+  // The protocol as one sequence of its sweeps.
+  using Kind = h5::Appendable::Kind;
+  const std::string seq = "/general/intracellular_ephys/sequential_recordings";
+  if (auto g = file_.CreateGroup(seq); !g.ok()) return g.status();
+  RETURN_IF_ERROR(Typed(seq, kCore, "SequentialRecordingsTable"));
+  RETURN_IF_ERROR(file_.SetText(seq, "description", "the protocol's sweeps"));
+  RETURN_IF_ERROR(file_.SetTextArray(
+      seq, "colnames", {"simultaneous_recordings", "stimulus_type"}));
+  h5::Appendable id, region, index, stimulus_type;
+  RETURN_IF_ERROR(
+      Column(seq, "id", Kind::kInt64, kHdmf, "ElementIdentifiers", "", id));
+  RETURN_IF_ERROR(Column(seq, "simultaneous_recordings", Kind::kInt64, kHdmf,
+                         "DynamicTableRegion", "the sweeps", region));
+  RETURN_IF_ERROR(Column(seq, "simultaneous_recordings_index", Kind::kInt64,
+                         kHdmf, "VectorIndex", "index of the sweeps", index));
+  const int64_t zero = 0;
+  RETURN_IF_ERROR(id.Append(&zero, 1));
+  for (int64_t r = 0; r < simultaneous_; ++r)
+    RETURN_IF_ERROR(region.Append(&r, 1));
+  RETURN_IF_ERROR(index.Append(&simultaneous_, 1));
+  auto sim_ref =
+      file_.Reference("/general/intracellular_ephys/simultaneous_recordings");
+  if (!sim_ref.ok()) return sim_ref.status();
+  RETURN_IF_ERROR(
+      file_.SetRef(seq + "/simultaneous_recordings", "table", *sim_ref));
+  auto region_ref = file_.Reference(seq + "/simultaneous_recordings");
+  if (!region_ref.ok()) return region_ref.status();
+  RETURN_IF_ERROR(file_.SetRef(seq + "/simultaneous_recordings_index", "target",
+                               *region_ref));
+  RETURN_IF_ERROR(
+      file_.WriteTextArray(seq + "/stimulus_type", {session_.protocol_name}));
+  RETURN_IF_ERROR(Typed(seq + "/stimulus_type", kHdmf, "VectorData"));
+  RETURN_IF_ERROR(
+      file_.SetText(seq + "/stimulus_type", "description", "the protocol"));
+  RETURN_IF_ERROR(file_.Flush());
+  // Every dataset closed first: the file is released only then.
+  series_.clear();
+  for (h5::Appendable* a :
+       {&rec_id_, &elec_id_, &stim_id_, &resp_id_, &electrode_, &stimulus_,
+        &response_, &sim_id_, &sim_recordings_, &sim_index_, &timing_.id,
+        &timing_.sweep_number, &timing_.protocol_sweep, &timing_.cycles,
+        &timing_.overruns, &timing_.dropped_frames, &timing_.clipped_outputs,
+        &timing_.worst_period, &timing_.p999_period, &timing_.worst_latency,
+        &timing_.complete})
+    *a = h5::Appendable();
+  file_.Close();
+  return absl::OkStatus();
+}
+
+}  // namespace dynclamp::server

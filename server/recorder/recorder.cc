@@ -1,0 +1,228 @@
+#include "server/recorder/recorder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "rt_engine/frame.h"
+
+namespace dynclamp::server {
+namespace {
+
+constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Start(
+    RecorderConfig config) {
+  const std::size_t width =
+      2 * config.session.cells.size() + config.session.signals.size();
+  if (config.frame_index.size() != width) {
+    return absl::InternalError(
+        absl::StrCat("recorder: ", config.frame_index.size(),
+                     " frame indices for ", width, " recorded values"));
+  }
+  auto recorder = std::unique_ptr<Recorder>(new Recorder(std::move(config)));
+  absl::StatusOr<std::unique_ptr<NwbWriter>> writer =
+      NwbWriter::Create(recorder->config_.path, recorder->config_.session);
+  if (!writer.ok()) return writer.status();
+  recorder->writer_ = *std::move(writer);
+  recorder->width_ = width;
+  recorder->thread_ = std::thread([r = recorder.get()] { r->WriterLoop(); });
+  return recorder;
+}
+
+Recorder::~Recorder() { Finish().IgnoreError(); }
+
+void Recorder::Push(Block block) {
+  const std::size_t bytes = block.samples.size() * sizeof(float);
+  absl::MutexLock lock(&mu_);
+  if (block.kind == Block::Kind::kSamples &&
+      queued_bytes_ + bytes > config_.max_buffered_bytes) {
+    // The disk does not keep up: lose these samples, never the loop's time.
+    dropped_ += block.samples.size() / std::max<std::size_t>(width_, 1);
+    return;
+  }
+  queued_bytes_ += bytes;
+  queue_.push_back(std::move(block));
+}
+
+void Recorder::FlushBuilding() {
+  if (building_.samples.empty()) return;
+  building_.kind = Block::Kind::kSamples;
+  building_.sweep = open_.sweep;
+  Push(std::move(building_));
+  building_ = Block();
+}
+
+void Recorder::BeginSweep(const rt::FrameHeader& h) {
+  open_ = Open();
+  open_.active = true;
+  open_.sweep = h.sweep;
+  open_.protocol_sweep = h.protocol_sweep;
+  Block begin;
+  begin.kind = Block::Kind::kBegin;
+  begin.sweep = h.sweep;
+  begin.protocol_sweep = h.protocol_sweep;
+  const int64_t first = static_cast<int64_t>(h.cycle) - h.sweep_sample -
+                        static_cast<int64_t>(first_cycle_);
+  begin.start_s = static_cast<double>(first) / config_.session.rate_hz;
+  Push(std::move(begin));
+}
+
+void Recorder::EndSweep(bool complete) {
+  if (!open_.active) return;
+  open_.active = false;
+  FlushBuilding();
+  SweepTiming& t = open_.timing;
+  t.complete = complete;
+  if (!open_.periods_ns.empty()) {
+    std::vector<uint32_t>& p = open_.periods_ns;
+    const std::size_t k = static_cast<std::size_t>(std::ceil(
+                              0.999 * static_cast<double>(p.size()))) -
+                          1;
+    std::nth_element(p.begin(), p.begin() + k, p.end());
+    t.p999_period_s = p[k] * 1e-9;
+  }
+  Block end;
+  end.kind = Block::Kind::kEnd;
+  end.sweep = open_.sweep;
+  end.timing = t;
+  Push(std::move(end));
+  absl::MutexLock lock(&mu_);
+  sweeps_.push_back({open_.sweep, open_.protocol_sweep, open_.next_sample, t});
+}
+
+void Recorder::OnFrame(const rt::FrameHeader& h,
+                       std::span<const double> values) {
+  if (!have_first_cycle_) {
+    first_cycle_ = h.cycle;
+    have_first_cycle_ = true;
+  }
+  if (h.flags & rt::kFrameSweepCut) {
+    if (open_.active && h.sweep == open_.sweep) EndSweep(false);
+    return;
+  }
+  if (h.sweep == 0) {
+    // Its end frame was lost: the sweep is over all the same.
+    if (open_.active) EndSweep(true);
+    return;
+  }
+  if (!open_.active || h.sweep != open_.sweep) {
+    if (open_.active) EndSweep(true);
+    BeginSweep(h);
+  }
+  const int64_t gap = h.sweep_sample - open_.next_sample;
+  if (gap < 0) return;  // not expected; never write a sample twice
+  if (gap > 0) {
+    building_.samples.insert(building_.samples.end(),
+                             static_cast<std::size_t>(gap) * width_, kMissing);
+    open_.timing.dropped_frames += static_cast<uint64_t>(gap);
+  }
+  for (int index : config_.frame_index) {
+    building_.samples.push_back(index >= 0 && static_cast<std::size_t>(index) <
+                                                  values.size()
+                                    ? static_cast<float>(values[index])
+                                    : kMissing);
+  }
+  open_.next_sample = h.sweep_sample + 1;
+  SweepTiming& t = open_.timing;
+  ++t.cycles;
+  if (h.flags & rt::kFrameAfterOverrun) ++t.overruns;
+  if (h.flags & rt::kFrameClipped) ++t.clipped_outputs;
+  if (h.period_ns > 0) {
+    open_.periods_ns.push_back(h.period_ns);
+    t.worst_period_s = std::max(t.worst_period_s, h.period_ns * 1e-9);
+  }
+  t.worst_latency_s = std::max(t.worst_latency_s, h.latency_ns * 1e-9);
+  if (h.flags & rt::kFrameSweepEnd) {
+    EndSweep(true);
+    return;
+  }
+  // Blocks of ~0.1 s reach the writer promptly.
+  if (building_.samples.size() >=
+      static_cast<std::size_t>(config_.session.rate_hz * 0.1) * width_)
+    FlushBuilding();
+}
+
+void Recorder::WriterLoop() {
+  absl::Time last_flush = absl::Now();
+  bool failed = false;
+  auto record_error = [&](absl::Status s) {
+    if (s.ok() || failed) return;
+    failed = true;
+    absl::MutexLock lock(&mu_);
+    if (status_.ok()) status_ = std::move(s);
+  };
+  for (;;) {
+    std::deque<Block> batch;
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stop_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), config_.flush_interval / 4);
+      batch.swap(queue_);
+      queued_bytes_ = 0;
+      stopping = stop_;
+    }
+    for (Block& b : batch) {
+      if (failed) break;
+      switch (b.kind) {
+        case Block::Kind::kBegin:
+          record_error(writer_->BeginSweep(
+              b.sweep, b.protocol_sweep,
+              absl::StrCat("protocol sweep ", b.protocol_sweep), b.start_s));
+          break;
+        case Block::Kind::kSamples:
+          record_error(
+              writer_->Append(b.samples.data(), b.samples.size() / width_));
+          break;
+        case Block::Kind::kEnd:
+          record_error(writer_->EndSweep(b.timing));
+          break;
+      }
+    }
+    const absl::Time now = absl::Now();
+    if (!failed &&
+        (now - last_flush >= config_.flush_interval / 2 || stopping)) {
+      record_error(writer_->Flush());
+      last_flush = now;
+    }
+    if (stopping && batch.empty()) break;
+  }
+}
+
+absl::Status Recorder::Finish() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return status_;
+    finished_ = true;
+  }
+  // The caller has detached the sink: the drain side is ours now.
+  if (open_.active) EndSweep(false);
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  if (writer_ == nullptr) return absl::OkStatus();  // Start() failed
+  absl::Status closed = writer_->Close();
+  absl::MutexLock lock(&mu_);
+  if (status_.ok()) status_ = closed;
+  return status_;
+}
+
+std::vector<RecordedSweep> Recorder::sweeps() const {
+  absl::MutexLock lock(&mu_);
+  return sweeps_;
+}
+
+uint64_t Recorder::samples_dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
+}  // namespace dynclamp::server

@@ -1,0 +1,116 @@
+// Recorder: turns the frames of a protocol run into an NWB file.
+//
+// It is a FrameSink: on the drain thread OnFrame() only copies the recorded
+// values of frames that belong to a sweep into blocks (float32) and measures
+// each sweep's timing from the frame headers; a writer thread of its own
+// writes the blocks through NwbWriter and flushes the file at least every
+// `flush_interval`, so a crash loses at most that much and the file stays
+// readable. Samples the ring dropped are stored as NaN (the sweep keeps its
+// exact sample count and time base) and counted in the sweep's timing.
+//
+// Threads: Start()/Finish()/accessors non-RT, any thread; OnFrame() on the
+// drain thread only.
+#ifndef DYNCLAMP_SERVER_RECORDER_RECORDER_H_
+#define DYNCLAMP_SERVER_RECORDER_RECORDER_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/recorder/nwb_writer.h"
+#include "server/signal_fanout.h"
+
+namespace dynclamp::server {
+
+struct RecorderConfig {
+  std::string path;
+  NwbSession session;  // cells, signals, rate: what is recorded
+  // Where each recorded value sits in a frame: V and I of each cell, then
+  // session.signals, in that order.
+  std::vector<int> frame_index;
+  absl::Duration flush_interval = absl::Milliseconds(500);
+  std::size_t max_buffered_bytes = std::size_t{256} << 20;
+};
+
+// A recorded sweep as the run reports it.
+struct RecordedSweep {
+  uint32_t number = 0;
+  int32_t protocol_sweep = -1;
+  int64_t samples = 0;
+  SweepTiming timing;
+};
+
+class Recorder final : public FrameSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<Recorder>> Start(RecorderConfig config);
+  ~Recorder() override;
+
+  void OnFrame(const rt::FrameHeader& header,
+               std::span<const double> values) override;
+
+  // Writes what is buffered, ends an open sweep as cut short, closes the
+  // file. Returns the first error the writer met (the file then holds what
+  // was written before it). Idempotent.
+  absl::Status Finish() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string& path() const { return config_.path; }
+  std::vector<RecordedSweep> sweeps() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t samples_dropped() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Block {
+    enum class Kind { kBegin, kSamples, kEnd } kind = Kind::kSamples;
+    uint32_t sweep = 0;
+    int32_t protocol_sweep = -1;
+    double start_s = 0;
+    std::vector<float> samples;  // sample-major
+    SweepTiming timing;          // kEnd
+  };
+  // The sweep being received (drain thread).
+  struct Open {
+    bool active = false;
+    uint32_t sweep = 0;
+    int32_t protocol_sweep = -1;
+    int64_t next_sample = 0;
+    SweepTiming timing;
+    std::vector<uint32_t> periods_ns;
+  };
+
+  explicit Recorder(RecorderConfig config) : config_(std::move(config)) {}
+  void WriterLoop();
+  void Push(Block block) ABSL_LOCKS_EXCLUDED(mu_);
+  void BeginSweep(const rt::FrameHeader& h);
+  void EndSweep(bool complete);
+  void FlushBuilding();
+
+  const RecorderConfig config_;
+  std::unique_ptr<NwbWriter> writer_;  // writer thread only, after Start
+  std::thread thread_;
+
+  // Drain thread.
+  Open open_;
+  Block building_;
+  uint64_t first_cycle_ = 0;
+  bool have_first_cycle_ = false;
+  std::size_t width_ = 0;
+
+  mutable absl::Mutex mu_;
+  std::deque<Block> queue_ ABSL_GUARDED_BY(mu_);
+  std::size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::vector<RecordedSweep> sweeps_ ABSL_GUARDED_BY(mu_);
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace dynclamp::server
+
+#endif  // DYNCLAMP_SERVER_RECORDER_RECORDER_H_

@@ -1,0 +1,188 @@
+// The recorder end to end without the daemon: a protocol played by the
+// engine on the simulated rig, its frames recorded to NWB, the file checked
+// with h5py (tests/validation/check_nwb.py through /usr/bin/python3).
+#include "server/recorder/recorder.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "rt_engine/clamp_engine.h"
+#include "tests/rt_engine/test_rig.h"
+
+namespace dynclamp::server {
+namespace {
+
+using rt::EpochSpec;
+using rt::PlayerCommand;
+
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return (std::filesystem::path(dir ? dir : "/tmp") /
+          absl::StrCat("dynclamp_", name, "_", getpid(), ".nwb"))
+      .string();
+}
+
+// Runs check_nwb.py on `path` with `args`; returns its exit status and
+// keeps its output for the failure message.
+int CheckNwb(const std::string& path, const std::string& args,
+             std::string* output) {
+  const std::string out = path + ".json";
+  const std::string cmd = absl::StrCat("/usr/bin/python3 ", DYNCLAMP_SOURCE_DIR,
+                                       "/tests/validation/check_nwb.py ", path,
+                                       " ", args, " > ", out, " 2>&1");
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(out);
+  output->assign(std::istreambuf_iterator<char>(in), {});
+  return rc;
+}
+
+class RecorderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rt::SimRigConfig sim =
+        rt::testing::IdealSim({rt::SimCellConfig{}, rt::SimCellConfig{}});
+    bench_ = rt::testing::MakeBench(sim, 50'000, 2000, 1 << 14);
+    rt::ModelSetSpec spec;
+    rt::ConductanceSpec leak;
+    leak.name = "leak";
+    leak.cell = 1;
+    rt::ConstantConductance::Params p;
+    p.g_ns = 2;
+    p.e_rev_mv = -70;
+    leak.model = p;
+    spec.conductances = {leak};
+    ASSERT_TRUE(bench_.engine->LoadModelSet(spec).ok());
+  }
+
+  // 3 sweeps of 30 ms: 5 ms rest, a 20 ms step on cell0 (a level per
+  // sweep), 5 ms rest; the leak's g stepped on cell1.
+  rt::ProtocolSpec ThreeSweeps() {
+    rt::ProtocolSpec protocol;
+    protocol.name = "three_steps";
+    for (double level : {100.0, 200.0, 300.0}) {
+      rt::SweepSpec sweep;
+      rt::StimulusSpec step;
+      step.cell = "cell0";
+      EpochSpec rest, pulse;
+      rest.duration_ms = 5;
+      pulse.duration_ms = 20;
+      pulse.level = level;
+      step.epochs = {rest, pulse, rest};
+      rt::StimulusSpec g;
+      g.parameter = "leak.g_ns";
+      EpochSpec high;
+      high.duration_ms = 30;
+      high.level = 8;
+      g.epochs = {high};
+      sweep.stimuli = {step, g};
+      protocol.sweeps.push_back(sweep);
+    }
+    protocol.interval_ms = 10;
+    return protocol;
+  }
+
+  std::unique_ptr<Recorder> StartRecorder(const std::string& path) {
+    RecorderConfig c;
+    c.path = path;
+    c.session.identifier = "test";
+    c.session.session_description = "recorder test";
+    c.session.start_time = absl::Now();
+    c.session.protocol_name = "three_steps";
+    c.session.protocol_text = "{\"name\": \"three_steps\"}";
+    c.session.version = "test";
+    c.session.rig_text = "simulated rig";
+    c.session.cells = {"cell0", "cell1"};
+    c.session.signals = {{"leak.g_ns", "nS"}, {"leak.i_pa", "pA"}};
+    c.session.rate_hz = 20'000;
+    // Frame: V0 V1 I0 I1 leak.g_ns leak.i_pa
+    c.frame_index = {0, 1, 2, 3, 4, 5};
+    auto r = Recorder::Start(std::move(c));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *std::move(r);
+  }
+
+  // Runs `cycles` cycles, handing every frame to `recorder`.
+  void Run(Recorder& recorder, int cycles,
+           std::map<int, PlayerCommand> commands = {},
+           std::set<int> drop = {}) {
+    rt::FrameHeader h;
+    std::vector<double> values(bench_.engine->frames().values_per_frame());
+    for (int k = 0; k < cycles; ++k) {
+      if (auto it = commands.find(k); it != commands.end())
+        bench_.engine->CommandPlayer(it->second);
+      t_ += 50'000;
+      bench_.engine->RunCycle(t_, t_, 50'000);
+      while (bench_.engine->frames().TryPop(h, values)) {
+        if (drop.count(static_cast<int>(h.cycle))) continue;  // a lost frame
+        recorder.OnFrame(h,
+                         std::span<const double>(values.data(), h.num_values));
+      }
+    }
+  }
+
+  rt::testing::Bench bench_;
+  int64_t t_ = 0;
+};
+
+TEST_F(RecorderTest, ThreeSweepsGiveAValidNwbFileWithExactSampleCounts) {
+  auto timeline = bench_.engine->CompileTimeline(ThreeSweeps(), {});
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  const std::string path = TempPath("three");
+  auto recorder = StartRecorder(path);
+  bench_.engine->PlayTimeline(*std::move(timeline));
+  Run(*recorder, 3 * 600 + 2 * 200 + 50);
+  ASSERT_TRUE(recorder->Finish().ok());
+  const std::vector<RecordedSweep> sweeps = recorder->sweeps();
+  ASSERT_EQ(sweeps.size(), 3u);
+  for (const RecordedSweep& s : sweeps) {
+    EXPECT_EQ(s.samples, 600);
+    EXPECT_TRUE(s.timing.complete);
+    EXPECT_EQ(s.timing.cycles, 600u);
+    EXPECT_EQ(s.timing.dropped_frames, 0u);
+  }
+  std::string out;
+  EXPECT_EQ(CheckNwb(path,
+                     "--sweeps 3 --samples 600 600 600 --cells cell0 cell1 "
+                     "--signals leak.g_ns leak.i_pa",
+                     &out),
+            0)
+      << out;
+}
+
+TEST_F(RecorderTest, LostFramesBecomeNanAndCutSweepsAreMarked) {
+  auto timeline = bench_.engine->CompileTimeline(ThreeSweeps(), {});
+  ASSERT_TRUE(timeline.ok());
+  const std::string path = TempPath("cut");
+  auto recorder = StartRecorder(path);
+  bench_.engine->PlayTimeline(*std::move(timeline));
+  // Frames 100..109 of the first sweep are lost; the second sweep is cut
+  // at 300 of its 600 samples by an abort.
+  std::set<int> drop;
+  for (int c = 100; c < 110; ++c) drop.insert(c);
+  Run(*recorder, 1110, {{1100, PlayerCommand::kAbort}}, drop);
+  ASSERT_TRUE(recorder->Finish().ok());
+  const std::vector<RecordedSweep> sweeps = recorder->sweeps();
+  ASSERT_EQ(sweeps.size(), 2u);
+  EXPECT_EQ(sweeps[0].samples, 600);
+  EXPECT_EQ(sweeps[0].timing.dropped_frames, 10u);
+  EXPECT_TRUE(sweeps[0].timing.complete);
+  EXPECT_EQ(sweeps[1].samples, 300);
+  EXPECT_FALSE(sweeps[1].timing.complete);
+  std::string out;
+  EXPECT_EQ(CheckNwb(path,
+                     "--sweeps 2 --samples 600 300 --cells cell0 cell1 "
+                     "--incomplete 2",
+                     &out),
+            0)
+      << out;
+}
+
+}  // namespace
+}  // namespace dynclamp::server
