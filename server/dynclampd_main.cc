@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   }
   InstrumentOptions options;
   options.version = dynclamp::kVersion;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.period_ns = static_cast<int64_t>(period_us * 1e3);
   const auto cells = absl::GetFlag(FLAGS_sim_cells);
   for (std::size_t i = 0; i < cells.size(); ++i) {

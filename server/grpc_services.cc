@@ -97,6 +97,24 @@ grpc::Status RunServiceImpl::ClearFault(grpc::ServerContext*,
   return Assign(inst_.ClearFault(), out);
 }
 
+grpc::Status RunServiceImpl::RunProtocol(grpc::ServerContext*,
+                                         const v1::RunProtocolRequest* req,
+                                         v1::Run* out) {
+  return Assign(inst_.RunProtocol(*req), out);
+}
+
+grpc::Status RunServiceImpl::PauseRun(grpc::ServerContext*,
+                                      const v1::PauseRunRequest* req,
+                                      v1::Run* out) {
+  return Assign(inst_.PauseRun(req->immediately()), out);
+}
+
+grpc::Status RunServiceImpl::ResumeRun(grpc::ServerContext*,
+                                       const v1::ResumeRunRequest*,
+                                       v1::Run* out) {
+  return Assign(inst_.ResumeRun(), out);
+}
+
 grpc::Status RunServiceImpl::WatchRun(grpc::ServerContext* ctx,
                                       const v1::WatchRunRequest*,
                                       grpc::ServerWriter<v1::Run>* writer) {

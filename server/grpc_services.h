@@ -73,6 +73,13 @@ class RunServiceImpl final : public v1::RunService::Service {
                         grpc::ServerWriter<v1::Run>* writer) override;
   grpc::Status ClearFault(grpc::ServerContext*, const v1::ClearFaultRequest*,
                           v1::Run* out) override;
+  grpc::Status RunProtocol(grpc::ServerContext*,
+                           const v1::RunProtocolRequest* req,
+                           v1::Run* out) override;
+  grpc::Status PauseRun(grpc::ServerContext*, const v1::PauseRunRequest* req,
+                        v1::Run* out) override;
+  grpc::Status ResumeRun(grpc::ServerContext*, const v1::ResumeRunRequest*,
+                         v1::Run* out) override;
 
  private:
   Instrument& inst_;

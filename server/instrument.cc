@@ -2,10 +2,14 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 #include "rt_engine/clock.h"
+#include "server/protocol_lowering.h"
 #include "server/spec_lowering.h"
 
 namespace dynclamp::server {
@@ -173,6 +177,16 @@ absl::StatusOr<v1::ValidateSpecResponse> Instrument::ValidateSpec(
 absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpec(
     const v1::Spec& spec) {
   absl::MutexLock lock(&mu_);
+  if (RunActiveLocked() && run_.timeline_id != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spec: run ", run_.id, " is playing protocol '", run_.protocol_name,
+        "'; load a new spec after it (or abort it)"));
+  }
+  return LoadSpecLocked(spec);
+}
+
+absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpecLocked(
+    const v1::Spec& spec) {
   absl::StatusOr<rt::ModelSetSpec> lowered = LowerSpec(spec, CellNamesLocked());
   if (!lowered.ok()) return lowered.status();
   absl::StatusOr<uint32_t> gen = core_->engine->LoadModelSet(*lowered);
@@ -276,6 +290,31 @@ v1::Run Instrument::RunLocked() const {
   r.set_elapsed_s(static_cast<double>(end - run_.started_mono_ns) * 1e-9);
   *r.mutable_timing() =
       active ? Summarize(Mark(*core_), run_.at_start) : run_.final_timing;
+  if (run_.timeline_id != 0) {
+    r.set_protocol_name(run_.protocol_name);
+    r.set_nwb_path(run_.nwb_path);
+    r.set_sweeps_total(run_.sweeps_total);
+    r.set_sweeps_completed(run_.player.sweeps_completed);
+    r.set_protocol_sweep(run_.player.protocol_sweep);
+    r.set_paused(run_.player.state == rt::PlayerState::kPaused);
+    const std::vector<RecordedSweep> sweeps =
+        run_.recorder != nullptr ? run_.recorder->sweeps() : run_.sweeps;
+    for (const RecordedSweep& rs : sweeps) {
+      v1::SweepSummary* s = r.add_sweeps();
+      s->set_sweep_number(rs.number);
+      s->set_protocol_sweep(rs.protocol_sweep);
+      s->set_samples(rs.samples);
+      s->set_complete(rs.timing.complete);
+      s->set_cycles(rs.timing.cycles);
+      s->set_overruns(rs.timing.overruns);
+      s->set_dropped_frames(rs.timing.dropped_frames);
+      s->set_clipped_outputs(rs.timing.clipped_outputs);
+      s->set_worst_period_us(rs.timing.worst_period_s * 1e6);
+      s->set_p999_period_us(rs.timing.p999_period_s * 1e6);
+      s->set_worst_latency_us(rs.timing.worst_latency_s * 1e6);
+    }
+  }
+  r.set_error(run_.error);
   return r;
 }
 
@@ -294,6 +333,12 @@ absl::StatusOr<v1::Run> Instrument::StartRun(double duration_s) {
         "duration_s: must be in [0, 604800] s (0 = until stopped), got ",
         duration_s));
   }
+  run_ = RunRecord{};
+  if (absl::Status s = StartLoopLocked(duration_s); !s.ok()) return s;
+  return RunLocked();
+}
+
+absl::Status Instrument::StartLoopLocked(double duration_s) {
   rt::RtLoopConfig lc = options_.loop;
   lc.stop_after_periods = static_cast<int64_t>(
       std::llround(duration_s * 1e9 / static_cast<double>(options_.period_ns)));
@@ -301,7 +346,6 @@ absl::StatusOr<v1::Run> Instrument::StartRun(double duration_s) {
   // A new run starts from a clean slate: no FAULT carried over.
   core_->engine->RequestClearFault();
   auto loop = std::make_unique<rt::RtLoop>(*core_->engine, lc);
-  run_ = RunRecord{};
   run_.at_start = Mark(*core_);
   if (absl::Status s = loop->Start(); !s.ok()) return s;
   loop_ = std::move(loop);
@@ -313,14 +357,20 @@ absl::StatusOr<v1::Run> Instrument::StartRun(double duration_s) {
   run_.started_unix_ns = UnixNowNs();
   run_.started_mono_ns = rt::MonotonicNowNs();
   ++run_version_;
-  return RunLocked();
+  return absl::OkStatus();
 }
 
 void Instrument::EndRunLocked(v1::RunState final_state) {
+  // Finishing a recording lets go of mu_ for a moment: end only once.
+  if (run_.ending) return;
+  run_.ending = true;
   if (loop_) {
     loop_->Stop();  // the RT thread zeroes the outputs before it exits
     loop_.reset();
   }
+  if (run_.recorder != nullptr) FinishRecordingLocked();
+  if (final_state == v1::COMPLETED && !run_.error.empty())
+    final_state = v1::FAILED;
   run_.ended_mono_ns = rt::MonotonicNowNs();
   run_.final_timing = Summarize(Mark(*core_), run_.at_start);
   run_.state = final_state;
@@ -365,7 +415,10 @@ void Instrument::MonitorLoop() {
     {
       absl::MutexLock lock(&mu_);
       if (RunActiveLocked()) {
-        if (loop_ && !loop_->running()) {
+        if (run_.timeline_id != 0) WatchProtocolLocked();
+        if (!RunActiveLocked()) {
+          // ended by its protocol
+        } else if (loop_ && !loop_->running()) {
           EndRunLocked(v1::COMPLETED);
         } else {
           const bool fault = core_->engine->state() == rt::EngineState::kFault;
@@ -382,6 +435,202 @@ void Instrument::MonitorLoop() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+// ---- protocols -------------------------------------------------------------
+
+absl::StatusOr<v1::Run> Instrument::RunProtocol(
+    const v1::RunProtocolRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_.load()) {
+    return absl::UnavailableError("the daemon is shutting down");
+  }
+  if (RunActiveLocked()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_.id,
+                     " is already running; stop it before starting another"));
+  }
+  absl::StatusOr<rt::ProtocolSpec> lowered = LowerProtocol(request.protocol());
+  if (!lowered.ok()) return lowered.status();
+  // Compile against the spec to load before loading it: a bad protocol
+  // leaves the loaded spec alone.
+  if (request.has_spec()) {
+    absl::StatusOr<rt::ModelSetSpec> spec =
+        LowerSpec(request.spec(), CellNamesLocked());
+    if (!spec.ok()) return spec.status();
+    if (auto v = core_->engine->ValidateModelSet(*spec); !v.ok())
+      return v.status();
+  }
+  if (request.has_spec()) {
+    if (auto r = LoadSpecLocked(request.spec()); !r.ok()) return r.status();
+  }
+  absl::StatusOr<std::unique_ptr<rt::Timeline>> timeline =
+      core_->engine->CompileTimeline(*lowered, options_.timeline);
+  if (!timeline.ok()) return timeline.status();
+
+  // What is recorded: V and I of every cell, then the chosen signals.
+  RecorderConfig rc;
+  const std::vector<std::string> cells = CellNamesLocked();
+  const uint32_t generation = loaded_.generation();
+  std::vector<rt::SignalInfo> model_signals;
+  if (generation > 0) {
+    absl::StatusOr<rt::FrameLayout> layout =
+        core_->engine->LayoutFor(generation);
+    if (!layout.ok()) return layout.status();
+    model_signals.assign(layout->values.begin() + 2 * cells.size(),
+                         layout->values.end());
+  }
+  for (std::size_t c = 0; c < cells.size(); ++c)
+    rc.frame_index.push_back(static_cast<int>(c));
+  for (std::size_t c = 0; c < cells.size(); ++c)
+    rc.frame_index.push_back(static_cast<int>(cells.size() + c));
+  for (int k = 0; k < request.protocol().record_size(); ++k) {
+    const std::string& want = request.protocol().record(k);
+    const bool prefix = !want.empty() && want.back() == '*';
+    const std::string stem = prefix ? want.substr(0, want.size() - 1) : want;
+    if (std::none_of(model_signals.begin(), model_signals.end(),
+                     [&](const rt::SignalInfo& s) {
+                       return prefix ? s.name.rfind(stem, 0) == 0
+                                     : s.name == want;
+                     })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("record[", k, "]: '", want,
+                       "' matches no signal of the loaded spec"));
+    }
+  }
+  for (std::size_t k = 0; k < model_signals.size(); ++k) {
+    const rt::SignalInfo& s = model_signals[k];
+    bool wanted = request.protocol().record_size() == 0;
+    for (const std::string& w : request.protocol().record()) {
+      const bool prefix = !w.empty() && w.back() == '*';
+      if (prefix ? s.name.rfind(w.substr(0, w.size() - 1), 0) == 0
+                 : s.name == w)
+        wanted = true;
+    }
+    if (!wanted) continue;
+    rc.session.signals.push_back({s.name, s.unit});
+    rc.frame_index.push_back(static_cast<int>(2 * cells.size() + k));
+  }
+
+  const uint64_t id = last_run_id_ + 1;
+  const absl::Time now = absl::Now();
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  rc.path =
+      (std::filesystem::path(options_.data_dir) /
+       absl::StrCat(absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()),
+                    "_run", id, "_", lowered->name, ".nwb"))
+          .string();
+  rc.flush_interval = options_.recorder_flush;
+  NwbSession& session = rc.session;
+  session.identifier =
+      absl::StrCat("dynclamp-run", id, "-", absl::ToUnixNanos(now));
+  session.session_description =
+      request.protocol().description().empty()
+          ? absl::StrCat("dynamic clamp protocol ", lowered->name)
+          : request.protocol().description();
+  session.start_time = now;
+  session.protocol_name = lowered->name;
+  std::string json;
+  google::protobuf::util::MessageToJsonString(request.protocol(), &json);
+  session.protocol_text =
+      request.protocol_source().empty() ? json : request.protocol_source();
+  if (generation > 0) {
+    std::string spec_json;
+    google::protobuf::util::MessageToJsonString(loaded_.spec(), &spec_json);
+    session.spec_text =
+        request.spec_source().empty() ? spec_json : request.spec_source();
+  }
+  session.rig_text = core_->rig->Describe();
+  session.version = options_.version;
+  session.cells = cells;
+  session.rate_hz = 1e9 / static_cast<double>(options_.period_ns);
+  absl::StatusOr<std::unique_ptr<Recorder>> recorder =
+      Recorder::Start(std::move(rc));
+  if (!recorder.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("recording: ", recorder.status().message()));
+  }
+
+  run_ = RunRecord{};
+  run_.protocol_name = lowered->name;
+  run_.nwb_path = (*recorder)->path();
+  run_.sweeps_total = static_cast<uint32_t>((*timeline)->sweeps_to_play());
+  run_.recorder = *std::move(recorder);
+  core_->fanout->AddSink(run_.recorder.get());
+  if (absl::Status s = StartLoopLocked(0); !s.ok()) {
+    core_->fanout->RemoveSink(run_.recorder.get());
+    run_.recorder->Finish().IgnoreError();
+    run_ = RunRecord{};
+    return s;
+  }
+  run_.timeline_id = core_->engine->PlayTimeline(*std::move(timeline));
+  return RunLocked();
+}
+
+void Instrument::FinishRecordingLocked() {
+  // The loop has stopped: wait (briefly) until the drain thread has handed
+  // every frame still in the ring to the recorder.
+  std::unique_ptr<Recorder> recorder = std::move(run_.recorder);
+  rt::ClampEngine& engine = *core_->engine;
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while (core_->fanout->frames_drained() < engine.frames().pushed() &&
+         absl::Now() < deadline) {
+    mu_.Unlock();
+    absl::SleepFor(absl::Milliseconds(1));
+    mu_.Lock();
+  }
+  core_->fanout->RemoveSink(recorder.get());
+  if (absl::Status s = recorder->Finish(); !s.ok() && run_.error.empty())
+    run_.error = absl::StrCat("recording: ", s.message());
+  run_.sweeps = recorder->sweeps();
+}
+
+void Instrument::WatchProtocolLocked() {
+  const rt::PlayerStatus status = core_->engine->player_status();
+  if (status.timeline_id != run_.timeline_id) return;  // not started yet
+  if (status.sweeps_completed != run_.player.sweeps_completed ||
+      status.state != run_.player.state ||
+      status.protocol_sweep != run_.player.protocol_sweep)
+    ++run_version_;
+  run_.player = status;
+  if (status.state == rt::PlayerState::kDone) {
+    EndRunLocked(v1::COMPLETED);
+  } else if (status.state == rt::PlayerState::kAborted) {
+    if (core_->engine->state() == rt::EngineState::kFault) {
+      run_.error = absl::StrCat(
+          "FAULT: ", rt::FaultReasonName(core_->engine->fault_reason()));
+      EndRunLocked(v1::FAILED);
+    } else {
+      EndRunLocked(v1::ABORTED);
+    }
+  }
+}
+
+absl::StatusOr<v1::Run> Instrument::PauseRun(bool immediately) {
+  absl::MutexLock lock(&mu_);
+  if (!RunActiveLocked() || run_.timeline_id == 0)
+    return absl::FailedPreconditionError("no protocol is running");
+  core_->engine->CommandPlayer(immediately
+                                   ? rt::PlayerCommand::kPauseNow
+                                   : rt::PlayerCommand::kPauseAfterSweep);
+  return RunLocked();
+}
+
+absl::StatusOr<v1::Run> Instrument::ResumeRun() {
+  absl::MutexLock lock(&mu_);
+  if (!RunActiveLocked() || run_.timeline_id == 0)
+    return absl::FailedPreconditionError("no protocol is running");
+  core_->engine->CommandPlayer(rt::PlayerCommand::kResume);
+  return RunLocked();
+}
+
+absl::StatusOr<v1::Run> Instrument::AbortRun() {
+  absl::MutexLock lock(&mu_);
+  if (!RunActiveLocked() || run_.timeline_id == 0)
+    return absl::FailedPreconditionError("no protocol is running");
+  core_->engine->CommandPlayer(rt::PlayerCommand::kAbort);
+  return RunLocked();
 }
 
 // ---- streaming -------------------------------------------------------------

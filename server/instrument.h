@@ -21,11 +21,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dynclamp/v1/models.pb.h"
+#include "dynclamp/v1/protocol.pb.h"
 #include "dynclamp/v1/rig.pb.h"
 #include "dynclamp/v1/runs.pb.h"
 #include "rt_engine/clamp_engine.h"
 #include "rt_engine/rt_loop.h"
 #include "rt_engine/sim_rig.h"
+#include "server/recorder/recorder.h"
 #include "server/signal_fanout.h"
 
 namespace dynclamp::server {
@@ -40,6 +42,9 @@ struct InstrumentOptions {
   std::size_t ring_frames = 1 << 15;  // 1.6 s at 20 kHz
   std::size_t max_signals = 128;
   SignalFanout::Options fanout;
+  std::string data_dir = "./dynclamp-data";  // recordings go here
+  rt::TimelineLimits timeline;
+  absl::Duration recorder_flush = absl::Milliseconds(500);
 };
 
 class Instrument {
@@ -69,6 +74,15 @@ class Instrument {
   absl::StatusOr<v1::Run> StartRun(double duration_s) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::Run> StopRun() ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::Run> ClearFault() ABSL_LOCKS_EXCLUDED(mu_);
+  // Loads the request's spec (if any), compiles the protocol, starts a run
+  // that plays and records it; the run ends COMPLETED after the last sweep.
+  // Nothing starts if anything is wrong (InvalidArgument with the path).
+  absl::StatusOr<v1::Run> RunProtocol(const v1::RunProtocolRequest& request)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::Run> PauseRun(bool immediately) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::Run> ResumeRun() ABSL_LOCKS_EXCLUDED(mu_);
+  // Aborts the protocol of the active run (the run ends ABORTED).
+  absl::StatusOr<v1::Run> AbortRun() ABSL_LOCKS_EXCLUDED(mu_);
   v1::Run GetRun() const ABSL_LOCKS_EXCLUDED(mu_);
   // Waits until the run's version differs from `seen` (or `timeout`);
   // returns the run and its version. Returns at once after Shutdown().
@@ -115,6 +129,16 @@ class Instrument {
     int64_t ended_mono_ns = 0;
     StatsMark at_start;
     v1::TimingSummary final_timing;
+    // Protocol runs.
+    std::string protocol_name;
+    std::string nwb_path;
+    uint64_t timeline_id = 0;  // 0: not a protocol run
+    uint32_t sweeps_total = 0;
+    rt::PlayerStatus player;
+    std::unique_ptr<Recorder> recorder;
+    std::vector<RecordedSweep> sweeps;
+    std::string error;
+    bool ending = false;  // EndRunLocked() under way
   };
 
   explicit Instrument(InstrumentOptions options);
@@ -126,6 +150,14 @@ class Instrument {
   bool RunActiveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndRunLocked(v1::RunState final_state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StartLoopLocked(double duration_s)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<v1::LoadSpecResponse> LoadSpecLocked(const v1::Spec& spec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The loop is stopped: lets the recorder take the last frames, closes the
+  // file, keeps the sweeps' summaries.
+  void FinishRecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WatchProtocolLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<std::string> CellNamesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MonitorLoop();

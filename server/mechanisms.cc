@@ -59,7 +59,8 @@ v1::ListMechanismsResponse ListMechanisms() {
         "exp-Euler, RK4 or forward Euler");
     AddParams(*m, rt::HhChannel::Info());
   }
-  auto simple = [&r](const char* name, const char* kind, const char* description,
+  auto simple = [&r](const char* name, const char* kind,
+                     const char* description,
                      std::span<const rt::ParamInfo> info,
                      std::vector<const char*> states) {
     v1::Mechanism* m = r.add_mechanisms();
@@ -69,12 +70,13 @@ v1::ListMechanismsResponse ListMechanisms() {
     AddParams(*m, info);
     for (const char* s : states) m->add_states(s);
   };
-  for (rt::SynapseKind k : {rt::SynapseKind::kExp, rt::SynapseKind::kExp2,
-                            rt::SynapseKind::kAlpha, rt::SynapseKind::kGsyn,
-                            rt::SynapseKind::kAmpa}) {
-    simple(std::string(rt::SynapseKindName(k)).c_str(), "synapse",
-           "event-driven synapse (NEURON book ch. 10); connection weights in nS",
-           rt::EventSynapseParamInfo(k), {"g_ns", "i_pa"});
+  for (rt::SynapseKind k :
+       {rt::SynapseKind::kExp, rt::SynapseKind::kExp2, rt::SynapseKind::kAlpha,
+        rt::SynapseKind::kGsyn, rt::SynapseKind::kAmpa}) {
+    simple(
+        std::string(rt::SynapseKindName(k)).c_str(), "synapse",
+        "event-driven synapse (NEURON book ch. 10); connection weights in nS",
+        rt::EventSynapseParamInfo(k), {"g_ns", "i_pa"});
   }
   for (rt::ArtificialKind k :
        {rt::ArtificialKind::kIntFire1, rt::ArtificialKind::kIntFire2,
@@ -83,15 +85,17 @@ v1::ListMechanismsResponse ListMechanisms() {
     const bool source_only =
         k == rt::ArtificialKind::kVecStim || k == rt::ArtificialKind::kNetStim;
     simple(std::string(rt::ArtificialKindName(k)).c_str(), "artificial_cell",
-           source_only ? "spike generator" : "integrate-and-fire cell computed at events",
+           source_only ? "spike generator"
+                       : "integrate-and-fire cell computed at events",
            rt::ArtificialParamInfo(k),
            source_only ? std::vector<const char*>{"spikes"}
                        : std::vector<const char*>{"m", "spikes"});
   }
-  simple("model_cell", "cell",
-         "a neuron simulated by the engine: conductance-based (its channels are "
-         "conductances on it), izhikevich or adex",
-         rt::ModelCellParamInfo(), {"v_mv"});
+  simple(
+      "model_cell", "cell",
+      "a neuron simulated by the engine: conductance-based (its channels are "
+      "conductances on it), izhikevich or adex",
+      rt::ModelCellParamInfo(), {"v_mv"});
   simple("izhikevich", "cell", "Izhikevich (2007) dynamics of a model cell",
          rt::IzhikevichParamInfo(), {"v_mv", "u_pa"});
   simple("adex", "cell", "adaptive exponential integrate-and-fire dynamics",
@@ -100,13 +104,15 @@ v1::ListMechanismsResponse ListMechanisms() {
          "a NetCon: spikes of a cell (threshold crossing) or artificial cell "
          "reach a synapse or artificial cell after a delay, with a weight",
          rt::ConnectionParamInfo(), {});
-  simple("graded_synapse", "synapse", "graded transmission from the presynaptic V",
+  simple("graded_synapse", "synapse",
+         "graded transmission from the presynaptic V",
          rt::GradedSynapseParamInfo(), {"g_ns", "i_pa"});
   simple("gap_junction", "synapse", "electrical coupling, both ways",
          rt::GapJunctionParamInfo(), {"i_pa"});
-  simple("background", "input",
-         "in-vivo-like excitatory and inhibitory Ornstein-Uhlenbeck conductances",
-         rt::BackgroundParamInfo(), {"ge_ns", "gi_ns", "i_pa"});
+  simple(
+      "background", "input",
+      "in-vivo-like excitatory and inhibitory Ornstein-Uhlenbeck conductances",
+      rt::BackgroundParamInfo(), {"ge_ns", "gi_ns", "i_pa"});
   for (const rt::PresetInfo& info : rt::ListPresets()) {
     v1::Mechanism* m = r.add_mechanisms();
     m->set_name(std::string(info.name));

@@ -240,7 +240,9 @@ absl::StatusOr<rt::ConductanceModel> LowerPreset(const v1::PresetChannel& pc,
 namespace {
 
 // `value` if present, else `fallback`.
-double Or(bool has, double value, double fallback) { return has ? value : fallback; }
+double Or(bool has, double value, double fallback) {
+  return has ? value : fallback;
+}
 
 absl::StatusOr<int> FindIn(const std::vector<std::string>& names,
                            const std::string& name, const std::string& path,
@@ -248,9 +250,13 @@ absl::StatusOr<int> FindIn(const std::vector<std::string>& names,
   if (name.empty()) return Missing(path, field);
   const auto it = std::find(names.begin(), names.end(), name);
   if (it == names.end()) {
-    return Bad(path, field,
-               absl::StrCat("no ", what, " named '", name, "'",
-                            names.empty() ? "" : absl::StrCat(" (known: ", absl::StrJoin(names, ", "), ")")));
+    return Bad(
+        path, field,
+        absl::StrCat(
+            "no ", what, " named '", name, "'",
+            names.empty()
+                ? ""
+                : absl::StrCat(" (known: ", absl::StrJoin(names, ", "), ")")));
   }
   return static_cast<int>(it - names.begin());
 }
@@ -350,24 +356,28 @@ absl::StatusOr<rt::EventSynapseParams> LowerSynapse(const v1::EventSynapse& sy,
     }
     default:
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": one of exp_syn, exp2_syn, alpha_syn, gsyn or ampa_s is required"));
+          path,
+          ": one of exp_syn, exp2_syn, alpha_syn, gsyn or ampa_s is required"));
   }
   return p;
 }
 
-absl::StatusOr<rt::ArtificialParams> LowerArtificial(const v1::ArtificialCell& a,
-                                                     const std::string& path) {
+absl::StatusOr<rt::ArtificialParams> LowerArtificial(
+    const v1::ArtificialCell& a, const std::string& path) {
   rt::ArtificialParams p;
   switch (a.kind_case()) {
     case v1::ArtificialCell::kIntFire1:
       p.kind = rt::ArtificialKind::kIntFire1;
       p.tau_ms = Or(a.int_fire1().has_tau_ms(), a.int_fire1().tau_ms(), 10.0);
-      p.refrac_ms = Or(a.int_fire1().has_refrac_ms(), a.int_fire1().refrac_ms(), 5.0);
+      p.refrac_ms =
+          Or(a.int_fire1().has_refrac_ms(), a.int_fire1().refrac_ms(), 5.0);
       break;
     case v1::ArtificialCell::kIntFire2:
       p.kind = rt::ArtificialKind::kIntFire2;
-      p.taum_ms = Or(a.int_fire2().has_taum_ms(), a.int_fire2().taum_ms(), 10.0);
-      p.taus_ms = Or(a.int_fire2().has_taus_ms(), a.int_fire2().taus_ms(), 20.0);
+      p.taum_ms =
+          Or(a.int_fire2().has_taum_ms(), a.int_fire2().taum_ms(), 10.0);
+      p.taus_ms =
+          Or(a.int_fire2().has_taus_ms(), a.int_fire2().taus_ms(), 20.0);
       p.ib = Or(a.int_fire2().has_ib(), a.int_fire2().ib(), 0.0);
       break;
     case v1::ArtificialCell::kIntFire4: {
@@ -396,8 +406,9 @@ absl::StatusOr<rt::ArtificialParams> LowerArtificial(const v1::ArtificialCell& a
     }
     default:
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": one of int_fire1, int_fire2, int_fire4, vec_stim or net_stim "
-                "is required"));
+          path,
+          ": one of int_fire1, int_fire2, int_fire4, vec_stim or net_stim "
+          "is required"));
   }
   return p;
 }
@@ -436,7 +447,9 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
       return Bad(path, "cell",
                  absl::StrCat("no cell named '", c.cell(), "' (the rig has ",
                               absl::StrJoin(real_cells, ", "),
-                              spec.model_cells_size() > 0 ? "; model cells are listed in model_cells" : "",
+                              spec.model_cells_size() > 0
+                                  ? "; model cells are listed in model_cells"
+                                  : "",
                               ")"));
     }
     cs.cell = static_cast<int>(it - cells.begin());
@@ -506,27 +519,35 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     rt::ConnectionSpec cs;
     cs.name = c.name();
     if (c.source().empty()) return Missing(path, "source");
-    if (auto it = std::find(cells.begin(), cells.end(), c.source()); it != cells.end()) {
-      cs.source = {rt::SourceRef::Kind::kCell, static_cast<int>(it - cells.begin())};
-    } else if (auto it2 = std::find(artificial_names.begin(), artificial_names.end(), c.source());
+    if (auto it = std::find(cells.begin(), cells.end(), c.source());
+        it != cells.end()) {
+      cs.source = {rt::SourceRef::Kind::kCell,
+                   static_cast<int>(it - cells.begin())};
+    } else if (auto it2 = std::find(artificial_names.begin(),
+                                    artificial_names.end(), c.source());
                it2 != artificial_names.end()) {
       cs.source = {rt::SourceRef::Kind::kArtificial,
                    static_cast<int>(it2 - artificial_names.begin())};
     } else {
-      return Bad(path, "source",
-                 absl::StrCat("no cell or artificial cell named '", c.source(), "'"));
+      return Bad(
+          path, "source",
+          absl::StrCat("no cell or artificial cell named '", c.source(), "'"));
     }
     if (c.target().empty()) return Missing(path, "target");
-    if (auto it = std::find(synapse_names.begin(), synapse_names.end(), c.target());
+    if (auto it =
+            std::find(synapse_names.begin(), synapse_names.end(), c.target());
         it != synapse_names.end()) {
-      cs.target = {rt::TargetRef::Kind::kSynapse, static_cast<int>(it - synapse_names.begin())};
-    } else if (auto it2 = std::find(artificial_names.begin(), artificial_names.end(), c.target());
+      cs.target = {rt::TargetRef::Kind::kSynapse,
+                   static_cast<int>(it - synapse_names.begin())};
+    } else if (auto it2 = std::find(artificial_names.begin(),
+                                    artificial_names.end(), c.target());
                it2 != artificial_names.end()) {
       cs.target = {rt::TargetRef::Kind::kArtificial,
                    static_cast<int>(it2 - artificial_names.begin())};
     } else {
       return Bad(path, "target",
-                 absl::StrCat("no synapse or artificial cell named '", c.target(), "'"));
+                 absl::StrCat("no synapse or artificial cell named '",
+                              c.target(), "'"));
     }
     if (!c.has_weight()) return Missing(path, "weight");
     cs.weight = c.weight();
@@ -587,10 +608,11 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     bs.seed = b.has_seed() ? b.seed() : 1;
     out.backgrounds.push_back(bs);
   }
-  if (spec.has_max_events_in_flight()) out.max_events_in_flight = spec.max_events_in_flight();
+  if (spec.has_max_events_in_flight())
+    out.max_events_in_flight = spec.max_events_in_flight();
   if (spec.published_signals_size() > 0) {
-    out.published_signals = std::vector<std::string>(spec.published_signals().begin(),
-                                                     spec.published_signals().end());
+    out.published_signals = std::vector<std::string>(
+        spec.published_signals().begin(), spec.published_signals().end());
   }
   return out;
 }

@@ -91,7 +91,29 @@ void PrintRun(const v1::Run& r) {
 }
 
 bool Terminal(v1::RunState s) {
-  return s == v1::STOPPED || s == v1::COMPLETED || s == v1::ABORTED;
+  return s == v1::STOPPED || s == v1::COMPLETED || s == v1::ABORTED ||
+         s == v1::FAILED;
+}
+
+void PrintSweeps(const v1::Run& r) {
+  if (r.protocol_name().empty()) return;
+  std::printf("protocol %s: %u of %u sweeps completed%s\n",
+              r.protocol_name().c_str(), r.sweeps_completed(), r.sweeps_total(),
+              r.paused() ? " (paused)" : "");
+  if (!r.nwb_path().empty()) std::printf("file: %s\n", r.nwb_path().c_str());
+  if (!r.error().empty()) std::printf("error: %s\n", r.error().c_str());
+  for (const v1::SweepSummary& s : r.sweeps()) {
+    std::printf(
+        "  sweep %3u (protocol %d): %ld samples%s  overruns %lu  dropped %lu  "
+        "clipped %lu  worst step %.1f us  p99.9 %.1f us  worst latency %.1f "
+        "us\n",
+        s.sweep_number(), s.protocol_sweep(), static_cast<long>(s.samples()),
+        s.complete() ? "" : " (cut short)",
+        static_cast<unsigned long>(s.overruns()),
+        static_cast<unsigned long>(s.dropped_frames()),
+        static_cast<unsigned long>(s.clipped_outputs()), s.worst_period_us(),
+        s.p999_period_us(), s.worst_latency_us());
+  }
 }
 
 int Status(const Globals& g) {
@@ -219,6 +241,42 @@ int Start(const Globals& g, double duration_s, bool wait) {
   if (!s.ok()) Die("start", s);
   PrintRun(OrDie("start", client->GetRun()));
   return 0;
+}
+
+int RunProtocolFile(const Globals& g, const std::string& protocol_path,
+                    const std::string& spec_path, bool wait) {
+  v1::RunProtocolRequest request;
+  request.set_protocol_source(
+      OrDie("run", dynclamp::client::ReadTextFile(protocol_path)));
+  *request.mutable_protocol() =
+      OrDie("run", dynclamp::client::ParseProtocol(request.protocol_source(),
+                                                   protocol_path));
+  if (!spec_path.empty()) {
+    request.set_spec_source(
+        OrDie("run", dynclamp::client::ReadTextFile(spec_path)));
+    *request.mutable_spec() = OrDie(
+        "run", dynclamp::client::ParseSpec(request.spec_source(), spec_path));
+  }
+  auto client = ConnectOrDie(g, "run");
+  const v1::Run run = OrDie("run", client->RunProtocol(request));
+  std::printf("run %lu: protocol %s, %u sweeps, recording to %s\n",
+              static_cast<unsigned long>(run.run_id()),
+              run.protocol_name().c_str(), run.sweeps_total(),
+              run.nwb_path().c_str());
+  std::fflush(stdout);
+  if (!wait) return 0;
+  const absl::Status s = client->WatchRun([&](const v1::Run& r) {
+    std::fprintf(stderr, "\r  %s sweep %u of %u, %.1f s   ",
+                 StateName(r.state()).c_str(), r.sweeps_completed(),
+                 r.sweeps_total(), r.elapsed_s());
+    return !(r.run_id() == run.run_id() && Terminal(r.state()));
+  });
+  std::fprintf(stderr, "\n");
+  if (!s.ok()) Die("run", s);
+  const v1::Run last = OrDie("run", client->GetRun());
+  PrintRun(last);
+  PrintSweeps(last);
+  return last.state() == v1::COMPLETED ? 0 : 1;
 }
 
 int Stop(const Globals& g) {
@@ -404,6 +462,20 @@ int main(int argc, char** argv) {
   stream->add_option("-o,--output", out, "write to FILE (progress on stderr)");
   auto* health =
       app.add_subcommand("health", "the daemon's gRPC health status");
+  std::string protocol_file, spec_file;
+  auto* run = app.add_subcommand(
+      "run", "play a protocol file and record it (NWB under the data dir)");
+  run->add_option("PROTOCOL", protocol_file, "YAML or JSON protocol")
+      ->required();
+  run->add_option("--spec", spec_file, "load this spec first");
+  run->add_flag("--wait", wait,
+                "wait for the end; print the file and each sweep's timing");
+  auto* pause =
+      app.add_subcommand("pause", "pause the protocol after the current sweep");
+  bool now = false;
+  pause->add_flag("--now", now,
+                  "pause at once (the sweep is played again on resume)");
+  auto* resume = app.add_subcommand("resume", "resume a paused protocol");
 
   try {
     app.parse(argc, argv);
@@ -423,6 +495,17 @@ int main(int argc, char** argv) {
   if (*watch) return Watch(g);
   if (*stream)
     return Stream(g, stream_signals, decimate, stream_duration, format, out);
+  if (*run) return RunProtocolFile(g, protocol_file, spec_file, wait);
+  if (*pause) {
+    auto client = ConnectOrDie(g, "pause");
+    PrintRun(OrDie("pause", client->PauseRun(now)));
+    return 0;
+  }
+  if (*resume) {
+    auto client = ConnectOrDie(g, "resume");
+    PrintRun(OrDie("resume", client->ResumeRun()));
+    return 0;
+  }
   if (*health) {
     auto client = ConnectOrDie(g, "health");
     const auto s = OrDie("health", client->CheckHealth());

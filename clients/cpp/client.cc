@@ -147,6 +147,37 @@ absl::Status Client::ReadStream(grpc::ClientContext& ctx,
   return ToStatus(status, call);
 }
 
+absl::StatusOr<v1::Run> Client::RunProtocol(
+    const v1::RunProtocolRequest& request) {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  v1::Run response;
+  const grpc::Status status = runs_->RunProtocol(&ctx, request, &response);
+  if (!status.ok()) return ToStatus(status, "RunProtocol");
+  return response;
+}
+
+absl::StatusOr<v1::Run> Client::PauseRun(bool immediately) {
+  v1::PauseRunRequest request;
+  request.set_immediately(immediately);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  v1::Run response;
+  const grpc::Status status = runs_->PauseRun(&ctx, request, &response);
+  if (!status.ok()) return ToStatus(status, "PauseRun");
+  return response;
+}
+
+absl::StatusOr<v1::Run> Client::ResumeRun() {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  v1::Run response;
+  const grpc::Status status =
+      runs_->ResumeRun(&ctx, v1::ResumeRunRequest(), &response);
+  if (!status.ok()) return ToStatus(status, "ResumeRun");
+  return response;
+}
+
 absl::Status Client::WatchRun(
     const std::function<bool(const v1::Run&)>& on_run) {
   grpc::ClientContext ctx;

@@ -53,6 +53,9 @@ class Client {
   absl::StatusOr<v1::Run> StopRun();
   absl::StatusOr<v1::Run> GetRun();
   absl::StatusOr<v1::Run> ClearFault();
+  absl::StatusOr<v1::Run> RunProtocol(const v1::RunProtocolRequest& request);
+  absl::StatusOr<v1::Run> PauseRun(bool immediately);
+  absl::StatusOr<v1::Run> ResumeRun();
   // SERVING, NOT_SERVING ... of the daemon ("" service).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
   CheckHealth();

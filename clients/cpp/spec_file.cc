@@ -143,30 +143,54 @@ absl::StatusOr<std::string> YamlToJson(absl::string_view text,
   return json;
 }
 
-absl::StatusOr<v1::Spec> ParseSpec(absl::string_view text,
-                                   absl::string_view source) {
+namespace {
+
+// YAML or JSON text into `message`, unknown fields refused.
+absl::Status ParseInto(absl::string_view text, absl::string_view source,
+                       google::protobuf::Message& message) {
   absl::StatusOr<std::string> json = YamlToJson(text, source);
   if (!json.ok()) return json.status();
-  v1::Spec spec;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   const auto status =
-      google::protobuf::util::JsonStringToMessage(*json, &spec, options);
+      google::protobuf::util::JsonStringToMessage(*json, &message, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": ", status.message().as_string()));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Spec> ParseSpec(absl::string_view text,
+                                   absl::string_view source) {
+  v1::Spec spec;
+  if (auto s = ParseInto(text, source, spec); !s.ok()) return s;
   return spec;
 }
 
-absl::StatusOr<v1::Spec> ReadSpecFile(const std::string& path) {
+absl::StatusOr<v1::Protocol> ParseProtocol(absl::string_view text,
+                                           absl::string_view source) {
+  v1::Protocol protocol;
+  if (auto s = ParseInto(text, source, protocol); !s.ok()) return s;
+  return protocol;
+}
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open the file"));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return ParseSpec(buffer.str(), path);
+  return buffer.str();
+}
+
+absl::StatusOr<v1::Spec> ReadSpecFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  return ParseSpec(*text, path);
 }
 
 std::string SpecToJson(const v1::Spec& spec) {

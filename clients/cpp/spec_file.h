@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "dynclamp/v1/protocol.pb.h"
 #include "dynclamp/v1/spec.pb.h"
 
 namespace dynclamp::client {
@@ -20,6 +21,12 @@ absl::StatusOr<v1::Spec> ParseSpec(absl::string_view text,
                                    absl::string_view source);
 // NotFound if the file cannot be read; otherwise as ParseSpec.
 absl::StatusOr<v1::Spec> ReadSpecFile(const std::string& path);
+
+// The same for protocol files (dynclamp.v1.Protocol).
+absl::StatusOr<v1::Protocol> ParseProtocol(absl::string_view text,
+                                           absl::string_view source);
+// The text of a file, or NotFound naming it.
+absl::StatusOr<std::string> ReadTextFile(const std::string& path);
 
 // YAML (or JSON) text to a JSON document, for any proto message.
 absl::StatusOr<std::string> YamlToJson(absl::string_view text,
