@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Protocol runs end to end: dynclampd on the simulated rig, driven by the
+dynclamp CLI, recorded to NWB, read back with h5py.
+
+  - a 3-sweep protocol gives an NWB file with 3 sweeps of the exact sample
+    count that passes check_nwb.py (the schema's attributes and links);
+  - an F-I curve on the simulated HH cell is monotonic and matches NEURON's
+    (the same HH compartment, run here with CVODE): spike counts within one
+    at every current and the same threshold current for repetitive firing.
+
+Usage: protocol_run_test.py --bin build/bin
+"""
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = None
+
+
+class Daemon:
+    def __init__(self, *flags):
+        self.dir = tempfile.mkdtemp(prefix="dynclamp_protocol_")
+        self.data = os.path.join(self.dir, "data")
+        port_file = os.path.join(self.dir, "port")
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "dynclampd"), "--listen=127.0.0.1:0",
+             f"--port_file={port_file}", f"--data_dir={self.data}", *flags],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        port = ""
+        for _ in range(200):
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    port = f.read().strip()
+                if port:
+                    break
+            time.sleep(0.05)
+        self.server = f"127.0.0.1:{port}"
+
+    def cli(self, *args, timeout=120):
+        return subprocess.run(
+            [os.path.join(BIN, "dynclamp"), f"--server={self.server}", *args],
+            capture_output=True, text=True, timeout=timeout)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stderr.close()
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run_protocol(daemon, protocol_text, *extra):
+    path = write(os.path.join(daemon.dir, "protocol.yaml"), protocol_text)
+    out = daemon.cli("run", path, "--wait", *extra)
+    if out.returncode != 0:
+        raise AssertionError(f"dynclamp run failed:\n{out.stdout}\n{out.stderr}")
+    m = re.search(r"^file: (.*\.nwb)$", out.stdout, re.M)
+    if not m:
+        raise AssertionError(f"no file in:\n{out.stdout}")
+    return m.group(1), out.stdout
+
+
+def sweep_traces(path, cell="cell0"):
+    with h5py.File(path, "r") as f:
+        acq = f["acquisition"]
+        names = sorted(n for n in acq if n.startswith(f"{cell}_sweep_"))
+        return [acq[n]["data"][:] * acq[n]["data"].attrs["conversion"] * 1e3
+                for n in names]
+
+
+def count_spikes(v_mv, threshold=0.0):
+    above = v_mv >= threshold
+    return int(np.count_nonzero(above[1:] & ~above[:-1]))
+
+
+def neuron_counts(currents_pa, pre_ms, step_ms, post_ms):
+    from neuron import h
+    h.load_file("stdrun.hoc")
+    counts = []
+    for i_pa in currents_pa:
+        sec = h.Section(name="soma")
+        sec.L = sec.diam = math.sqrt(1e4 / math.pi)  # 1e-4 cm^2, 100 pF
+        sec.cm = 1.0
+        sec.insert("hh")
+        sec.el_hh = -54.387  # the presets' exact -65 mV rest
+        h.usetable_hh = 0
+        h.celsius = 6.3
+        stim = h.IClamp(sec(0.5))
+        stim.delay, stim.dur, stim.amp = pre_ms, step_ms, i_pa * 1e-3
+        nc = h.NetCon(sec(0.5)._ref_v, None, sec=sec)
+        nc.threshold = 0.0
+        spikes = h.Vector()
+        nc.record(spikes)
+        cvode = h.CVode()
+        cvode.active(1)
+        cvode.atol(1e-8)
+        cvode.rtol(1e-8)
+        h.finitialize(-65.0)
+        h.continuerun(pre_ms + step_ms + post_ms)
+        counts.append(len(spikes))
+    return counts
+
+
+class ProtocolRunTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon("--sim_cells=hh,passive", "--sim_clock=nominal",
+                            "--sim_noise_mv=0")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def test_three_sweeps_make_a_valid_nwb_file(self):
+        steps = "\n".join(f"""
+  - stimuli:
+      - cell: cell0
+        epochs:
+          - {{duration_s: 0.01, hold: {{value: 0}}}}
+          - {{duration_s: 0.05, hold: {{value: {amp}}}}}
+          - {{duration_s: 0.01, hold: {{value: 0}}}}""" for amp in (100, 200, 300))
+        path, _ = run_protocol(self.daemon, f"""
+name: three_steps
+interval_s: 0.02
+sweeps:{steps}
+""")
+        # 70 ms at the default 50 us step: 1400 samples per sweep.
+        check = subprocess.run(
+            ["/usr/bin/python3", os.path.join(HERE, "check_nwb.py"), path,
+             "--sweeps", "3", "--samples", "1400", "1400", "1400",
+             "--cells", "cell0", "cell1"], capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        # The stimulus is in the file as played.
+        with h5py.File(path, "r") as f:
+            i = f["stimulus/presentation/cell0_stimulus_sweep_0002/data"]
+            pa = i[:] * i.attrs["conversion"] * 1e12
+            self.assertAlmostEqual(float(pa[199]), 0.0, places=3)
+            self.assertAlmostEqual(float(pa[200]), 200.0, places=3)
+            self.assertAlmostEqual(float(pa[1199]), 200.0, places=3)
+            self.assertAlmostEqual(float(pa[1200]), 0.0, places=3)
+
+    def test_fi_curve_of_the_hh_cell_matches_neuron(self):
+        pre, step, post = 0.05, 0.5, 0.05
+        start, stop, inc = 300, 800, 50
+        path, _ = run_protocol(self.daemon, f"""
+name: fi
+interval_s: 0.02
+fi_curve: {{cell: cell0, start_pa: {start}, stop_pa: {stop}, step_pa: {inc},
+           pre_s: {pre}, step_s: {step}, post_s: {post}}}
+""")
+        currents = list(range(start, stop + 1, inc))
+        counts = [count_spikes(v) for v in sweep_traces(path)]
+        self.assertEqual(len(counts), len(currents))
+        reference = neuron_counts(currents, pre * 1e3, step * 1e3, post * 1e3)
+        msg = f"currents {currents}\ndynclamp {counts}\nNEURON   {reference}"
+        print(msg, file=sys.stderr)
+        self.assertEqual(counts, sorted(counts), "not monotonic\n" + msg)
+        for c, r in zip(counts, reference):
+            self.assertLessEqual(abs(c - r), 1, msg)
+
+        def threshold(cs):  # first current with repetitive firing
+            return next((i for i, c in zip(currents, cs) if c >= 3), None)
+        self.assertIsNotNone(threshold(reference), msg)
+        self.assertEqual(threshold(counts), threshold(reference), msg)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    args, rest = ap.parse_known_args()
+    BIN = os.path.abspath(args.bin)
+    unittest.main(argv=[sys.argv[0], *rest])
