@@ -24,6 +24,8 @@
 #include "rt_engine/termination.h"
 #include "server/grpc_services.h"
 #include "server/instrument.h"
+#include "server/queue/queue_runner.h"
+#include "server/queue/queue_store.h"
 #include "server/version.h"
 
 ABSL_FLAG(std::string, rig, "sim", "DAQ backend: 'sim' (the simulated rig)");
@@ -51,6 +53,11 @@ ABSL_FLAG(int, max_consecutive_overruns, -1,
           "backend's default: never on the simulated rig, whose nominal clock "
           "makes overruns harmless to its cells; 100 on real boards)");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest request accepted");
+ABSL_FLAG(std::string, queue_on_failure, "continue",
+          "when a queue item fails: 'continue' with the next, or 'stop'");
+ABSL_FLAG(bool, queue_resume, false,
+          "start the queue when the daemon starts (otherwise it waits for "
+          "'dynclamp queue start')");
 ABSL_FLAG(std::string, port_file, "",
           "write the port actually bound here (useful with port 0)");
 
@@ -170,10 +177,30 @@ int main(int argc, char** argv) {
   auto instrument = Instrument::Create(options);
   if (!instrument.ok()) return Fail(instrument.status());
 
-  dynclamp::server::RigServiceImpl rig_service(**instrument);
-  dynclamp::server::ModelServiceImpl model_service(**instrument);
-  dynclamp::server::RunServiceImpl run_service(**instrument);
+  auto queue_store = dynclamp::server::QueueStore::Open(
+      (std::filesystem::path(absl::GetFlag(FLAGS_data_dir)) / "queue.sqlite")
+          .string(),
+      absl::ToUnixNanos(absl::Now()));
+  if (!queue_store.ok()) return Fail(queue_store.status());
+  if (const auto& lost = (*queue_store)->interrupted(); lost.has_value()) {
+    Log(absl::StrCat("queue item ", lost->item_id(), " (", lost->name(),
+                     ") was running when the daemon stopped: recorded as "
+                     "interrupted; its file: ",
+                     lost->nwb_path().empty() ? "none" : lost->nwb_path()));
+  }
+  dynclamp::server::QueueOptions queue_options;
+  queue_options.stop_on_failure =
+      absl::GetFlag(FLAGS_queue_on_failure) == "stop";
+  queue_options.resume_on_start = absl::GetFlag(FLAGS_queue_resume);
+  dynclamp::server::QueueRunner queue_runner(**instrument, **queue_store,
+                                             queue_options);
+  dynclamp::server::OperatorGate gate(queue_store->get());
+  dynclamp::server::RigServiceImpl rig_service(**instrument, gate);
+  dynclamp::server::ModelServiceImpl model_service(**instrument, gate);
+  dynclamp::server::RunServiceImpl run_service(**instrument, gate);
   dynclamp::server::StreamServiceImpl stream_service(**instrument);
+  dynclamp::server::QueueServiceImpl queue_service(**queue_store, queue_runner,
+                                                   gate);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -185,6 +212,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&model_service);
   builder.RegisterService(&run_service);
   builder.RegisterService(&stream_service);
+  builder.RegisterService(&queue_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::UnavailableError(
@@ -206,6 +234,7 @@ int main(int argc, char** argv) {
   Log(absl::StrCat("signal ", (*watcher)->received(),
                    ": stopping the clamp (outputs to 0) and closing streams"));
   server->GetHealthCheckService()->SetServingStatus(false);
+  queue_runner.Shutdown();  // a running item is recorded as interrupted
   (*instrument)->Shutdown();
   // Our streams have already been told to finish; the deadline only lets
   // their final statuses reach the clients (gRPC waits it out whenever a

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/mechanisms.h"
 
 namespace dynclamp::server {
@@ -23,6 +25,27 @@ grpc::Status Assign(absl::StatusOr<T> result, T* out) {
 }
 }  // namespace
 
+std::string OperatorGate::Operator(const grpc::ServerContext* ctx) {
+  const auto& md = ctx->client_metadata();
+  const auto it = md.find("dynclamp-operator");
+  return it == md.end() ? std::string()
+                        : std::string(it->second.data(), it->second.size());
+}
+
+absl::Status OperatorGate::Check(const grpc::ServerContext* ctx) const {
+  if (store_ == nullptr) return absl::OkStatus();
+  const v1::LockStatus lock = store_->GetLock();
+  if (!lock.held() || lock.owner() == Operator(ctx)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "the rig is locked by '", lock.owner(),
+      "'; you can watch, but only they can change it (dynclamp lock release)"));
+}
+
+#define DYNCLAMP_GATE(ctx)                                \
+  if (absl::Status gate = gate_.Check(ctx); !gate.ok()) { \
+    return ToGrpcStatus(gate);                            \
+  }
+
 grpc::Status RigServiceImpl::GetRig(grpc::ServerContext*,
                                     const v1::GetRigRequest*, v1::Rig* out) {
   *out = inst_.GetRig();
@@ -30,8 +53,9 @@ grpc::Status RigServiceImpl::GetRig(grpc::ServerContext*,
 }
 
 grpc::Status RigServiceImpl::ConfigureChannels(
-    grpc::ServerContext*, const v1::ConfigureChannelsRequest* req,
+    grpc::ServerContext* ctx, const v1::ConfigureChannelsRequest* req,
     v1::Rig* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.ConfigureChannels(*req), out);
 }
 
@@ -48,9 +72,10 @@ grpc::Status ModelServiceImpl::ValidateSpec(grpc::ServerContext*,
   return Assign(inst_.ValidateSpec(req->spec()), out);
 }
 
-grpc::Status ModelServiceImpl::LoadSpec(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::LoadSpec(grpc::ServerContext* ctx,
                                         const v1::LoadSpecRequest* req,
                                         v1::LoadSpecResponse* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.LoadSpec(req->spec()), out);
 }
 
@@ -61,9 +86,10 @@ grpc::Status ModelServiceImpl::GetLoadedSpec(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ModelServiceImpl::SetParameter(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::SetParameter(grpc::ServerContext* ctx,
                                             const v1::SetParameterRequest* req,
                                             v1::SetParameterResponse*) {
+  DYNCLAMP_GATE(ctx)
   return ToGrpcStatus(inst_.SetParameter(req->parameter(), req->value()));
 }
 
@@ -74,14 +100,16 @@ grpc::Status ModelServiceImpl::ListSignals(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RunServiceImpl::StartRun(grpc::ServerContext*,
+grpc::Status RunServiceImpl::StartRun(grpc::ServerContext* ctx,
                                       const v1::StartRunRequest* req,
                                       v1::Run* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.StartRun(req->duration_s()), out);
 }
 
-grpc::Status RunServiceImpl::StopRun(grpc::ServerContext*,
+grpc::Status RunServiceImpl::StopRun(grpc::ServerContext* ctx,
                                      const v1::StopRunRequest*, v1::Run* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.StopRun(), out);
 }
 
@@ -91,27 +119,31 @@ grpc::Status RunServiceImpl::GetRun(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RunServiceImpl::ClearFault(grpc::ServerContext*,
+grpc::Status RunServiceImpl::ClearFault(grpc::ServerContext* ctx,
                                         const v1::ClearFaultRequest*,
                                         v1::Run* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.ClearFault(), out);
 }
 
-grpc::Status RunServiceImpl::RunProtocol(grpc::ServerContext*,
+grpc::Status RunServiceImpl::RunProtocol(grpc::ServerContext* ctx,
                                          const v1::RunProtocolRequest* req,
                                          v1::Run* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.RunProtocol(*req), out);
 }
 
-grpc::Status RunServiceImpl::PauseRun(grpc::ServerContext*,
+grpc::Status RunServiceImpl::PauseRun(grpc::ServerContext* ctx,
                                       const v1::PauseRunRequest* req,
                                       v1::Run* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.PauseRun(req->immediately()), out);
 }
 
-grpc::Status RunServiceImpl::ResumeRun(grpc::ServerContext*,
+grpc::Status RunServiceImpl::ResumeRun(grpc::ServerContext* ctx,
                                        const v1::ResumeRunRequest*,
                                        v1::Run* out) {
+  DYNCLAMP_GATE(ctx)
   return Assign(inst_.ResumeRun(), out);
 }
 
@@ -173,6 +205,133 @@ grpc::Status StreamServiceImpl::Subscribe(
   }
   inst_.Unsubscribe(*sub);
   return result;
+}
+
+// ---- queue -----------------------------------------------------------------
+
+grpc::Status QueueServiceImpl::AddItem(grpc::ServerContext* ctx,
+                                       const v1::AddItemRequest* req,
+                                       v1::QueueItem* out) {
+  DYNCLAMP_GATE(ctx)
+  const grpc::Status s = Assign(store_.Add(*req, OperatorGate::Operator(ctx),
+                                           absl::ToUnixNanos(absl::Now())),
+                                out);
+  runner_.Notify();
+  return s;
+}
+
+grpc::Status QueueServiceImpl::ListItems(grpc::ServerContext*,
+                                         const v1::ListItemsRequest*,
+                                         v1::ListItemsResponse* out) {
+  for (v1::QueueItem& item : store_.List()) *out->add_items() = std::move(item);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueueServiceImpl::GetItem(grpc::ServerContext*,
+                                       const v1::GetItemRequest* req,
+                                       v1::QueueItem* out) {
+  return Assign(store_.Get(req->id()), out);
+}
+
+grpc::Status QueueServiceImpl::UpdateItem(grpc::ServerContext* ctx,
+                                          const v1::UpdateItemRequest* req,
+                                          v1::QueueItem* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(store_.Update(req->id(), req->run()), out);
+}
+
+grpc::Status QueueServiceImpl::MoveItem(grpc::ServerContext* ctx,
+                                        const v1::MoveItemRequest* req,
+                                        v1::QueueItem* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(store_.Move(req->id(), req->position()), out);
+}
+
+grpc::Status QueueServiceImpl::RemoveItem(grpc::ServerContext* ctx,
+                                          const v1::RemoveItemRequest* req,
+                                          v1::QueueItem* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(store_.Remove(req->id()), out);
+}
+
+grpc::Status QueueServiceImpl::ClearQueue(grpc::ServerContext* ctx,
+                                          const v1::ClearQueueRequest*,
+                                          v1::QueueStatus* out) {
+  DYNCLAMP_GATE(ctx)
+  if (absl::Status s = store_.Clear(); !s.ok()) return ToGrpcStatus(s);
+  *out = runner_.Status();
+  return grpc::Status::OK;
+}
+
+grpc::Status QueueServiceImpl::StartQueue(grpc::ServerContext* ctx,
+                                          const v1::StartQueueRequest*,
+                                          v1::QueueStatus* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(runner_.Start(), out);
+}
+
+grpc::Status QueueServiceImpl::StopQueue(grpc::ServerContext* ctx,
+                                         const v1::StopQueueRequest*,
+                                         v1::QueueStatus* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(runner_.Stop(), out);
+}
+
+grpc::Status QueueServiceImpl::PauseQueue(grpc::ServerContext* ctx,
+                                          const v1::PauseQueueRequest* req,
+                                          v1::QueueStatus* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(runner_.Pause(req->immediately()), out);
+}
+
+grpc::Status QueueServiceImpl::ResumeQueue(grpc::ServerContext* ctx,
+                                           const v1::ResumeQueueRequest*,
+                                           v1::QueueStatus* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(runner_.Resume(), out);
+}
+
+grpc::Status QueueServiceImpl::AbortCurrent(grpc::ServerContext* ctx,
+                                            const v1::AbortCurrentRequest*,
+                                            v1::QueueStatus* out) {
+  DYNCLAMP_GATE(ctx)
+  return Assign(runner_.AbortCurrent(), out);
+}
+
+grpc::Status QueueServiceImpl::GetQueueStatus(grpc::ServerContext*,
+                                              const v1::GetQueueStatusRequest*,
+                                              v1::QueueStatus* out) {
+  *out = runner_.Status();
+  return grpc::Status::OK;
+}
+
+grpc::Status QueueServiceImpl::ListHistory(grpc::ServerContext*,
+                                           const v1::ListHistoryRequest* req,
+                                           v1::ListHistoryResponse* out) {
+  for (v1::HistoryEntry& e : store_.History(req->limit()))
+    *out->add_entries() = std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueueServiceImpl::AcquireLock(grpc::ServerContext* ctx,
+                                           const v1::AcquireLockRequest*,
+                                           v1::LockStatus* out) {
+  return Assign(store_.AcquireLock(OperatorGate::Operator(ctx),
+                                   absl::ToUnixNanos(absl::Now())),
+                out);
+}
+
+grpc::Status QueueServiceImpl::ReleaseLock(grpc::ServerContext* ctx,
+                                           const v1::ReleaseLockRequest*,
+                                           v1::LockStatus* out) {
+  return Assign(store_.ReleaseLock(OperatorGate::Operator(ctx)), out);
+}
+
+grpc::Status QueueServiceImpl::GetLock(grpc::ServerContext*,
+                                       const v1::GetLockRequest*,
+                                       v1::LockStatus* out) {
+  *out = store_.GetLock();
+  return grpc::Status::OK;
 }
 
 }  // namespace dynclamp::server

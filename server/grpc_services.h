@@ -14,18 +14,35 @@
 
 #include "absl/status/status.h"
 #include "dynclamp/v1/models.grpc.pb.h"
+#include "dynclamp/v1/queue.grpc.pb.h"
 #include "dynclamp/v1/rig.grpc.pb.h"
 #include "dynclamp/v1/runs.grpc.pb.h"
 #include "dynclamp/v1/stream.grpc.pb.h"
 #include "server/instrument.h"
+#include "server/queue/queue_runner.h"
+#include "server/queue/queue_store.h"
 
 namespace dynclamp::server {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// The rig lock at the edge: every call that changes something asks Check()
+// first. The caller is the metadata "dynclamp-operator".
+class OperatorGate {
+ public:
+  explicit OperatorGate(QueueStore* store) : store_(store) {}
+  static std::string Operator(const grpc::ServerContext* ctx);
+  // PermissionDenied naming the owner if another operator holds the lock.
+  absl::Status Check(const grpc::ServerContext* ctx) const;
+
+ private:
+  QueueStore* store_;  // null: no lock
+};
+
 class RigServiceImpl final : public v1::RigService::Service {
  public:
-  explicit RigServiceImpl(Instrument& inst) : inst_(inst) {}
+  RigServiceImpl(Instrument& inst, const OperatorGate& gate)
+      : inst_(inst), gate_(gate) {}
   grpc::Status GetRig(grpc::ServerContext*, const v1::GetRigRequest*,
                       v1::Rig* out) override;
   grpc::Status ConfigureChannels(grpc::ServerContext*,
@@ -34,11 +51,13 @@ class RigServiceImpl final : public v1::RigService::Service {
 
  private:
   Instrument& inst_;
+  const OperatorGate& gate_;
 };
 
 class ModelServiceImpl final : public v1::ModelService::Service {
  public:
-  explicit ModelServiceImpl(Instrument& inst) : inst_(inst) {}
+  ModelServiceImpl(Instrument& inst, const OperatorGate& gate)
+      : inst_(inst), gate_(gate) {}
   grpc::Status ListMechanisms(grpc::ServerContext*,
                               const v1::ListMechanismsRequest*,
                               v1::ListMechanismsResponse* out) override;
@@ -58,11 +77,13 @@ class ModelServiceImpl final : public v1::ModelService::Service {
 
  private:
   Instrument& inst_;
+  const OperatorGate& gate_;
 };
 
 class RunServiceImpl final : public v1::RunService::Service {
  public:
-  explicit RunServiceImpl(Instrument& inst) : inst_(inst) {}
+  RunServiceImpl(Instrument& inst, const OperatorGate& gate)
+      : inst_(inst), gate_(gate) {}
   grpc::Status StartRun(grpc::ServerContext*, const v1::StartRunRequest* req,
                         v1::Run* out) override;
   grpc::Status StopRun(grpc::ServerContext*, const v1::StopRunRequest*,
@@ -83,6 +104,7 @@ class RunServiceImpl final : public v1::RunService::Service {
 
  private:
   Instrument& inst_;
+  const OperatorGate& gate_;
 };
 
 class StreamServiceImpl final : public v1::StreamService::Service {
@@ -94,6 +116,54 @@ class StreamServiceImpl final : public v1::StreamService::Service {
 
  private:
   Instrument& inst_;
+};
+
+class QueueServiceImpl final : public v1::QueueService::Service {
+ public:
+  QueueServiceImpl(QueueStore& store, QueueRunner& runner,
+                   const OperatorGate& gate)
+      : store_(store), runner_(runner), gate_(gate) {}
+  grpc::Status AddItem(grpc::ServerContext*, const v1::AddItemRequest*,
+                       v1::QueueItem*) override;
+  grpc::Status ListItems(grpc::ServerContext*, const v1::ListItemsRequest*,
+                         v1::ListItemsResponse*) override;
+  grpc::Status GetItem(grpc::ServerContext*, const v1::GetItemRequest*,
+                       v1::QueueItem*) override;
+  grpc::Status UpdateItem(grpc::ServerContext*, const v1::UpdateItemRequest*,
+                          v1::QueueItem*) override;
+  grpc::Status MoveItem(grpc::ServerContext*, const v1::MoveItemRequest*,
+                        v1::QueueItem*) override;
+  grpc::Status RemoveItem(grpc::ServerContext*, const v1::RemoveItemRequest*,
+                          v1::QueueItem*) override;
+  grpc::Status ClearQueue(grpc::ServerContext*, const v1::ClearQueueRequest*,
+                          v1::QueueStatus*) override;
+  grpc::Status StartQueue(grpc::ServerContext*, const v1::StartQueueRequest*,
+                          v1::QueueStatus*) override;
+  grpc::Status StopQueue(grpc::ServerContext*, const v1::StopQueueRequest*,
+                         v1::QueueStatus*) override;
+  grpc::Status PauseQueue(grpc::ServerContext*, const v1::PauseQueueRequest*,
+                          v1::QueueStatus*) override;
+  grpc::Status ResumeQueue(grpc::ServerContext*, const v1::ResumeQueueRequest*,
+                           v1::QueueStatus*) override;
+  grpc::Status AbortCurrent(grpc::ServerContext*,
+                            const v1::AbortCurrentRequest*,
+                            v1::QueueStatus*) override;
+  grpc::Status GetQueueStatus(grpc::ServerContext*,
+                              const v1::GetQueueStatusRequest*,
+                              v1::QueueStatus*) override;
+  grpc::Status ListHistory(grpc::ServerContext*, const v1::ListHistoryRequest*,
+                           v1::ListHistoryResponse*) override;
+  grpc::Status AcquireLock(grpc::ServerContext*, const v1::AcquireLockRequest*,
+                           v1::LockStatus*) override;
+  grpc::Status ReleaseLock(grpc::ServerContext*, const v1::ReleaseLockRequest*,
+                           v1::LockStatus*) override;
+  grpc::Status GetLock(grpc::ServerContext*, const v1::GetLockRequest*,
+                       v1::LockStatus*) override;
+
+ private:
+  QueueStore& store_;
+  QueueRunner& runner_;
+  const OperatorGate& gate_;
 };
 
 }  // namespace dynclamp::server

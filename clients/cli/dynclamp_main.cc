@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,7 +34,15 @@ namespace v1 = dynclamp::v1;
 struct Globals {
   std::string server = "127.0.0.1:50051";
   double timeout_s = 10;
+  std::string operator_name;
 };
+
+std::string DefaultOperator() {
+  for (const char* var : {"DYNCLAMP_OPERATOR", "USER", "LOGNAME"}) {
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return v;
+  }
+  return "";
+}
 
 [[noreturn]] void Die(const std::string& verb, const absl::Status& status) {
   std::fprintf(stderr, "dynclamp: %s: %s: %s\n", verb.c_str(),
@@ -52,6 +61,7 @@ std::unique_ptr<Client> ConnectOrDie(const Globals& g,
                                      const std::string& verb) {
   dynclamp::client::ClientOptions options;
   options.timeout = absl::Seconds(g.timeout_s);
+  options.operator_name = g.operator_name;
   return OrDie(verb, Client::Connect(g.server, options));
 }
 
@@ -279,6 +289,154 @@ int RunProtocolFile(const Globals& g, const std::string& protocol_path,
   return last.state() == v1::COMPLETED ? 0 : 1;
 }
 
+std::string Time(int64_t unix_ns) {
+  if (unix_ns == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixNanos(unix_ns),
+                          absl::LocalTimeZone());
+}
+
+void PrintQueueStatus(const v1::QueueStatus& s) {
+  std::printf("queue: %s, %u waiting",
+              v1::QueueStatus::State_Name(s.state()).c_str(),
+              s.items_waiting());
+  if (s.current_item() != 0) {
+    std::printf("; running item %lu (%s): sweep %u of %u",
+                static_cast<unsigned long>(s.current_item()),
+                s.current_name().c_str(), s.run().sweeps_completed(),
+                s.run().sweeps_total());
+  }
+  std::printf("%s\n", s.stop_on_failure() ? " (stops on failure)" : "");
+}
+
+void PrintItem(const v1::QueueItem& item) {
+  std::printf("%4u  item %-5lu %-24s added %s by %s%s\n", item.position(),
+              static_cast<unsigned long>(item.id()), item.name().c_str(),
+              Time(item.added_unix_ns()).c_str(),
+              item.added_by().empty() ? "-" : item.added_by().c_str(),
+              item.run().has_spec() ? " (with spec)" : "");
+}
+
+// "back", "front", "before:ID", "after:ID".
+v1::Position ParsePosition(const std::string& text) {
+  v1::Position p;
+  uint64_t id = 0;
+  if (text.empty() || text == "back") {
+    p.set_back(true);
+  } else if (text == "front") {
+    p.set_front(true);
+  } else if (absl::StartsWith(text, "before:") &&
+             absl::SimpleAtoi(text.substr(7), &id)) {
+    p.set_before(id);
+  } else if (absl::StartsWith(text, "after:") &&
+             absl::SimpleAtoi(text.substr(6), &id)) {
+    p.set_after(id);
+  } else {
+    Die("queue", absl::InvalidArgumentError(absl::StrCat(
+                     "--position: back, front, before:ID or after:ID, got '",
+                     text, "'")));
+  }
+  return p;
+}
+
+struct QueueArgs {
+  std::string verb;  // the subcommand
+  std::string protocol, spec, position, request_id;
+  uint64_t id = 0;
+  bool now = false;
+  uint32_t limit = 20;
+};
+
+int QueueVerb(const Globals& g, const QueueArgs& a) {
+  auto client = ConnectOrDie(g, "queue " + a.verb);
+  const std::string verb = "queue " + a.verb;
+  if (a.verb == "add") {
+    v1::AddItemRequest r;
+    r.set_request_id(a.request_id);
+    *r.mutable_position() = ParsePosition(a.position);
+    v1::RunProtocolRequest* run = r.mutable_run();
+    run->set_protocol_source(
+        OrDie(verb, dynclamp::client::ReadTextFile(a.protocol)));
+    *run->mutable_protocol() = OrDie(
+        verb,
+        dynclamp::client::ParseProtocol(run->protocol_source(), a.protocol));
+    if (!a.spec.empty()) {
+      run->set_spec_source(OrDie(verb, dynclamp::client::ReadTextFile(a.spec)));
+      *run->mutable_spec() =
+          OrDie(verb, dynclamp::client::ParseSpec(run->spec_source(), a.spec));
+    }
+    const v1::QueueItem item = OrDie(verb, client->AddQueueItem(r));
+    std::printf("item %lu queued at position %u\n",
+                static_cast<unsigned long>(item.id()), item.position());
+  } else if (a.verb == "list") {
+    PrintQueueStatus(OrDie(verb, client->GetQueueStatus()));
+    const v1::ListItemsResponse items = OrDie(verb, client->ListQueue());
+    for (const auto& item : items.items()) PrintItem(item);
+  } else if (a.verb == "show") {
+    const v1::QueueItem item = OrDie(verb, client->GetQueueItem(a.id));
+    PrintItem(item);
+    std::printf("%s\n", item.run().protocol_source().c_str());
+  } else if (a.verb == "move") {
+    PrintItem(
+        OrDie(verb, client->MoveQueueItem(a.id, ParsePosition(a.position))));
+  } else if (a.verb == "remove") {
+    const v1::QueueItem item = OrDie(verb, client->RemoveQueueItem(a.id));
+    std::printf("item %lu removed\n", static_cast<unsigned long>(item.id()));
+  } else if (a.verb == "clear") {
+    PrintQueueStatus(OrDie(verb, client->ClearQueue()));
+  } else if (a.verb == "start") {
+    PrintQueueStatus(OrDie(verb, client->StartQueue()));
+  } else if (a.verb == "stop") {
+    PrintQueueStatus(OrDie(verb, client->StopQueue()));
+  } else if (a.verb == "pause") {
+    PrintQueueStatus(OrDie(verb, client->PauseQueue(a.now)));
+  } else if (a.verb == "resume") {
+    PrintQueueStatus(OrDie(verb, client->ResumeQueue()));
+  } else if (a.verb == "abort") {
+    PrintQueueStatus(OrDie(verb, client->AbortCurrent()));
+  } else if (a.verb == "status") {
+    PrintQueueStatus(OrDie(verb, client->GetQueueStatus()));
+  }
+  return 0;
+}
+
+int History(const Globals& g, uint32_t limit) {
+  auto client = ConnectOrDie(g, "history");
+  const v1::ListHistoryResponse history =
+      OrDie("history", client->ListHistory(limit));
+  for (const auto& e : history.entries()) {
+    std::string status = v1::ExitStatus_Name(e.status());
+    status = status.substr(0, status.find("_ITEM"));
+    std::printf("%4lu  item %-5lu %-20s %-11s %s -> %s  sweeps %u/%u  %s%s%s\n",
+                static_cast<unsigned long>(e.id()),
+                static_cast<unsigned long>(e.item_id()), e.name().c_str(),
+                status.c_str(), Time(e.started_unix_ns()).c_str(),
+                Time(e.ended_unix_ns()).c_str(), e.sweeps_completed(),
+                e.sweeps_total(),
+                e.nwb_path().empty() ? "" : e.nwb_path().c_str(),
+                e.error().empty() ? "" : "  error: ", e.error().c_str());
+  }
+  return 0;
+}
+
+int Lock(const Globals& g, const std::string& verb) {
+  auto client = ConnectOrDie(g, "lock");
+  v1::LockStatus s;
+  if (verb == "acquire") {
+    s = OrDie("lock acquire", client->AcquireLock());
+  } else if (verb == "release") {
+    s = OrDie("lock release", client->ReleaseLock());
+  } else {
+    s = OrDie("lock", client->GetLock());
+  }
+  if (s.held()) {
+    std::printf("locked by %s since %s\n", s.owner().c_str(),
+                Time(s.since_unix_ns()).c_str());
+  } else {
+    std::printf("unlocked\n");
+  }
+  return 0;
+}
+
 int Stop(const Globals& g) {
   auto client = ConnectOrDie(g, "stop");
   PrintRun(OrDie("stop", client->StopRun()));
@@ -417,6 +575,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", g.timeout_s, "seconds to wait for each call")
       ->capture_default_str();
+  g.operator_name = DefaultOperator();
+  app.add_option("--operator", g.operator_name,
+                 "who you are, for the rig lock (default $USER)")
+      ->capture_default_str();
 
   auto* status = app.add_subcommand("status", "rig, loaded spec and run");
   auto* mechanisms = app.add_subcommand(
@@ -476,6 +638,47 @@ int main(int argc, char** argv) {
   pause->add_flag("--now", now,
                   "pause at once (the sweep is played again on resume)");
   auto* resume = app.add_subcommand("resume", "resume a paused protocol");
+  QueueArgs qa;
+  auto* queue = app.add_subcommand("queue", "the overnight queue");
+  queue->require_subcommand(1);
+  auto* q_add = queue->add_subcommand("add", "queue a protocol (and a spec)");
+  q_add->add_option("PROTOCOL", qa.protocol, "YAML or JSON protocol")
+      ->required();
+  q_add->add_option("--spec", qa.spec, "load this spec before it runs");
+  q_add->add_option("--position", qa.position,
+                    "back (default), front, before:ID or after:ID");
+  q_add->add_option("--request-id", qa.request_id,
+                    "makes retries idempotent: the same id adds once");
+  queue->add_subcommand("list", "the items waiting, in order");
+  auto* q_show = queue->add_subcommand("show", "one item and its protocol");
+  q_show->add_option("ID", qa.id)->required();
+  auto* q_move = queue->add_subcommand("move", "move an item");
+  q_move->add_option("ID", qa.id)->required();
+  q_move
+      ->add_option("--position", qa.position,
+                   "back, front, before:ID or after:ID")
+      ->required();
+  auto* q_remove = queue->add_subcommand("remove", "remove an item");
+  q_remove->add_option("ID", qa.id)->required();
+  queue->add_subcommand("clear", "remove every waiting item");
+  queue->add_subcommand("start", "run the items one after another");
+  queue->add_subcommand("stop", "stop after the current item");
+  auto* q_pause =
+      queue->add_subcommand("pause", "pause the current item after its sweep");
+  q_pause->add_flag("--now", qa.now, "pause at once (the sweep is replayed)");
+  queue->add_subcommand("resume", "resume the paused item");
+  queue->add_subcommand("abort", "abort the current item; the queue goes on");
+  queue->add_subcommand("status", "the queue's state");
+  uint32_t history_limit = 20;
+  auto* history =
+      app.add_subcommand("history", "finished queue items, newest first");
+  history->add_option("--limit", history_limit, "how many")
+      ->capture_default_str();
+  std::string lock_verb = "status";
+  auto* lock = app.add_subcommand(
+      "lock", "own the rig (others can still watch): acquire, release, status");
+  lock->add_option("VERB", lock_verb, "acquire, release or status")
+      ->check(CLI::IsMember({"acquire", "release", "status"}));
 
   try {
     app.parse(argc, argv);
@@ -496,6 +699,12 @@ int main(int argc, char** argv) {
   if (*stream)
     return Stream(g, stream_signals, decimate, stream_duration, format, out);
   if (*run) return RunProtocolFile(g, protocol_file, spec_file, wait);
+  if (*queue) {
+    qa.verb = queue->get_subcommands().front()->get_name();
+    return QueueVerb(g, qa);
+  }
+  if (*history) return History(g, history_limit);
+  if (*lock) return Lock(g, lock_verb);
   if (*pause) {
     auto client = ConnectOrDie(g, "pause");
     PrintRun(OrDie("pause", client->PauseRun(now)));

@@ -32,12 +32,100 @@ Client::Client(std::string target, ClientOptions options,
       rig_(v1::RigService::NewStub(channel_)),
       models_(v1::ModelService::NewStub(channel_)),
       runs_(v1::RunService::NewStub(channel_)),
+      queue_(v1::QueueService::NewStub(channel_)),
       streams_(v1::StreamService::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 void Client::SetDeadline(grpc::ClientContext& ctx) const {
   ctx.set_deadline(std::chrono::system_clock::now() +
                    absl::ToChronoMilliseconds(options_.timeout));
+  if (!options_.operator_name.empty())
+    ctx.AddMetadata("dynclamp-operator", options_.operator_name);
+}
+
+template <typename Req, typename Resp>
+absl::StatusOr<Resp> Client::Queue(
+    grpc::Status (v1::QueueService::Stub::*method)(grpc::ClientContext*,
+                                                   const Req&, Resp*),
+    const Req& request, const char* name) {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  Resp response;
+  const grpc::Status status = (queue_.get()->*method)(&ctx, request, &response);
+  if (!status.ok()) return ToStatus(status, name);
+  return response;
+}
+
+absl::StatusOr<v1::QueueItem> Client::AddQueueItem(
+    const v1::AddItemRequest& r) {
+  return Queue(&v1::QueueService::Stub::AddItem, r, "AddItem");
+}
+absl::StatusOr<v1::ListItemsResponse> Client::ListQueue() {
+  return Queue(&v1::QueueService::Stub::ListItems, v1::ListItemsRequest(),
+               "ListItems");
+}
+absl::StatusOr<v1::QueueItem> Client::GetQueueItem(uint64_t id) {
+  v1::GetItemRequest r;
+  r.set_id(id);
+  return Queue(&v1::QueueService::Stub::GetItem, r, "GetItem");
+}
+absl::StatusOr<v1::QueueItem> Client::MoveQueueItem(
+    uint64_t id, const v1::Position& position) {
+  v1::MoveItemRequest r;
+  r.set_id(id);
+  *r.mutable_position() = position;
+  return Queue(&v1::QueueService::Stub::MoveItem, r, "MoveItem");
+}
+absl::StatusOr<v1::QueueItem> Client::RemoveQueueItem(uint64_t id) {
+  v1::RemoveItemRequest r;
+  r.set_id(id);
+  return Queue(&v1::QueueService::Stub::RemoveItem, r, "RemoveItem");
+}
+absl::StatusOr<v1::QueueStatus> Client::ClearQueue() {
+  return Queue(&v1::QueueService::Stub::ClearQueue, v1::ClearQueueRequest(),
+               "ClearQueue");
+}
+absl::StatusOr<v1::QueueStatus> Client::StartQueue() {
+  return Queue(&v1::QueueService::Stub::StartQueue, v1::StartQueueRequest(),
+               "StartQueue");
+}
+absl::StatusOr<v1::QueueStatus> Client::StopQueue() {
+  return Queue(&v1::QueueService::Stub::StopQueue, v1::StopQueueRequest(),
+               "StopQueue");
+}
+absl::StatusOr<v1::QueueStatus> Client::PauseQueue(bool immediately) {
+  v1::PauseQueueRequest r;
+  r.set_immediately(immediately);
+  return Queue(&v1::QueueService::Stub::PauseQueue, r, "PauseQueue");
+}
+absl::StatusOr<v1::QueueStatus> Client::ResumeQueue() {
+  return Queue(&v1::QueueService::Stub::ResumeQueue, v1::ResumeQueueRequest(),
+               "ResumeQueue");
+}
+absl::StatusOr<v1::QueueStatus> Client::AbortCurrent() {
+  return Queue(&v1::QueueService::Stub::AbortCurrent, v1::AbortCurrentRequest(),
+               "AbortCurrent");
+}
+absl::StatusOr<v1::QueueStatus> Client::GetQueueStatus() {
+  return Queue(&v1::QueueService::Stub::GetQueueStatus,
+               v1::GetQueueStatusRequest(), "GetQueueStatus");
+}
+absl::StatusOr<v1::ListHistoryResponse> Client::ListHistory(uint32_t limit) {
+  v1::ListHistoryRequest r;
+  r.set_limit(limit);
+  return Queue(&v1::QueueService::Stub::ListHistory, r, "ListHistory");
+}
+absl::StatusOr<v1::LockStatus> Client::AcquireLock() {
+  return Queue(&v1::QueueService::Stub::AcquireLock, v1::AcquireLockRequest(),
+               "AcquireLock");
+}
+absl::StatusOr<v1::LockStatus> Client::ReleaseLock() {
+  return Queue(&v1::QueueService::Stub::ReleaseLock, v1::ReleaseLockRequest(),
+               "ReleaseLock");
+}
+absl::StatusOr<v1::LockStatus> Client::GetLock() {
+  return Queue(&v1::QueueService::Stub::GetLock, v1::GetLockRequest(),
+               "GetLock");
 }
 
 absl::Status Client::ToStatus(const grpc::Status& s, const char* call) const {

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dynclamp/v1/models.grpc.pb.h"
+#include "dynclamp/v1/queue.grpc.pb.h"
 #include "dynclamp/v1/rig.grpc.pb.h"
 #include "dynclamp/v1/runs.grpc.pb.h"
 #include "dynclamp/v1/stream.grpc.pb.h"
@@ -29,6 +30,8 @@ namespace dynclamp::client {
 struct ClientOptions {
   absl::Duration timeout = absl::Seconds(10);  // per unary call; connecting
   int max_receive_message_bytes = 64 << 20;
+  // Sent with every call as "dynclamp-operator" (the rig lock's owner).
+  std::string operator_name;
 };
 
 class Client {
@@ -56,6 +59,25 @@ class Client {
   absl::StatusOr<v1::Run> RunProtocol(const v1::RunProtocolRequest& request);
   absl::StatusOr<v1::Run> PauseRun(bool immediately);
   absl::StatusOr<v1::Run> ResumeRun();
+
+  // The queue, its history and the rig lock.
+  absl::StatusOr<v1::QueueItem> AddQueueItem(const v1::AddItemRequest& r);
+  absl::StatusOr<v1::ListItemsResponse> ListQueue();
+  absl::StatusOr<v1::QueueItem> GetQueueItem(uint64_t id);
+  absl::StatusOr<v1::QueueItem> MoveQueueItem(uint64_t id,
+                                              const v1::Position& position);
+  absl::StatusOr<v1::QueueItem> RemoveQueueItem(uint64_t id);
+  absl::StatusOr<v1::QueueStatus> ClearQueue();
+  absl::StatusOr<v1::QueueStatus> StartQueue();
+  absl::StatusOr<v1::QueueStatus> StopQueue();
+  absl::StatusOr<v1::QueueStatus> PauseQueue(bool immediately);
+  absl::StatusOr<v1::QueueStatus> ResumeQueue();
+  absl::StatusOr<v1::QueueStatus> AbortCurrent();
+  absl::StatusOr<v1::QueueStatus> GetQueueStatus();
+  absl::StatusOr<v1::ListHistoryResponse> ListHistory(uint32_t limit);
+  absl::StatusOr<v1::LockStatus> AcquireLock();
+  absl::StatusOr<v1::LockStatus> ReleaseLock();
+  absl::StatusOr<v1::LockStatus> GetLock();
   // SERVING, NOT_SERVING ... of the daemon ("" service).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
   CheckHealth();
@@ -74,6 +96,10 @@ class Client {
   Client(std::string target, ClientOptions options,
          std::shared_ptr<grpc::Channel> channel);
   void SetDeadline(grpc::ClientContext& ctx) const;
+  template <typename Req, typename Resp>
+  absl::StatusOr<Resp> Queue(grpc::Status (v1::QueueService::Stub::*method)(
+                                 grpc::ClientContext*, const Req&, Resp*),
+                             const Req& request, const char* name);
   absl::Status ToStatus(const grpc::Status& s, const char* call) const;
   template <typename T>
   absl::Status ReadStream(grpc::ClientContext& ctx,
@@ -87,6 +113,7 @@ class Client {
   std::unique_ptr<v1::RigService::Stub> rig_;
   std::unique_ptr<v1::ModelService::Stub> models_;
   std::unique_ptr<v1::RunService::Stub> runs_;
+  std::unique_ptr<v1::QueueService::Stub> queue_;
   std::unique_ptr<v1::StreamService::Stub> streams_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   absl::Mutex mu_;
