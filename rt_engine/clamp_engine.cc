@@ -142,6 +142,21 @@ absl::StatusOr<std::unique_ptr<Timeline>> ClampEngine::CompileTimeline(
                            limits);
 }
 
+absl::StatusOr<std::unique_ptr<Timeline>> ClampEngine::CompileTimelineFor(
+    const ModelSetSpec& spec, const ProtocolSpec& protocol,
+    const TimelineLimits& limits) const {
+  ModelSet::Config mc = ModelSetConfig();
+  {
+    absl::MutexLock lock(&mu_);
+    mc.generation = next_generation_;
+  }
+  absl::StatusOr<std::unique_ptr<ModelSet>> set = ModelSet::Prepare(spec, mc);
+  if (!set.ok()) return set.status();
+  return Timeline::Compile(protocol, mc.cell_names, set->get(),
+                           static_cast<double>(config_.period_ns) * 1e-6,
+                           limits);
+}
+
 uint64_t ClampEngine::PlayTimeline(std::unique_ptr<Timeline> timeline) {
   absl::MutexLock lock(&mu_);
   auto posted = std::make_unique<PostedTimeline>();

@@ -452,21 +452,21 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
   absl::StatusOr<rt::ProtocolSpec> lowered = LowerProtocol(request.protocol());
   if (!lowered.ok()) return lowered.status();
-  // Compile against the spec to load before loading it: a bad protocol
+  // With a spec, compile against it before loading it: a bad protocol
   // leaves the loaded spec alone.
+  absl::StatusOr<std::unique_ptr<rt::Timeline>> timeline;
   if (request.has_spec()) {
     absl::StatusOr<rt::ModelSetSpec> spec =
         LowerSpec(request.spec(), CellNamesLocked());
     if (!spec.ok()) return spec.status();
-    if (auto v = core_->engine->ValidateModelSet(*spec); !v.ok())
-      return v.status();
-  }
-  if (request.has_spec()) {
+    timeline =
+        core_->engine->CompileTimelineFor(*spec, *lowered, options_.timeline);
+    if (!timeline.ok()) return timeline.status();
     if (auto r = LoadSpecLocked(request.spec()); !r.ok()) return r.status();
+  } else {
+    timeline = core_->engine->CompileTimeline(*lowered, options_.timeline);
+    if (!timeline.ok()) return timeline.status();
   }
-  absl::StatusOr<std::unique_ptr<rt::Timeline>> timeline =
-      core_->engine->CompileTimeline(*lowered, options_.timeline);
-  if (!timeline.ok()) return timeline.status();
 
   // What is recorded: V and I of every cell, then the chosen signals.
   RecorderConfig rc;

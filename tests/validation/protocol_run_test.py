@@ -153,6 +153,32 @@ sweeps:{steps}
             self.assertAlmostEqual(float(pa[1199]), 200.0, places=3)
             self.assertAlmostEqual(float(pa[1200]), 0.0, places=3)
 
+    def test_a_bad_protocol_changes_nothing(self):
+        # A daemon of its own: this test loads a spec.
+        d = Daemon("--sim_cells=hh,passive")
+        try:
+            root = os.path.dirname(os.path.dirname(HERE))
+            self.assertEqual(d.cli(
+                "load", os.path.join(root, "examples", "tonic_gaba.yaml")).returncode, 0)
+            before = d.cli("spec").stdout
+            path = write(os.path.join(d.dir, "bad.yaml"), """
+name: bad
+sweeps:
+  - stimuli:
+      - parameter: nope.g_ns
+        epochs: [{duration_s: 0.01, hold: {value: 1}}]
+""")
+            out = d.cli("run", path, "--spec",
+                        os.path.join(root, "examples", "gaba_step.yaml"))
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn("sweeps[0].stimuli[0].parameter", out.stderr)
+            self.assertEqual(d.cli("spec").stdout, before)
+            self.assertIn("run: none yet", d.cli("status").stdout)
+            self.assertFalse(os.path.exists(d.data) and os.listdir(d.data) and
+                             any(f.endswith(".nwb") for f in os.listdir(d.data)))
+        finally:
+            d.stop()
+
     def test_fi_curve_of_the_hh_cell_matches_neuron(self):
         pre, step, post = 0.05, 0.5, 0.05
         start, stop, inc = 300, 800, 50
