@@ -125,6 +125,33 @@ class QueueTest(unittest.TestCase):
         finally:
             d2.stop()
 
+    def test_a_failing_item_is_recorded_and_the_queue_goes_on(self):
+        for policy, runs_next in (("continue", True), ("stop", False)):
+            d = Daemon("--sim_cells=hh,passive", f"--queue_on_failure={policy}")
+            try:
+                bad = write(os.path.join(d.dir, "bad.yaml"),
+                            SHORT.replace("cell: cell0", "cell: cell9"))
+                good = write(os.path.join(d.dir, "short.yaml"), SHORT)
+                for p in (bad, good):
+                    self.assertEqual(cli(d, "queue", "add", p).returncode, 0)
+                self.assertEqual(cli(d, "queue", "start").returncode, 0)
+                deadline = time.time() + 10
+                while time.time() < deadline:
+                    history = cli(d, "history").stdout
+                    if "FAILED" in history and (not runs_next or "COMPLETED" in history):
+                        break
+                    time.sleep(0.1)
+                time.sleep(0.5)
+                history = cli(d, "history").stdout
+                self.assertRegex(history, r"short\s+FAILED.*'cell9' is not a recorded cell",
+                                 history)
+                self.assertEqual("COMPLETED" in history, runs_next, policy + history)
+                if not runs_next:
+                    self.assertIn("queue: STOPPED, 1 waiting",
+                                  cli(d, "queue", "status").stdout)
+            finally:
+                d.stop()
+
     def test_same_request_id_adds_once(self):
         d = Daemon("--sim_cells=hh,passive")
         try:
