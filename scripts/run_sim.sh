@@ -11,7 +11,7 @@ trap 'kill "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; rm
 
 echo
 echo "== starting dynclampd on the simulated rig (a passive cell and a CA1 cell)"
-build/bin/dynclampd --listen=127.0.0.1:0 --port_file="$work/port" \
+build/bin/dynclampd --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 --port_file="$work/port" \
   --data_dir="$work/data" --sim_cells=passive,ca1 2>"$work/daemon.log" &
 daemon=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done

@@ -24,6 +24,7 @@
 #include "rt_engine/termination.h"
 #include "server/grpc_services.h"
 #include "server/instrument.h"
+#include "server/metrics.h"
 #include "server/queue/queue_runner.h"
 #include "server/queue/queue_store.h"
 #include "server/version.h"
@@ -53,6 +54,10 @@ ABSL_FLAG(int, max_consecutive_overruns, -1,
           "backend's default: never on the simulated rig, whose nominal clock "
           "makes overruns harmless to its cells; 100 on real boards)");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest request accepted");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "Prometheus metrics at http://HOST:PORT/metrics; empty: none");
+ABSL_FLAG(std::string, metrics_port_file, "",
+          "write the metrics port here once listening (for tests)");
 ABSL_FLAG(std::string, queue_on_failure, "continue",
           "when a queue item fails: 'continue' with the next, or 'stop'");
 ABSL_FLAG(bool, queue_resume, false,
@@ -194,6 +199,13 @@ int main(int argc, char** argv) {
   queue_options.resume_on_start = absl::GetFlag(FLAGS_queue_resume);
   dynclamp::server::QueueRunner queue_runner(**instrument, **queue_store,
                                              queue_options);
+  std::unique_ptr<dynclamp::server::MetricsServer> metrics;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    auto started = dynclamp::server::MetricsServer::Start(
+        absl::GetFlag(FLAGS_metrics_listen), **instrument, &queue_runner);
+    if (!started.ok()) return Fail(started.status());
+    metrics = *std::move(started);
+  }
   dynclamp::server::OperatorGate gate(queue_store->get());
   dynclamp::server::RigServiceImpl rig_service(**instrument, gate);
   dynclamp::server::ModelServiceImpl model_service(**instrument, gate);
@@ -225,6 +237,10 @@ int main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_port_file)) << port << "\n";
+  }
+  if (metrics != nullptr && !absl::GetFlag(FLAGS_metrics_port_file).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_metrics_port_file))
+        << metrics->port() << "\n";
   }
   Log(absl::StrCat("version ", dynclamp::kVersion, "; serving on port ", port,
                    " (", listen,

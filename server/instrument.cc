@@ -251,7 +251,23 @@ Instrument::StatsMark Instrument::Mark(const Core& core) {
   m.daq_errors = st.daq_read_errors.Get() + st.daq_write_errors.Get();
   m.faults = st.faults.Get();
   m.max_consecutive_overruns = st.max_consecutive_overruns.Get();
+  m.events_dropped = st.events_dropped.Get();
   return m;
+}
+
+Instrument::Health Instrument::GetHealth() const {
+  absl::MutexLock lock(&mu_);
+  Health h;
+  h.stats = Mark(*core_);
+  h.fault = core_->engine->state() == rt::EngineState::kFault;
+  h.run_state = run_.state;
+  h.period_ns = options_.period_ns;
+  h.subscriber_losses = core_->fanout->SubscriberLosses();
+  h.rt = rt_settings_;
+  h.rt_known = rt_settings_known_;
+  h.version = options_.version;
+  h.backend = "sim";
+  return h;
 }
 
 v1::TimingSummary Instrument::Summarize(const StatsMark& now,

@@ -49,6 +49,24 @@ struct InstrumentOptions {
 
 class Instrument {
  public:
+  // Counters and histograms at one moment, to report a run's share.
+  struct StatsMark {
+    rt::HistogramSnapshot period, lateness, compute, latency;
+    uint64_t cycles = 0, overruns = 0, skipped = 0, clipped = 0, dropped = 0,
+             daq_errors = 0, faults = 0, max_consecutive_overruns = 0,
+             events_dropped = 0;
+  };
+  // Everything a metrics scrape reports, read at one moment.
+  struct Health {
+    StatsMark stats;
+    bool fault = false;
+    v1::RunState run_state = v1::IDLE;
+    int64_t period_ns = 0;
+    std::vector<std::pair<uint64_t, uint64_t>> subscriber_losses;  // id, lost
+    rt::RtSettingsObtained rt;
+    bool rt_known = false;
+    std::string version, backend;
+  };
   static absl::StatusOr<std::unique_ptr<Instrument>> Create(
       InstrumentOptions options);
   ~Instrument();  // Shutdown()
@@ -90,6 +108,9 @@ class Instrument {
                                              absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Any thread: for the metrics collector.
+  Health GetHealth() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // ---- streaming ----
   absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
       const std::vector<std::string>& signals, uint32_t decimation,
@@ -113,12 +134,7 @@ class Instrument {
     std::unique_ptr<rt::ClampEngine> engine;
     std::unique_ptr<SignalFanout> fanout;
   };
-  // Counters and histograms at one moment, to report a run's share.
-  struct StatsMark {
-    rt::HistogramSnapshot period, lateness, compute, latency;
-    uint64_t cycles = 0, overruns = 0, skipped = 0, clipped = 0, dropped = 0,
-             daq_errors = 0, faults = 0, max_consecutive_overruns = 0;
-  };
+
   struct RunRecord {
     uint64_t id = 0;
     v1::RunState state = v1::IDLE;

@@ -90,6 +90,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> SignalFanout::Subscribe(
       engine_.LayoutFor(engine_.loaded_generation());
   if (!layout.ok()) return layout.status();
   auto sub = std::shared_ptr<Subscription>(new Subscription());
+  sub->id_ = next_id_.fetch_add(1);
   for (std::size_t i = 0; i < signals.size(); ++i) {
     auto it = std::find_if(
         layout->values.begin(), layout->values.end(),
@@ -243,6 +244,14 @@ void SignalFanout::DrainLoop() {
     }
   }
   DrainBatch(std::numeric_limits<std::size_t>::max());
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> SignalFanout::SubscriberLosses()
+    const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const auto& s : subs_) out.push_back({s->id(), s->samples_lost()});
+  return out;
 }
 
 }  // namespace dynclamp::server

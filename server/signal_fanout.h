@@ -41,6 +41,7 @@ class Subscription {
  public:
   enum class PopResult { kChunk, kTimeout, kClosed };
 
+  uint64_t id() const { return id_; }  // unique within the daemon
   const std::vector<std::string>& signals() const { return signals_; }
   const std::vector<std::string>& units() const { return units_; }
   uint32_t decimation() const { return decimation_; }
@@ -63,6 +64,7 @@ class Subscription {
   void Push(ChunkData&& chunk) ABSL_LOCKS_EXCLUDED(mu_);
   void Close(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
 
+  uint64_t id_ = 0;
   std::vector<std::string> signals_;
   std::vector<std::string> units_;
   uint32_t decimation_ = 1;
@@ -124,6 +126,9 @@ class SignalFanout {
   void RemoveSink(FrameSink* sink) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::size_t num_subscribers() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Each subscriber's id and samples lost so far.
+  std::vector<std::pair<uint64_t, uint64_t>> SubscriberLosses() const
+      ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t frames_drained() const {
     return frames_.load(std::memory_order_relaxed);
   }
@@ -149,6 +154,7 @@ class SignalFanout {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> frames_{0};
+  std::atomic<uint64_t> next_id_{1};
 };
 
 }  // namespace dynclamp::server

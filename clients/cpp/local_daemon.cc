@@ -27,7 +27,9 @@ absl::StatusOr<std::unique_ptr<LocalDaemon>> LocalDaemon::Start(
   const std::string port_file = d->dir_ + "/port";
   std::vector<std::string> argv_s = {binary, "--listen=127.0.0.1:0",
                                      "--port_file=" + port_file,
-                                     "--data_dir=" + d->dir_ + "/data"};
+                                     "--data_dir=" + d->dir_ + "/data",
+                                     // Many daemons at once: any free port.
+                                     "--metrics_listen=127.0.0.1:0"};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   const std::string log = d->dir_ + "/daemon.log";
   d->pid_ = fork();

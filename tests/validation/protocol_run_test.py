@@ -33,7 +33,7 @@ class Daemon:
         self.data = os.path.join(self.dir, "data")
         port_file = os.path.join(self.dir, "port")
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "dynclampd"), "--listen=127.0.0.1:0",
+            [os.path.join(BIN, "dynclampd"), "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
              f"--port_file={port_file}", f"--data_dir={self.data}", *flags],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         port = ""

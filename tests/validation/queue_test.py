@@ -83,7 +83,7 @@ class QueueTest(unittest.TestCase):
         port_file = os.path.join(d.dir, "port2")
         d2.proc = subprocess.Popen(
             [os.path.join(protocol_run_test.BIN, "dynclampd"),
-             "--listen=127.0.0.1:0", f"--port_file={port_file}",
+             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", f"--port_file={port_file}",
              f"--data_dir={d.data}", "--sim_cells=hh,passive"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(200):
