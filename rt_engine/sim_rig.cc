@@ -59,7 +59,8 @@ absl::Status SimRig::DoConfigure(const DaqConfig& config) {
   }
   for (auto [v, field] : {std::pair{s.noise_sd_mv, "noise_sd_mv"},
                           std::pair{s.latency_us, "latency_us"},
-                          std::pair{s.jitter_us, "jitter_us"}}) {
+                          std::pair{s.jitter_us, "jitter_us"},
+                          std::pair{s.io_jitter_us, "io_jitter_us"}}) {
     if (!std::isfinite(v) || v < 0 || v > 1e6)
       return FieldError("sim", field,
                         absl::StrFormat("must be in [0, 1e6], got %g", v));
@@ -184,6 +185,14 @@ DaqError SimRig::DoReadVolts(std::span<double> volts) noexcept {
   if (fail_reads_.load(std::memory_order_relaxed) > 0) {
     fail_reads_.fetch_sub(1, std::memory_order_relaxed);
     return DaqError::kReadFailed;
+  }
+  if (sim_config_.io_jitter_us > 0) {
+    // A slow board: spin (no syscall, no sleep) for U(0, j).
+    const int64_t until =
+        MonotonicNowNs() +
+        static_cast<int64_t>(rng_.Uniform() * sim_config_.io_jitter_us * 1e3);
+    while (MonotonicNowNs() < until) {
+    }
   }
   const auto& channels = config().channels;
   for (std::size_t i = 0; i < wires_.size() && i < volts.size(); ++i) {

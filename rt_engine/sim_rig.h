@@ -8,7 +8,10 @@
 //  - a bias current per cell (SimCellConfig::bias_pa);
 //  - extra input-to-output latency: an output written in the cycle that
 //    sampled at time t reaches the cell at t + latency;
-//  - jitter: each cycle's actual step is period + U(0, jitter).
+//  - jitter: each cycle's actual step is period + U(0, jitter);
+//  - a slow board: each input read takes U(0, io_jitter) of real time (a
+//    busy wait), so the loop's measured latency and periods really suffer
+//    (the timing QC's and the metrics' drill).
 //
 // Clocks: kNominal advances the cells by exactly period (+ injected jitter)
 // per cycle, whatever the host does: runs are deterministic and may go faster
@@ -49,6 +52,7 @@ struct SimRigConfig {
   double noise_sd_mv = 0.0;  // recording noise on the measured V
   double latency_us = 0.0;   // extra input-to-output latency
   double jitter_us = 0.0;    // nominal clock: step = period + U(0, j)
+  double io_jitter_us = 0.0;  // real time each read takes: U(0, j)
   uint64_t seed = 1;
 };
 

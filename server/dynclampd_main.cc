@@ -41,6 +41,9 @@ ABSL_FLAG(std::vector<std::string>, sim_cells,
           "with channels blocked and a bias current, e.g. ca1-na, ca1-kdr-ka, "
           "hh@800 (800 pA)");
 ABSL_FLAG(double, sim_noise_mv, 0.0, "simulated recording noise (SD, mV)");
+ABSL_FLAG(double, sim_io_jitter_us, 0.0,
+          "a slow board: each input read takes U(0, this) us of real time "
+          "(drills for the timing QC and alerts)");
 ABSL_FLAG(std::string, sim_clock, "nominal",
           "simulated time: 'nominal' (the cells advance exactly one period "
           "per cycle run) or 'wall' (they follow the host's real timing, so "
@@ -58,6 +61,13 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus metrics at http://HOST:PORT/metrics; empty: none");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "write the metrics port here once listening (for tests)");
+ABSL_FLAG(double, qc_max_step_us, 0,
+          "timing QC: mark sweeps whose worst step exceeds this (0: off)");
+ABSL_FLAG(double, qc_max_p999_step_us, 0,
+          "timing QC: mark sweeps whose 99.9th percentile step exceeds this");
+ABSL_FLAG(double, qc_max_latency_fraction, 0,
+          "timing QC: mark sweeps whose worst latency exceeds this fraction "
+          "of the period (Bettencourt 2008: 0.25)");
 ABSL_FLAG(std::string, queue_on_failure, "continue",
           "when a queue item fails: 'continue' with the next, or 'stop'");
 ABSL_FLAG(bool, queue_resume, false,
@@ -149,6 +159,11 @@ int main(int argc, char** argv) {
     options.daq.channels.push_back(ch);
   }
   options.sim.noise_sd_mv = absl::GetFlag(FLAGS_sim_noise_mv);
+  options.sim.io_jitter_us = absl::GetFlag(FLAGS_sim_io_jitter_us);
+  options.qc.max_step_s = absl::GetFlag(FLAGS_qc_max_step_us) * 1e-6;
+  options.qc.max_p999_step_s = absl::GetFlag(FLAGS_qc_max_p999_step_us) * 1e-6;
+  options.qc.max_latency_fraction =
+      absl::GetFlag(FLAGS_qc_max_latency_fraction);
   const std::string clock = absl::GetFlag(FLAGS_sim_clock);
   if (clock == "wall") {
     options.sim.clock = dynclamp::rt::SimRigConfig::Clock::kWallClock;

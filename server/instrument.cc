@@ -328,6 +328,8 @@ v1::Run Instrument::RunLocked() const {
       s->set_worst_period_us(rs.timing.worst_period_s * 1e6);
       s->set_p999_period_us(rs.timing.p999_period_s * 1e6);
       s->set_worst_latency_us(rs.timing.worst_latency_s * 1e6);
+      s->set_qc_pass(rs.timing.qc_pass);
+      s->set_qc_reason(rs.timing.qc_reason);
     }
   }
   r.set_error(run_.error);
@@ -538,6 +540,13 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
                     "_run", id, "_", lowered->name, ".nwb"))
           .string();
   rc.flush_interval = options_.recorder_flush;
+  rc.qc = options_.qc;
+  const v1::TimingQc& qc = request.protocol().qc();
+  if (qc.max_step_us() > 0) rc.qc.max_step_s = qc.max_step_us() * 1e-6;
+  if (qc.max_p999_step_us() > 0)
+    rc.qc.max_p999_step_s = qc.max_p999_step_us() * 1e-6;
+  if (qc.max_latency_fraction() > 0)
+    rc.qc.max_latency_fraction = qc.max_latency_fraction();
   NwbSession& session = rc.session;
   session.identifier =
       absl::StrCat("dynclamp-run", id, "-", absl::ToUnixNanos(now));

@@ -45,6 +45,7 @@ struct InstrumentOptions {
   std::string data_dir = "./dynclamp-data";  // recordings go here
   rt::TimelineLimits timeline;
   absl::Duration recorder_flush = absl::Milliseconds(500);
+  TimingQc qc;  // defaults; a protocol's own thresholds replace them
 };
 
 class Instrument {

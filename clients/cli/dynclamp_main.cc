@@ -116,13 +116,14 @@ void PrintSweeps(const v1::Run& r) {
     std::printf(
         "  sweep %3u (protocol %d): %ld samples%s  overruns %lu  dropped %lu  "
         "clipped %lu  worst step %.1f us  p99.9 %.1f us  worst latency %.1f "
-        "us\n",
+        "us%s%s\n",
         s.sweep_number(), s.protocol_sweep(), static_cast<long>(s.samples()),
         s.complete() ? "" : " (cut short)",
         static_cast<unsigned long>(s.overruns()),
         static_cast<unsigned long>(s.dropped_frames()),
         static_cast<unsigned long>(s.clipped_outputs()), s.worst_period_us(),
-        s.p999_period_us(), s.worst_latency_us());
+        s.p999_period_us(), s.worst_latency_us(),
+        s.qc_pass() ? "" : "  QC FAIL: ", s.qc_reason().c_str());
   }
 }
 

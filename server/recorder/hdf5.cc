@@ -224,6 +224,10 @@ absl::StatusOr<Appendable> Appendable::Create(File& file,
     case Kind::kRef:
       a.type_ = file_type = H5T_STD_REF_OBJ;
       break;
+    case Kind::kText:
+      a.mem_type_ = TextType();
+      a.type_ = file_type = a.mem_type_.id();
+      break;
     case Kind::kTimeSeriesRef: {
       a.mem_type_ = Handle(H5Tcreate(H5T_COMPOUND, sizeof(TimeSeriesRef)));
       H5Tinsert(a.mem_type_.id(), "idx_start",

@@ -80,7 +80,16 @@ class File {
 // A one-dimensional dataset that grows at the end, in chunks.
 class Appendable {
  public:
-  enum class Kind { kFloat32, kFloat64, kInt32, kInt64, kRef, kTimeSeriesRef };
+  // kText: variable-length UTF-8; Append() takes const char* values.
+  enum class Kind {
+    kFloat32,
+    kFloat64,
+    kInt32,
+    kInt64,
+    kRef,
+    kTimeSeriesRef,
+    kText
+  };
   // A row of a TimeSeriesReferenceVectorData column.
   struct TimeSeriesRef {
     int32_t idx_start;

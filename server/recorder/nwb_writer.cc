@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace dynclamp::server {
 namespace {
@@ -40,6 +41,28 @@ std::string SweepName(uint32_t number) {
 }
 
 }  // namespace
+
+void ApplyQc(const TimingQc& qc, double period_s, SweepTiming& t) {
+  std::vector<std::string> why;
+  if (qc.max_step_s > 0 && t.worst_period_s > qc.max_step_s) {
+    why.push_back(absl::StrFormat("worst step %.1f us > %.1f us",
+                                  t.worst_period_s * 1e6, qc.max_step_s * 1e6));
+  }
+  if (qc.max_p999_step_s > 0 && t.p999_period_s > qc.max_p999_step_s) {
+    why.push_back(absl::StrFormat("p99.9 step %.1f us > %.1f us",
+                                  t.p999_period_s * 1e6,
+                                  qc.max_p999_step_s * 1e6));
+  }
+  if (qc.max_latency_fraction > 0 &&
+      t.worst_latency_s > qc.max_latency_fraction * period_s) {
+    why.push_back(
+        absl::StrFormat("worst latency %.1f us > %.0f %% of the %.1f us step",
+                        t.worst_latency_s * 1e6, qc.max_latency_fraction * 100,
+                        period_s * 1e6));
+  }
+  t.qc_pass = why.empty();
+  t.qc_reason = absl::StrJoin(why, "; ");
+}
 
 SiUnit ToSi(const std::string& unit) {
   if (unit == "mV") return {"volts", 1e-3};
@@ -219,13 +242,13 @@ absl::Status NwbWriter::CreateTables() {
 
   // Timing QC, one row per sweep.
   const std::string qc = "/processing/dynamic_clamp/sweep_timing";
-  RETURN_IF_ERROR(
-      table(qc, kHdmf, "DynamicTable",
-            "Timing of each sweep as the clamp measured it (Bettencourt et al. "
-            "2008: data from long steps should be discarded)",
-            {"sweep_number", "protocol_sweep", "cycles", "overruns",
-             "dropped_frames", "clipped_outputs", "worst_period_s",
-             "p999_period_s", "worst_latency_s", "complete"}));
+  RETURN_IF_ERROR(table(
+      qc, kHdmf, "DynamicTable",
+      "Timing of each sweep as the clamp measured it (Bettencourt et al. "
+      "2008: data from long steps should be discarded)",
+      {"sweep_number", "protocol_sweep", "cycles", "overruns", "dropped_frames",
+       "clipped_outputs", "worst_period_s", "p999_period_s", "worst_latency_s",
+       "complete", "qc_pass", "qc_reason"}));
   TimingColumns& t = timing_;
   RETURN_IF_ERROR(
       Column(qc, "id", Kind::kInt64, kHdmf, "ElementIdentifiers", "", t.id));
@@ -254,7 +277,11 @@ absl::Status NwbWriter::CreateTables() {
            {"worst_latency_s", Kind::kFloat64,
             "longest input-to-output latency (s)", &t.worst_latency},
            {"complete", Kind::kInt32, "1 if the sweep was played in full",
-            &t.complete}}) {
+            &t.complete},
+           {"qc_pass", Kind::kInt32,
+            "1 if its timing is within the run's QC thresholds", &t.qc_pass},
+           {"qc_reason", Kind::kText, "why it failed the timing QC",
+            &t.qc_reason}}) {
     RETURN_IF_ERROR(
         Column(qc, c.name, c.kind, kHdmf, "VectorData", c.description, *c.out));
   }
@@ -390,6 +417,10 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
   RETURN_IF_ERROR(t.p999_period.Append(&timing.p999_period_s, 1));
   RETURN_IF_ERROR(t.worst_latency.Append(&timing.worst_latency_s, 1));
   RETURN_IF_ERROR(t.complete.Append(&complete, 1));
+  const int32_t qc_pass = timing.qc_pass ? 1 : 0;
+  RETURN_IF_ERROR(t.qc_pass.Append(&qc_pass, 1));
+  const char* reason = timing.qc_reason.c_str();
+  RETURN_IF_ERROR(t.qc_reason.Append(&reason, 1));
   if (!timing.complete) {
     for (const std::string& p : series_paths_)
       RETURN_IF_ERROR(file_.SetText(p, "comments",
@@ -447,13 +478,29 @@ absl::Status NwbWriter::Close() {
   RETURN_IF_ERROR(file_.Flush());
   // Every dataset closed first: the file is released only then.
   series_.clear();
-  for (h5::Appendable* a :
-       {&rec_id_, &elec_id_, &stim_id_, &resp_id_, &electrode_, &stimulus_,
-        &response_, &sim_id_, &sim_recordings_, &sim_index_, &timing_.id,
-        &timing_.sweep_number, &timing_.protocol_sweep, &timing_.cycles,
-        &timing_.overruns, &timing_.dropped_frames, &timing_.clipped_outputs,
-        &timing_.worst_period, &timing_.p999_period, &timing_.worst_latency,
-        &timing_.complete})
+  for (h5::Appendable* a : {&rec_id_,
+                            &elec_id_,
+                            &stim_id_,
+                            &resp_id_,
+                            &electrode_,
+                            &stimulus_,
+                            &response_,
+                            &sim_id_,
+                            &sim_recordings_,
+                            &sim_index_,
+                            &timing_.id,
+                            &timing_.sweep_number,
+                            &timing_.protocol_sweep,
+                            &timing_.cycles,
+                            &timing_.overruns,
+                            &timing_.dropped_frames,
+                            &timing_.clipped_outputs,
+                            &timing_.worst_period,
+                            &timing_.p999_period,
+                            &timing_.worst_latency,
+                            &timing_.complete,
+                            &timing_.qc_pass,
+                            &timing_.qc_reason})
     *a = h5::Appendable();
   file_.Close();
   return absl::OkStatus();

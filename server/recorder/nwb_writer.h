@@ -62,7 +62,19 @@ struct SweepTiming {
   double p999_period_s = 0;
   double worst_latency_s = 0;
   bool complete = true;  // false: cut short (pause, abort, fault)
+  bool qc_pass = true;   // within the timing QC thresholds
+  std::string qc_reason;
 };
+
+// Timing QC thresholds; 0: not checked.
+struct TimingQc {
+  double max_step_s = 0;
+  double max_p999_step_s = 0;
+  double max_latency_fraction = 0;  // of the period
+};
+// Marks `t` (qc_pass, qc_reason) against `qc` for a clamp period of
+// `period_s`.
+void ApplyQc(const TimingQc& qc, double period_s, SweepTiming& t);
 
 class NwbWriter {
  public:
@@ -125,7 +137,7 @@ class NwbWriter {
   struct TimingColumns {
     h5::Appendable id, sweep_number, protocol_sweep, cycles, overruns,
         dropped_frames, clipped_outputs, worst_period, p999_period,
-        worst_latency, complete;
+        worst_latency, complete, qc_pass, qc_reason;
   } timing_;
 };
 

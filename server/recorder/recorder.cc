@@ -85,6 +85,7 @@ void Recorder::EndSweep(bool complete) {
     std::nth_element(p.begin(), p.begin() + k, p.end());
     t.p999_period_s = p[k] * 1e-9;
   }
+  ApplyQc(config_.qc, 1.0 / config_.session.rate_hz, t);
   Block end;
   end.kind = Block::Kind::kEnd;
   end.sweep = open_.sweep;

@@ -36,6 +36,7 @@ struct RecorderConfig {
   // session.signals, in that order.
   std::vector<int> frame_index;
   absl::Duration flush_interval = absl::Milliseconds(500);
+  TimingQc qc;  // each sweep is marked against these
   std::size_t max_buffered_bytes = std::size_t{256} << 20;
 };
 

@@ -204,6 +204,47 @@ fi_curve: {{cell: cell0, start_pa: {start}, stop_pa: {stop}, step_pa: {inc},
         self.assertEqual(threshold(counts), threshold(reference), msg)
 
 
+class TimingQcTest(unittest.TestCase):
+    """A run on a jittery (slow) simulated board is flagged by the QC; a
+    clean one is not. p99.9 and latency thresholds: the worst step of a
+    clean run on a shared VM can be a stall of milliseconds."""
+
+    PROTOCOL = """
+name: qc_drill
+qc: {max_p999_step_us: 250, max_latency_fraction: 4.0}
+sweeps:
+  - stimuli:
+      - cell: cell0
+        epochs: [{duration_s: 0.2, hold: {value: 50}}]
+  - stimuli:
+      - cell: cell0
+        epochs: [{duration_s: 0.2, hold: {value: 50}}]
+"""
+
+    def run_with(self, io_jitter_us):
+        d = Daemon("--sim_cells=hh,passive", f"--sim_io_jitter_us={io_jitter_us}",
+                   "--busy_wait_us=20")
+        try:
+            path, out = run_protocol(d, self.PROTOCOL)
+            with h5py.File(path, "r") as f:
+                qc = f["processing/dynamic_clamp/sweep_timing"]
+                passed = [int(x) for x in qc["qc_pass"][:]]
+                reasons = [r.decode() if isinstance(r, bytes) else r
+                           for r in qc["qc_reason"][:]]
+            return out, passed, reasons
+        finally:
+            d.stop()
+
+    def test_jitter_is_flagged_and_a_clean_run_is_not(self):
+        out, passed, reasons = self.run_with(0)
+        self.assertEqual(passed, [1, 1], out)
+        self.assertNotIn("QC FAIL", out)
+        out, passed, reasons = self.run_with(500)
+        self.assertEqual(passed, [0, 0], out)
+        self.assertIn("QC FAIL", out)
+        self.assertTrue(all("p99.9 step" in r for r in reasons), reasons)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
