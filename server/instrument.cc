@@ -333,6 +333,7 @@ v1::Run Instrument::RunLocked() const {
     }
   }
   r.set_error(run_.error);
+  *r.mutable_fidelity() = run_.fidelity;
   return r;
 }
 
@@ -391,6 +392,20 @@ void Instrument::EndRunLocked(v1::RunState final_state) {
     final_state = v1::FAILED;
   run_.ended_mono_ns = rt::MonotonicNowNs();
   run_.final_timing = Summarize(Mark(*core_), run_.at_start);
+  if (loaded_.generation() > 0 && !shutting_down_.load()) {
+    absl::StatusOr<rt::ModelSetSpec> spec =
+        LowerSpec(loaded_.spec(), CellNamesLocked());
+    if (spec.ok()) {
+      FidelityInput in;
+      in.spec = *spec;
+      in.cells = options_.sim;
+      in.daq = core_->rig->config();
+      in.period_ns = options_.period_ns;
+      in.worst_step_us = run_.final_timing.period().max_us();
+      in.worst_latency_us = run_.final_timing.latency().max_us();
+      fidelity_pending_ = std::make_pair(run_.id, std::move(in));
+    }
+  }
   run_.state = final_state;
   ++run_version_;
 }
@@ -451,8 +466,38 @@ void Instrument::MonitorLoop() {
       }
       core_->engine->ReclaimRetired();
     }
+    EstimatePendingFidelity();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+void Instrument::EstimatePendingFidelity() {
+  std::optional<std::pair<uint64_t, FidelityInput>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    pending.swap(fidelity_pending_);
+  }
+  if (!pending.has_value()) return;
+  absl::StatusOr<FidelityReport> report = EstimateFidelity(pending->second);
+  absl::MutexLock lock(&mu_);
+  if (run_.id != pending->first) return;  // a new run started meanwhile
+  v1::Fidelity& f = run_.fidelity;
+  f.set_computed(report.ok());
+  if (!report.ok()) {
+    f.set_warning(
+        absl::StrCat("could not replay: ", report.status().message()));
+  } else {
+    f.set_worst_step_us(report->worst_step_us);
+    f.set_worst_latency_us(report->worst_latency_us);
+    f.set_rms_error_mv(report->rms_error_mv);
+    f.set_max_error_mv(report->max_error_mv);
+    f.set_spikes_ideal(report->spikes_ideal);
+    f.set_spikes_measured(report->spikes_measured);
+    f.set_mean_spike_shift_ms(report->mean_spike_shift_ms);
+    f.set_warning(report->warning);
+    f.set_drive_pa(report->drive_pa);
+  }
+  ++run_version_;
 }
 
 // ---- protocols -------------------------------------------------------------

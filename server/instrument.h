@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "rt_engine/clamp_engine.h"
 #include "rt_engine/rt_loop.h"
 #include "rt_engine/sim_rig.h"
+#include "server/fidelity.h"
 #include "server/recorder/recorder.h"
 #include "server/signal_fanout.h"
 
@@ -156,6 +158,7 @@ class Instrument {
     std::vector<RecordedSweep> sweeps;
     std::string error;
     bool ending = false;  // EndRunLocked() under way
+    v1::Fidelity fidelity;
   };
 
   explicit Instrument(InstrumentOptions options);
@@ -175,6 +178,9 @@ class Instrument {
   // file, keeps the sweeps' summaries.
   void FinishRecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WatchProtocolLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Called by the monitor thread without the lock: estimates the fidelity
+  // of a run that just ended, if one is waiting.
+  void EstimatePendingFidelity() ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<std::string> CellNamesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MonitorLoop();
@@ -189,6 +195,9 @@ class Instrument {
   uint64_t run_version_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_run_id_ ABSL_GUARDED_BY(mu_) = 0;
   v1::LoadedSpec loaded_ ABSL_GUARDED_BY(mu_);
+  // A run that ended with a spec loaded: its id and replay inputs.
+  std::optional<std::pair<uint64_t, FidelityInput>> fidelity_pending_
+      ABSL_GUARDED_BY(mu_);
   std::atomic<bool> shutting_down_{false};
   std::thread monitor_;
 };

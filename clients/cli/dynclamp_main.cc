@@ -105,6 +105,30 @@ bool Terminal(v1::RunState s) {
          s == v1::FAILED;
 }
 
+void PrintFidelity(const v1::Run& r) {
+  const v1::Fidelity& f = r.fidelity();
+  if (!f.computed()) return;
+  std::printf(
+      "fidelity (replayed on the simulated rig with %g pA drive: steps up to "
+      "%.1f us, latency %.1f us): V %.2f mV RMS (%.1f mV worst), %d spikes "
+      "vs %d ideal, mean shift %.3f ms\n",
+      f.drive_pa(), f.worst_step_us(), f.worst_latency_us(), f.rms_error_mv(),
+      f.max_error_mv(), f.spikes_measured(), f.spikes_ideal(),
+      f.mean_spike_shift_ms());
+  if (!f.warning().empty()) std::printf("WARNING: %s\n", f.warning().c_str());
+}
+
+// After a run with a spec loaded ends, the daemon replays its timing; give
+// it a few seconds.
+v1::Run WithFidelity(Client& client, v1::Run r, const char* verb) {
+  for (int k = 0;
+       k < 100 && r.spec_generation() > 0 && !r.fidelity().computed(); ++k) {
+    absl::SleepFor(absl::Milliseconds(100));
+    r = OrDie(verb, client.GetRun());
+  }
+  return r;
+}
+
 void PrintSweeps(const v1::Run& r) {
   if (r.protocol_name().empty()) return;
   std::printf("protocol %s: %u of %u sweeps completed%s\n",
@@ -284,9 +308,11 @@ int RunProtocolFile(const Globals& g, const std::string& protocol_path,
   });
   std::fprintf(stderr, "\n");
   if (!s.ok()) Die("run", s);
-  const v1::Run last = OrDie("run", client->GetRun());
+  const v1::Run last =
+      WithFidelity(*client, OrDie("run", client->GetRun()), "run");
   PrintRun(last);
   PrintSweeps(last);
+  PrintFidelity(last);
   return last.state() == v1::COMPLETED ? 0 : 1;
 }
 
