@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""The clamp loop's wake-up latency next to cyclictest's, in one run.
+
+For each rate (20 and 50 kHz by default) it runs build/bin/bench_loop (the
+real loop on the simulated rig, SCHED_FIFO 80, memory locked) and then
+cyclictest (Debian rt-tests) at the same period and priority for the same
+time, and prints the p50/p99/p99.9/max wake-up latency (wake-up minus
+deadline) of both and their ratio. cyclictest is the floor this machine
+allows; a ratio near 1 means the loop adds nothing of its own.
+
+Usage: bench/loop_vs_cyclictest.py [--bin build/bin] [--seconds 10]
+                                   [--rates 20,50] [--busy_wait_us 0]
+Needs root (or CAP_SYS_NICE and a memlock limit) for real-time priority.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+
+def quantiles_from_histogram(hist, total):
+    """hist: {latency_us: count}. Returns p50, p99, p99.9 (us)."""
+    out = []
+    for q in (0.5, 0.99, 0.999):
+        need = q * total
+        seen = 0
+        for us in sorted(hist):
+            seen += hist[us]
+            if seen >= need:
+                out.append(float(us))
+                break
+        else:
+            out.append(float("nan"))
+    return out
+
+
+def run_cyclictest(period_us, seconds, priority):
+    loops = int(seconds * 1e6 / period_us)
+    out = subprocess.run(
+        ["cyclictest", "-m", f"-p{priority}", f"-i{int(period_us)}",
+         f"-l{loops}", "-q", "-h", "10000"],
+        capture_output=True, text=True, check=True).stdout
+    hist = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\d+)\s+(\d+)\s*$", line)
+        if m and int(m.group(2)) > 0:
+            hist[int(m.group(1))] = int(m.group(2))
+    total = sum(hist.values())
+    overflows = int(re.search(r"# Histogram Overflows:\s*(\d+)", out).group(1))
+    total += overflows
+    p50, p99, p999 = quantiles_from_histogram(hist, total)
+    mx = float(re.search(r"# Max Latencies:\s*(\d+)", out).group(1))
+    return {"p50_us": p50, "p99_us": p99, "p999_us": p999, "max_us": mx,
+            "samples": total}
+
+
+def run_loop(bin_dir, rate_khz, seconds, busy_wait_us):
+    out = subprocess.run(
+        [os.path.join(bin_dir, "bench_loop"), f"--duration_s={seconds}",
+         f"--rates_khz={rate_khz}", "--format=json",
+         f"--busy_wait_us={busy_wait_us}"],
+        capture_output=True, text=True, check=True).stdout
+    result = json.loads(out)[0]
+    return dict(result["lateness"], samples=result["cycles"],
+                rt=result.get("rt", ""))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="build/bin")
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--rates", default="20,50")
+    ap.add_argument("--busy_wait_us", type=float, default=0)
+    ap.add_argument("--priority", type=int, default=80)
+    args = ap.parse_args()
+    if shutil.which("cyclictest") is None:
+        sys.exit("cyclictest not found: apt-get install rt-tests")
+    print(f"wake-up latency (us), {args.seconds:g} s per run, SCHED_FIFO "
+          f"{args.priority}; loop busy-wait {args.busy_wait_us:g} us")
+    print(f"{'rate':>7} {'who':<11} {'p50':>8} {'p99':>8} {'p99.9':>8} "
+          f"{'max':>8} {'samples':>9}")
+    for rate in [float(r) for r in args.rates.split(",")]:
+        period_us = 1000.0 / rate
+        loop = run_loop(args.bin, rate, args.seconds, args.busy_wait_us)
+        cyc = run_cyclictest(period_us, args.seconds, args.priority)
+        for who, r in (("dynclamp", loop), ("cyclictest", cyc)):
+            print(f"{rate:>5g}k {who:<11} {r['p50_us']:>8.1f} {r['p99_us']:>8.1f} "
+                  f"{r['p999_us']:>8.1f} {r['max_us']:>8.1f} {r['samples']:>9}")
+        ratio = [loop[k] / cyc[k] if cyc[k] > 0 else float("nan")
+                 for k in ("p50_us", "p99_us", "p999_us", "max_us")]
+        print(f"{rate:>5g}k {'ratio':<11} " +
+              " ".join(f"{x:>8.2f}" for x in ratio))
+
+
+if __name__ == "__main__":
+    main()
