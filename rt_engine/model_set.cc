@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <set>
 
@@ -534,6 +535,21 @@ absl::Status ModelSet::Build(
       synapse_outputs_.push_back(static_cast<uint32_t>(synapses_.size()));
     synapses_.push_back(rt);
   }
+  // Pools grouped by cell (the step sums each cell's in registers).
+  std::vector<uint32_t> order(pools_.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return pools_[a].cell < pools_[b].cell;
+  });
+  std::vector<uint32_t> new_index(pools_.size());
+  std::vector<SynapsePool> sorted;
+  sorted.reserve(pools_.size());
+  for (uint32_t k = 0; k < order.size(); ++k) {
+    new_index[order[k]] = k;
+    sorted.push_back(pools_[order[k]]);
+  }
+  pools_ = std::move(sorted);
+  for (SynapseRuntime& sy : synapses_) sy.pool = new_index[sy.pool];
   graded_.reserve(spec.graded_synapses.size());
   for (const GradedSynapseSpec& g : spec.graded_synapses) {
     GradedRuntime rt;
@@ -783,6 +799,7 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
 
 void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
   const double dt = config_.dt_ms;
+  const double inv_dt = 1.0 / dt;  // one division per cell, not two
   for (std::size_t m = 0; m < model_cells_.size(); ++m) {
     ModelCellRuntime& mc = model_cells_[m];
     const std::size_t c = n_real_ + m;
@@ -792,7 +809,7 @@ void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
     if (mc.dynamics == ModelCellRuntime::Dynamics::kConductance) {
       // Backward Euler with the conductances of this step, as NEURON's
       // fixed step does: C (V' - V)/dt = GE - G V' + I.
-      const double c_dt = mc.c_pf / dt;
+      const double c_dt = mc.c_pf * inv_dt;
       v_[c] = (c_dt * v + GE + mc.bias_pa) / (c_dt + G);
       continue;
     }
@@ -894,12 +911,28 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
     s.out.g_ns = SynapseConductance(s.params.kind, pools_[s.pool].state);
     s.out.i_pa = s.out.g_ns * (s.params.e_rev_mv - v_[s.out.cell]);
   }
+  // Pools come grouped by cell: sum each cell's in registers, not through
+  // memory (a read-modify-write per pool would chain on the store).
+  uint32_t cell = UINT32_MAX;
+  double g_cell = 0, ge_cell = 0;
   for (SynapsePool& p : pools_) {
+    if (p.cell != cell) {
+      if (cell != UINT32_MAX) {
+        g_sum_[cell] += g_cell;
+        ge_sum_[cell] += ge_cell;
+      }
+      cell = p.cell;
+      g_cell = ge_cell = 0;
+    }
     const double g = SynapseConductance(p.step.kind, p.state);
-    g_sum_[p.cell] += g;
-    ge_sum_[p.cell] += g * p.e_rev;
+    g_cell += g;
+    ge_cell += g * p.e_rev;
     // The state for the next step (events due then arrive in ProcessDue).
     StepEventSynapse(p.step, p.state);
+  }
+  if (cell != UINT32_MAX) {
+    g_sum_[cell] += g_cell;
+    ge_sum_[cell] += ge_cell;
   }
   for (GradedRuntime& g : graded_) {
     const double s_inf = Sigmoid(v_[g.pre], g.v_half, g.slope);
