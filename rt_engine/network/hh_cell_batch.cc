@@ -25,9 +25,9 @@ absl::StatusOr<HhCellBatch> HhCellBatch::Build(
   // within a cell.
   std::map<uint32_t, std::vector<uint32_t>> by_cell;
   for (uint32_t k = 0; k < channels.size(); ++k)
-    by_cell[channels[k].cell].push_back(
-        k);  // A merged table is shared by cells with the same gates and
-             // powers.
+    by_cell[channels[k].cell].push_back(k);
+
+  // A merged table is shared by cells with the same gates and powers.
   std::map<std::vector<std::pair<const RateTable*, int>>, uint32_t> table_of;
   batch.channel_of_.assign(channels.size(), 0);
   uint32_t next_block = 0;
