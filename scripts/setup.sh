@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libcli11-dev libhdf5-dev libsqlite3-dev python3-h5py
-  prometheus-cpp-dev prometheus rt-tests
+  prometheus-cpp-dev prometheus rt-tests libcomedi-dev
   python3 python3-neuron neuron-dev python3-numpy
 )
 missing=()
