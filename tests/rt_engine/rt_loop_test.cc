@@ -171,8 +171,11 @@ TEST(RtLoopTest, MailboxSwapUnderLoadLosesNoFrame) {
   });
   ASSERT_TRUE(loop.Start().ok());
   int loads = 0;
-  const int64_t end = MonotonicNowNs() + 500'000'000;
-  while (MonotonicNowNs() < end) {
+  // At least half a second and a dozen swaps (a loaded machine builds the
+  // tables slowly), within 30 s.
+  const int64_t start = MonotonicNowNs();
+  while ((MonotonicNowNs() < start + 500'000'000 || loads <= 10) &&
+         MonotonicNowNs() < start + 30'000'000'000) {
     ModelSetSpec spec;
     spec.conductances = {testing::Preset("na", "hh_na"),
                          testing::Preset("k", "hh_k")};
