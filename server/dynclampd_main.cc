@@ -15,21 +15,27 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/cpp/spec_file.h"
 #include "rt_engine/termination.h"
 #include "server/grpc_services.h"
 #include "server/instrument.h"
 #include "server/metrics.h"
 #include "server/queue/queue_runner.h"
 #include "server/queue/queue_store.h"
+#include "server/rig_file.h"
 #include "server/version.h"
 
-ABSL_FLAG(std::string, rig, "sim", "DAQ backend: 'sim' (the simulated rig)");
+ABSL_FLAG(std::string, rig, "sim",
+          "DAQ backend: 'sim' (the simulated rig) or 'comedi:/dev/comediN' "
+          "(one cell on the board's first analog input and output; for more, "
+          "a --rig_file)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC listen address; anything but loopback is reachable from the "
           "network and is warned about");
@@ -68,6 +74,9 @@ ABSL_FLAG(double, qc_max_p999_step_us, 0,
 ABSL_FLAG(double, qc_max_latency_fraction, 0,
           "timing QC: mark sweeps whose worst latency exceeds this fraction "
           "of the period (Bettencourt 2008: 0.25)");
+ABSL_FLAG(std::string, rig_file, "",
+          "a rig file (YAML/JSON): backend, device, period, and each cell's "
+          "wiring, gains and current limit (docs/rig-setup.md)");
 ABSL_FLAG(std::string, queue_on_failure, "continue",
           "when a queue item fails: 'continue' with the next, or 'stop'");
 ABSL_FLAG(bool, queue_resume, false,
@@ -134,29 +143,72 @@ int main(int argc, char** argv) {
       [&terminate](int) { terminate.Notify(); });
   if (!watcher.ok()) return Fail(watcher.status());
 
-  if (absl::GetFlag(FLAGS_rig) != "sim") {
+  // The rig: a rig file, or --rig sim / comedi:DEVICE.
+  dynclamp::server::RigSetup rig;
+  InstrumentOptions options;
+  const std::string rig_flag = absl::GetFlag(FLAGS_rig);
+  if (!absl::GetFlag(FLAGS_rig_file).empty()) {
+    const std::string path = absl::GetFlag(FLAGS_rig_file);
+    auto text = dynclamp::client::ReadTextFile(path);
+    if (!text.ok()) return Fail(text.status());
+    if (auto s =
+            dynclamp::client::ParseYamlMessage(*text, path, options.rig_file);
+        !s.ok())
+      return Fail(s);
+    auto lowered = dynclamp::server::LowerRigFile(options.rig_file);
+    if (!lowered.ok()) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", lowered.status().message())));
+    }
+    rig = *std::move(lowered);
+    options.rig_file_text = *text;
+  } else if (absl::StartsWith(rig_flag, "comedi:")) {
+    // One cell on the board's first analog input and output.
+    rig.comedi = true;
+    rig.comedi_config.device = rig_flag.substr(7);
+    rig.comedi_config.channels.resize(1);
+    dynclamp::rt::DaqChannelConfig ch;
+    ch.name = "cell0";
+    ch.current_limit_pa = absl::GetFlag(FLAGS_current_limit_pa);
+    rig.daq.channels.push_back(ch);
+  } else if (rig_flag != "sim") {
     return Fail(absl::InvalidArgumentError(
-        absl::StrCat("--rig: unknown backend '", absl::GetFlag(FLAGS_rig),
-                     "'; this build has 'sim'")));
+        absl::StrCat("--rig: 'sim' or 'comedi:/dev/comediN', got '", rig_flag,
+                     "' (or give --rig_file)")));
   }
-  const double period_us = absl::GetFlag(FLAGS_period_us);
+  const double period_us =
+      rig.period_us > 0 ? rig.period_us : absl::GetFlag(FLAGS_period_us);
   if (!(period_us >= 5.0) || period_us > 10000.0) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("--period_us: must be in [5, 10000], got ", period_us)));
   }
-  InstrumentOptions options;
   options.version = dynclamp::kVersion;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.period_ns = static_cast<int64_t>(period_us * 1e3);
-  const auto cells = absl::GetFlag(FLAGS_sim_cells);
+  // Simulated cells: the rig file's, else --sim_cells. With a real board
+  // they are only the fidelity replay's cells (one per channel).
+  std::vector<std::string> cells = rig.sim_cells;
+  if (cells.empty()) cells = absl::GetFlag(FLAGS_sim_cells);
+  const std::size_t n_channels =
+      rig.daq.channels.empty() ? cells.size() : rig.daq.channels.size();
+  if (cells.size() != n_channels) cells.assign(n_channels, "ca1");
   for (std::size_t i = 0; i < cells.size(); ++i) {
     auto cell = ParseSimCell(cells[i], i);
     if (!cell.ok()) return Fail(cell.status());
     options.sim.cells.push_back(*cell);
-    dynclamp::rt::DaqChannelConfig ch;
-    ch.name = absl::StrCat("cell", i);
-    ch.current_limit_pa = absl::GetFlag(FLAGS_current_limit_pa);
-    options.daq.channels.push_back(ch);
+  }
+  if (rig.daq.channels.empty()) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      dynclamp::rt::DaqChannelConfig ch;
+      ch.name = absl::StrCat("cell", i);
+      ch.current_limit_pa = absl::GetFlag(FLAGS_current_limit_pa);
+      rig.daq.channels.push_back(ch);
+    }
+  }
+  options.daq = rig.daq;
+  if (rig.comedi) {
+    options.backend = InstrumentOptions::Backend::kComedi;
+    options.comedi = rig.comedi_config;
   }
   options.sim.noise_sd_mv = absl::GetFlag(FLAGS_sim_noise_mv);
   options.sim.io_jitter_us = absl::GetFlag(FLAGS_sim_io_jitter_us);

@@ -63,7 +63,15 @@ Instrument::~Instrument() {
 absl::StatusOr<std::unique_ptr<Instrument::Core>> Instrument::BuildCore(
     const rt::DaqConfig& daq) {
   auto core = std::make_unique<Core>();
-  core->rig = std::make_unique<rt::SimRig>(options_.sim);
+  if (options_.backend == InstrumentOptions::Backend::kComedi) {
+    core->rig = std::make_unique<rt::ComediDaq>(
+        options_.comedi, options_.comedi_device ? options_.comedi_device()
+                                                : rt::MakeComediLibDevice());
+  } else {
+    auto sim = std::make_unique<rt::SimRig>(options_.sim);
+    core->sim = sim.get();
+    core->rig = std::move(sim);
+  }
   if (absl::Status s = core->rig->Configure(daq); !s.ok()) return s;
   rt::ClampEngineConfig ec;
   ec.period_ns = options_.period_ns;
@@ -84,7 +92,9 @@ absl::StatusOr<std::unique_ptr<Instrument::Core>> Instrument::BuildCore(
 v1::Rig Instrument::GetRig() const {
   absl::MutexLock lock(&mu_);
   v1::Rig rig;
-  rig.set_backend("sim");
+  rig.set_backend(options_.backend == InstrumentOptions::Backend::kComedi
+                      ? "comedi"
+                      : "sim");
   rig.set_description(core_->rig->Describe());
   const auto& channels = core_->rig->config().channels;
   for (std::size_t i = 0; i < channels.size(); ++i) {
@@ -104,6 +114,7 @@ v1::Rig Instrument::GetRig() const {
   rt->set_cpu(rt_settings_.cpu);
   for (const auto& n : rt_settings_.notes) rt->add_notes(n);
   rig.set_daemon_version(options_.version);
+  *rig.mutable_file() = options_.rig_file;
   return rig;
 }
 
@@ -266,7 +277,8 @@ Instrument::Health Instrument::GetHealth() const {
   h.rt = rt_settings_;
   h.rt_known = rt_settings_known_;
   h.version = options_.version;
-  h.backend = "sim";
+  h.backend = options_.backend == InstrumentOptions::Backend::kComedi ? "comedi"
+                                                                      : "sim";
   return h;
 }
 
@@ -611,7 +623,10 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     session.spec_text =
         request.spec_source().empty() ? spec_json : request.spec_source();
   }
-  session.rig_text = core_->rig->Describe();
+  session.rig_text = options_.rig_file_text.empty()
+                         ? core_->rig->Describe()
+                         : absl::StrCat(core_->rig->Describe(), "\nrig file:\n",
+                                        options_.rig_file_text);
   session.version = options_.version;
   session.cells = cells;
   session.rate_hz = 1e9 / static_cast<double>(options_.period_ns);
@@ -723,6 +738,7 @@ void Instrument::Unsubscribe(const std::shared_ptr<Subscription>& sub) {
 void Instrument::Shutdown() {
   absl::MutexLock lock(&mu_);
   if (shutting_down_.exchange(true)) return;
+  if (core_ == nullptr) return;  // Create() failed before the rig existed
   if (RunActiveLocked()) EndRunLocked(v1::ABORTED);
   core_->engine->ZeroOutputs();  // the loop is stopped: this thread owns it
   core_->fanout->Stop(absl::UnavailableError("the daemon is shutting down"));
@@ -734,9 +750,9 @@ rt::ClampEngine& Instrument::engine() {
   return *core_->engine;
 }
 
-rt::SimRig& Instrument::sim_rig() {
+rt::SimRig* Instrument::sim_rig() {
   absl::MutexLock lock(&mu_);
-  return *core_->rig;
+  return core_->sim;
 }
 
 }  // namespace dynclamp::server

@@ -11,6 +11,7 @@
 #define DYNCLAMP_SERVER_INSTRUMENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include "dynclamp/v1/rig.pb.h"
 #include "dynclamp/v1/runs.pb.h"
 #include "rt_engine/clamp_engine.h"
+#include "rt_engine/comedi/comedi_daq.h"
 #include "rt_engine/rt_loop.h"
 #include "rt_engine/sim_rig.h"
 #include "server/fidelity.h"
@@ -36,8 +38,15 @@ namespace dynclamp::server {
 
 struct InstrumentOptions {
   std::string version = "0.1.0";
-  rt::SimRigConfig sim;  // the simulated rig (the only backend yet)
-  rt::DaqConfig daq;     // one channel per simulated cell
+  enum class Backend { kSim, kComedi };
+  Backend backend = Backend::kSim;
+  rt::SimRigConfig sim;  // the simulated rig (and the fidelity replay's cells)
+  rt::ComediConfig comedi;  // a real board
+  // Makes the comedi device (tests pass a fake); default: comedilib.
+  std::function<std::unique_ptr<rt::ComediDevice>()> comedi_device;
+  std::string rig_file_text;  // the rig file as written, for recordings
+  v1::RigFile rig_file;       // the same, parsed (returned by GetRig)
+  rt::DaqConfig daq;          // one channel per simulated cell
   int64_t period_ns = 50'000;
   rt::RtLoopConfig loop;  // RT settings, busy-wait
   int max_consecutive_overruns = 100;
@@ -128,12 +137,14 @@ class Instrument {
 
   // For tests and tools in the same process.
   rt::ClampEngine& engine() ABSL_LOCKS_EXCLUDED(mu_);
-  rt::SimRig& sim_rig() ABSL_LOCKS_EXCLUDED(mu_);
+  // The simulated rig; null with a real board.
+  rt::SimRig* sim_rig() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // What ConfigureChannels rebuilds.
   struct Core {
-    std::unique_ptr<rt::SimRig> rig;
+    std::unique_ptr<rt::Daq> rig;
+    rt::SimRig* sim = nullptr;  // rig, when it is the simulated one
     std::unique_ptr<rt::ClampEngine> engine;
     std::unique_ptr<SignalFanout> fanout;
   };

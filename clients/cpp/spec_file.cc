@@ -143,11 +143,8 @@ absl::StatusOr<std::string> YamlToJson(absl::string_view text,
   return json;
 }
 
-namespace {
-
-// YAML or JSON text into `message`, unknown fields refused.
-absl::Status ParseInto(absl::string_view text, absl::string_view source,
-                       google::protobuf::Message& message) {
+absl::Status ParseYamlMessage(absl::string_view text, absl::string_view source,
+                              google::protobuf::Message& message) {
   absl::StatusOr<std::string> json = YamlToJson(text, source);
   if (!json.ok()) return json.status();
   google::protobuf::util::JsonParseOptions options;
@@ -161,19 +158,17 @@ absl::Status ParseInto(absl::string_view text, absl::string_view source,
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::StatusOr<v1::Spec> ParseSpec(absl::string_view text,
                                    absl::string_view source) {
   v1::Spec spec;
-  if (auto s = ParseInto(text, source, spec); !s.ok()) return s;
+  if (auto s = ParseYamlMessage(text, source, spec); !s.ok()) return s;
   return spec;
 }
 
 absl::StatusOr<v1::Protocol> ParseProtocol(absl::string_view text,
                                            absl::string_view source) {
   v1::Protocol protocol;
-  if (auto s = ParseInto(text, source, protocol); !s.ok()) return s;
+  if (auto s = ParseYamlMessage(text, source, protocol); !s.ok()) return s;
   return protocol;
 }
 

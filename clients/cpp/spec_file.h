@@ -28,6 +28,11 @@ absl::StatusOr<v1::Protocol> ParseProtocol(absl::string_view text,
 // The text of a file, or NotFound naming it.
 absl::StatusOr<std::string> ReadTextFile(const std::string& path);
 
+// YAML or JSON text into any proto message (unknown fields refused);
+// InvalidArgument "<source>: ..." as ParseSpec.
+absl::Status ParseYamlMessage(absl::string_view text, absl::string_view source,
+                              google::protobuf::Message& message);
+
 // YAML (or JSON) text to a JSON document, for any proto message.
 absl::StatusOr<std::string> YamlToJson(absl::string_view text,
                                        absl::string_view source);
