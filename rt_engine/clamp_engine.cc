@@ -23,6 +23,8 @@ const char* FaultReasonName(FaultReason reason) {
       return "DAQ output write failed";
     case FaultReason::kOverruns:
       return "too many consecutive overruns";
+    case FaultReason::kDaqLost:
+      return "DAQ device lost (unplugged, or its driver unloaded)";
   }
   return "unknown";
 }
@@ -260,10 +262,12 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
   // 2. Read, step, write.
   daq_.BeginCycle(wake_ns);
   const int64_t read_start = MonotonicNowNs();
-  if (daq_.ReadInputs(v_mv_) != DaqError::kOk) {
+  if (const DaqError read = daq_.ReadInputs(v_mv_); read != DaqError::kOk) {
     stats_.daq_read_errors.Add();
     flags |= kFrameDaqError;
-    MarkFault(FaultReason::kDaqRead);  // the write stage below writes 0
+    // The write stage below writes 0.
+    MarkFault(read == DaqError::kDeviceLost ? FaultReason::kDaqLost
+                                            : FaultReason::kDaqRead);
   }
   int64_t compute_ns = 0;
   const bool running = state() == EngineState::kRunning;
@@ -311,7 +315,8 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     if (wr.error != DaqError::kOk) {
       stats_.daq_write_errors.Add();
       flags |= kFrameDaqError;
-      EnterFault(FaultReason::kDaqWrite);
+      EnterFault(wr.error == DaqError::kDeviceLost ? FaultReason::kDaqLost
+                                                   : FaultReason::kDaqWrite);
     }
   } else {
     daq_.WriteZero();  // in FAULT every cycle re-asserts 0

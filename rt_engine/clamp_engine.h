@@ -48,6 +48,7 @@ enum class FaultReason : uint8_t {
   kDaqRead,
   kDaqWrite,
   kOverruns,
+  kDaqLost,  // the device went away (unplugged, driver unloaded)
 };
 const char* FaultReasonName(FaultReason reason);
 
