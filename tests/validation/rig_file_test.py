@@ -102,6 +102,16 @@ class RigFileTest(unittest.TestCase):
             err = self.refused(f"--rig_file={self.write(text)}")
             self.assertIn(expected, err)
 
+    def test_the_example_rig_file_is_valid_up_to_the_board(self):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        path = os.path.join(root, "examples", "rigs", "multiclamp_two_cells.yaml")
+        if os.path.exists("/dev/comedi0"):
+            self.skipTest("a board is present")
+        err = self.refused(f"--rig_file={path}")
+        # Everything in the file is valid: only the board is missing.
+        self.assertIn("device '/dev/comedi0'", err)
+        self.assertNotIn("channels[", err)
+
     def test_a_missing_comedi_device_is_refused(self):
         err = self.refused("--rig=comedi:/dev/comedi9")
         self.assertIn("device '/dev/comedi9'", err)
