@@ -29,6 +29,7 @@
 #include "server/metrics.h"
 #include "server/queue/queue_runner.h"
 #include "server/queue/queue_store.h"
+#include "server/rig_check.h"
 #include "server/rig_file.h"
 #include "server/version.h"
 
@@ -77,6 +78,11 @@ ABSL_FLAG(double, qc_max_latency_fraction, 0,
 ABSL_FLAG(std::string, rig_file, "",
           "a rig file (YAML/JSON): backend, device, period, and each cell's "
           "wiring, gains and current limit (docs/rig-setup.md)");
+ABSL_FLAG(bool, rig_check, false,
+          "self-test the rig and exit: time the input and output instruction "
+          "lists, and with --rig_check_loopback test a loopback wire");
+ABSL_FLAG(int, rig_check_loopback, -1,
+          "rig check: the channel whose output is wired to its input");
 ABSL_FLAG(std::string, queue_on_failure, "continue",
           "when a queue item fails: 'continue' with the next, or 'stop'");
 ABSL_FLAG(bool, queue_resume, false,
@@ -248,6 +254,16 @@ int main(int argc, char** argv) {
 
   auto instrument = Instrument::Create(options);
   if (!instrument.ok()) return Fail(instrument.status());
+  if (absl::GetFlag(FLAGS_rig_check)) {
+    auto report =
+        dynclamp::server::CheckRig((*instrument)->engine().daq(), 20'000,
+                                   absl::GetFlag(FLAGS_rig_check_loopback));
+    if (!report.ok()) return Fail(report.status());
+    std::printf("rig check of %s\n%s\n",
+                (*instrument)->GetRig().description().c_str(),
+                report->ToString().c_str());
+    return 0;
+  }
 
   auto queue_store = dynclamp::server::QueueStore::Open(
       (std::filesystem::path(absl::GetFlag(FLAGS_data_dir)) / "queue.sqlite")

@@ -37,7 +37,8 @@ struct FakeBoard {
   std::map<std::pair<int, int>, uint32_t> raw;
   std::vector<std::vector<uint32_t>> writes;  // every write list, in order
   int fail_reads = 0, fail_writes = 0;
-  bool gone = false;  // the device disappeared (ENODEV)
+  bool gone = false;      // the device disappeared (ENODEV)
+  bool loopback = false;  // AO 0 wired to AI 0 (same range and resolution)
   bool open = false, closed = false;
   bool written_before_close = false;
 
@@ -141,6 +142,8 @@ class FakeComediDevice final : public ComediDevice {
       } else {
         b_->raw[key] = insn.data[0];
         written.push_back(insn.data[0]);
+        if (b_->loopback && key == std::make_pair(1, 0))
+          b_->raw[std::make_pair(0, 0)] = insn.data[0];
       }
     }
     // (Tests only: a real device does not allocate; this fake may.)
