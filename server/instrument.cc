@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -472,6 +473,13 @@ void Instrument::MonitorLoop() {
             run_.state = now;
             run_.fault_reason =
                 fault ? rt::FaultReasonName(core_->engine->fault_reason()) : "";
+            // A board says why: the errno of its failed instruction list.
+            const auto* board =
+                dynamic_cast<const rt::ComediDaq*>(core_->rig.get());
+            if (fault && board != nullptr && board->last_error() != 0) {
+              absl::StrAppend(&run_.fault_reason, ": ",
+                              std::strerror(board->last_error()));
+            }
             ++run_version_;
           }
         }

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "rt_engine/comedi/comedi_daq.h"
 #include "rt_engine/rt_loop.h"
+#include "tests/rt_engine/comedi/fake_comedi_device.h"
 #include "test_rig.h"
 
 extern "C" {
@@ -242,6 +244,42 @@ TEST(RtAllocationTest, ClampCycleAllocatesNothing) {
 // process allocates nothing.
 // Playing a protocol (currents, a parameter ramp, pause, resume, abort)
 // allocates nothing either: everything was compiled beforehand.
+// The comedi backend's cycle (one input list, one output list, the
+// conversions, the clipping) allocates nothing either: here over a fake
+// board that does not allocate, including its failures.
+TEST(RtAllocationTest, ComediCycleAllocatesNothing) {
+  auto board = testing::FakeBoard::Typical();
+  board->record_writes = false;
+  board->raw[{0, 0}] = 30000;  // every key exists before tracking
+  board->raw[{1, 0}] = 0;
+  ComediConfig config;
+  config.channels.resize(1);
+  ComediDaq daq(config, std::make_unique<testing::FakeComediDevice>(board));
+  DaqConfig d;
+  DaqChannelConfig ch;
+  ch.name = "cell0";
+  d.channels = {ch};
+  ASSERT_TRUE(daq.Configure(d).ok());
+  ClampEngineConfig ec;
+  ec.period_ns = 50'000;
+  ec.ring_capacity_frames = 64;
+  auto engine = *ClampEngine::Create(daq, ec);
+  ASSERT_TRUE(engine->LoadModelSet(EverythingSpec()).ok());
+  int64_t t = 0;
+  t_tracking = true;
+  t_allocs = 0;
+  for (int k = 0; k < 2000; ++k) {
+    if (k == 500) board->fail_reads = 1;
+    if (k == 700) engine->RequestClearFault();
+    if (k == 900) board->fail_writes = 1;
+    t += 50'000;
+    engine->RunCycle(t, t, 50'000);
+  }
+  t_tracking = false;
+  EXPECT_EQ(t_allocs, 0u);
+  EXPECT_EQ(engine->stats().faults.Get(), 2u);
+}
+
 TEST(RtAllocationTest, ProtocolPlaybackAllocatesNothing) {
   SimRigConfig sim = testing::IdealSim({SimCellConfig{}, SimCellConfig{}});
   auto b = testing::MakeBench(sim, 25'000, 2000);

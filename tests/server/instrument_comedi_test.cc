@@ -3,6 +3,7 @@
 // way out (stop, shutdown) leaves the outputs at 0 V.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <thread>
 
 #include "server/instrument.h"
@@ -80,6 +81,8 @@ TEST_F(InstrumentComediTest, ABoardThatFailsEndsInFaultWithTheReason) {
   const v1::Run run = inst_->GetRun();
   EXPECT_EQ(run.state(), v1::FAULT);
   EXPECT_NE(run.fault_reason().find("DAQ device lost"), std::string::npos)
+      << run.fault_reason();
+  EXPECT_NE(run.fault_reason().find(std::strerror(ENODEV)), std::string::npos)
       << run.fault_reason();
   board_->gone = false;  // the board comes back: 0 V first, in FAULT
   WaitFor([&] { return Out() == kZeroCode; });

@@ -36,6 +36,7 @@ struct FakeBoard {
   // Raw values: what reads return and what writes left, per (sub, chan).
   std::map<std::pair<int, int>, uint32_t> raw;
   std::vector<std::vector<uint32_t>> writes;  // every write list, in order
+  bool record_writes = true;  // false: no allocation (the RT-safety test)
   int fail_reads = 0, fail_writes = 0;
   bool gone = false;      // the device disappeared (ENODEV)
   bool loopback = false;  // AO 0 wired to AI 0 (same range and resolution)
@@ -133,6 +134,7 @@ class FakeComediDevice final : public ComediDevice {
       return -1;
     }
     std::vector<uint32_t> written;
+    if (b_->record_writes) written.reserve(list->n_insns);
     for (unsigned k = 0; k < list->n_insns; ++k) {
       comedi_insn& insn = list->insns[k];
       const auto key = std::make_pair(static_cast<int>(insn.subdev),
@@ -141,13 +143,13 @@ class FakeComediDevice final : public ComediDevice {
         insn.data[0] = b_->raw[key];
       } else {
         b_->raw[key] = insn.data[0];
-        written.push_back(insn.data[0]);
+        if (b_->record_writes) written.push_back(insn.data[0]);
         if (b_->loopback && key == std::make_pair(1, 0))
           b_->raw[std::make_pair(0, 0)] = insn.data[0];
       }
     }
     // (Tests only: a real device does not allocate; this fake may.)
-    if (is_write) b_->writes.push_back(written);
+    if (is_write && b_->record_writes) b_->writes.push_back(written);
     return static_cast<int>(list->n_insns);
   }
 
