@@ -75,6 +75,13 @@ class Daq {
 
   // RT.
   virtual void BeginCycle(int64_t wake_time_ns) noexcept {}
+  // RT, after BeginCycle. The time (ms) between the previous cycle's inputs
+  // and this cycle's, given the time between the loop's wake-ups (0 on the
+  // first cycle). A board samples when the loop wakes, so by default the two
+  // are the same; the virtual conductances integrate over this interval.
+  virtual double SampleIntervalMs(int64_t wake_interval_ns) const noexcept {
+    return static_cast<double>(wake_interval_ns) * 1e-6;
+  }
   DaqError ReadInputs(std::span<double> v_mv) noexcept;
   // Clips `i_pa` in place to each channel's limit, then writes it.
   DaqWriteResult WriteOutputs(std::span<double> i_pa) noexcept;

@@ -855,9 +855,10 @@ void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
 }
 
 StepReport ModelSet::Step(std::span<const double> v_mv,
-                          std::span<double> i_pa) noexcept {
+                          std::span<double> i_pa, double elapsed_ms) noexcept {
   StepReport report;
   const double dt = config_.dt_ms;
+  const double clamped_dt = elapsed_ms > 0 ? elapsed_ms : dt;
   const double now = static_cast<double>(cycle_) * dt;
   for (std::size_t c = 0; c < n_real_; ++c) v_[c] = v_mv[c];
   const bool first = !initialized_;
@@ -894,7 +895,7 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
                                   h.num_gates);
     const double open = first
                             ? HhChannel::InitGates(gates, state, v_[h.out.cell])
-                            : HhChannel::StepGates(h.integrator, dt, gates,
+                            : HhChannel::StepGates(h.integrator, clamped_dt, gates,
                                                    state, v_[h.out.cell]);
     add(h.out, h.live.g_max_ns * open, h.live.e_rev_mv);
   }

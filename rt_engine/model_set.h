@@ -122,8 +122,13 @@ class ModelSet {
   // of every real cell (pA, positive depolarizes); both spans have
   // num_cells() values. Model cells, synapses, events and background advance
   // one step.
-  StepReport Step(std::span<const double> v_mv,
-                  std::span<double> i_pa) noexcept;
+  // `elapsed_ms` is the measured time since the previous step's inputs (0:
+  // the nominal step). The voltage-gated conductances on real cells
+  // integrate over it, so a late cycle keeps them in step with the cell (as
+  // Bettencourt et al. 2008 assume of a jittered clamp); everything else
+  // advances by the nominal step.
+  StepReport Step(std::span<const double> v_mv, std::span<double> i_pa,
+                  double elapsed_ms = 0) noexcept;
   // RT. Copies the current value of every signal, in signals() order.
   void WriteSignals(std::span<double> out) const noexcept;
   // RT. Applies a resolved update; false if it was resolved against another

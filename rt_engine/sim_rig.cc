@@ -161,6 +161,7 @@ void SimRig::BeginCycle(int64_t wake_time_ns) noexcept {
     step_ms += rng_.Uniform() * sim_config_.jitter_us * 1e-3;
   }
   cycle_wake_ns_ = wake_time_ns;
+  last_step_ms_ = step_ms;
   const double to_ms = world_ms_ + step_ms;
   for (CellWire& w : wires_) AdvanceCell(w, to_ms);
   world_ms_ = to_ms;

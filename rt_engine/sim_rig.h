@@ -64,6 +64,11 @@ class SimRig final : public Daq {
   absl::Status Prepare(int64_t period_ns) override;
   std::string Describe() const override;
   void BeginCycle(int64_t wake_time_ns) noexcept override;
+  // The simulated world's step this cycle (with the injected jitter, or the
+  // measured wake-up interval on the wall clock).
+  double SampleIntervalMs(int64_t) const noexcept override {
+    return last_step_ms_;
+  }
 
   // Non-RT: the next n reads (writes) report failure.
   void FailNextReads(int n) { fail_reads_.store(n); }
@@ -103,6 +108,7 @@ class SimRig final : public Daq {
   std::vector<CellWire> wires_;
   Rng rng_;
   double world_ms_ = 0;  // simulated time of the latest sample
+  double last_step_ms_ = 0;
   double period_ms_ = 0.05;
   double substep_ms_ = 0.005;
   int64_t last_wake_ns_ = -1;

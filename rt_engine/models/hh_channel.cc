@@ -1,6 +1,7 @@
 #include "rt_engine/models/hh_channel.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -65,7 +66,11 @@ double StepGatesWith(double dt, std::span<const HhChannel::GateRuntime> gates,
     const RateTable::Entry e = gates[i].table->Lookup(v);
     double x = state[i];
     if constexpr (kMethod == Integrator::kExpEuler) {
-      x = e.inf + (x - e.inf) * e.coef;
+      // The table holds exp(-dt_table/tau); another step scales the exponent.
+      const double table_dt = gates[i].table->dt_ms();
+      const double decay =
+          dt == table_dt ? e.coef : std::pow(e.coef, dt / table_dt);
+      x = e.inf + (x - e.inf) * decay;
     } else if constexpr (kMethod == Integrator::kForwardEuler) {
       x += dt * e.coef * (e.inf - x);
     } else {

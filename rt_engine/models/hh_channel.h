@@ -61,7 +61,9 @@ struct HhChannel {
     int power;
   };
 
-  // RT. Advances every gate state one step at V, returns prod x^p.
+  // RT. Advances every gate state by `dt_ms` at V, returns prod x^p. The
+  // tables may have been built for another step (exponential Euler then
+  // pays one pow() per gate).
   static double StepGates(Integrator integrator, double dt_ms,
                           std::span<const GateRuntime> gates,
                           std::span<double> state, double v_mv) noexcept;

@@ -43,6 +43,29 @@ TEST(ModelSetTest, CurrentsSumPerCell) {
   EXPECT_DOUBLE_EQ(i[1], 0.0) << "no conductance on cell1";
 }
 
+TEST(ModelSetTest, ClampedGatesIntegrateOverTheElapsedTime) {
+  // One late cycle (3 steps long) moves the gates as far as 3 steps do.
+  ModelSetSpec spec;
+  spec.conductances = {Preset("k", "hh_k")};
+  auto late = *ModelSet::Prepare(spec, TwoCells());
+  auto regular = *ModelSet::Prepare(spec, TwoCells());
+  double v[2] = {-65, -65}, i_late[2], i_regular[2];
+  late->Step(v, i_late);
+  regular->Step(v, i_regular);
+  v[0] = -20;  // a step in V: n relaxes towards its new steady state
+  late->Step(v, i_late, 3 * 0.05);
+  for (int k = 0; k < 3; ++k) regular->Step(v, i_regular);
+  EXPECT_NEAR(i_late[0], i_regular[0], 1e-9 * std::fabs(i_regular[0]));
+  // The nominal step would have moved them less.
+  double i_nominal[2];
+  auto nominal = *ModelSet::Prepare(spec, TwoCells());
+  v[0] = -65;
+  nominal->Step(v, i_nominal);
+  v[0] = -20;
+  nominal->Step(v, i_nominal);
+  EXPECT_LT(std::fabs(i_nominal[0]), 0.9 * std::fabs(i_late[0]));
+}
+
 TEST(ModelSetTest, BadSpecIsRejectedWholeWithPathFieldAndReason) {
   ModelSetSpec spec;
   spec.conductances = {Preset("leak", "hh_leak"), Preset("na", "hh_na")};

@@ -88,6 +88,8 @@ TEST(SimRigTest, JitterLengthensStepsReproducibly) {
     max_step = std::max(max_step, step);
     min_step = std::min(min_step, step);
     ASSERT_EQ(a->world_time_ms(), b->world_time_ms());
+    // What the clamp's integrators are told: the step the world took.
+    ASSERT_NEAR(a->SampleIntervalMs(25'000), step, 1e-12);
   }
   EXPECT_GE(min_step, 0.025 - 1e-12);
   EXPECT_LE(max_step, 0.055 + 1e-12);

@@ -55,6 +55,21 @@ TEST(HhChannelTest, GateAtFixedVRelaxesExactlyAsExpEulerPredicts) {
   }
 }
 
+TEST(HhChannelTest, ExpEulerIsExactForStepsOtherThanTheTables) {
+  // A jittered clamp integrates over the measured step, not the nominal one.
+  const double table_dt = 0.025, tau = 0.3, v = -25.0;
+  auto p = OneGate(Integrator::kExpEuler, tau);
+  Fixture f = Build(p, table_dt);
+  const double inf = 1.0 / (1.0 + std::exp(-(v + 30) / 5));
+  double x = 0.0, t = 0.0;
+  std::span<double> state(&x, 1);
+  for (double step : {0.025, 0.1, 0.031, 0.25, 0.0125}) {
+    HhChannel::StepGates(p.integrator, step, f.gates, state, v);
+    t += step;
+    ASSERT_NEAR(x, inf * (1.0 - std::exp(-t / tau)), 1e-12) << "t " << t;
+  }
+}
+
 TEST(HhChannelTest, Rk4AndForwardEulerFollowTheirAmplificationFactors) {
   const double dt = 0.1, tau = 0.4, v = -25.0;
   const double inf = 1.0 / (1.0 + std::exp(-(v + 30) / 5));
