@@ -12,7 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libcli11-dev libhdf5-dev libsqlite3-dev python3-h5py
   prometheus-cpp-dev prometheus rt-tests libcomedi-dev
-  python3 python3-neuron neuron-dev python3-numpy
+  python3 python3-neuron neuron-dev python3-numpy python3-matplotlib
 )
 missing=()
 for p in "${packages[@]}"; do

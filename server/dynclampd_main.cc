@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -24,6 +25,7 @@
 #include "absl/time/time.h"
 #include "clients/cpp/spec_file.h"
 #include "rt_engine/termination.h"
+#include "server/fidelity_service.h"
 #include "server/grpc_services.h"
 #include "server/instrument.h"
 #include "server/metrics.h"
@@ -64,6 +66,9 @@ ABSL_FLAG(int, max_consecutive_overruns, -1,
           "backend's default: never on the simulated rig, whose nominal clock "
           "makes overruns harmless to its cells; 100 on real boards)");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest request accepted");
+ABSL_FLAG(int, lab_threads, 0,
+          "worker threads for the fidelity lab (dynclamp fidelity); 0: one "
+          "fewer than the machine's cores, so the RT core keeps its own");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus metrics at http://HOST:PORT/metrics; empty: none");
 ABSL_FLAG(std::string, metrics_port_file, "",
@@ -296,6 +301,12 @@ int main(int argc, char** argv) {
   dynclamp::server::StreamServiceImpl stream_service(**instrument);
   dynclamp::server::QueueServiceImpl queue_service(**queue_store, queue_runner,
                                                    gate);
+  const int lab_threads =
+      absl::GetFlag(FLAGS_lab_threads) > 0
+          ? absl::GetFlag(FLAGS_lab_threads)
+          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) -
+                            1);
+  dynclamp::server::FidelityServiceImpl fidelity_service(lab_threads);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -308,6 +319,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&run_service);
   builder.RegisterService(&stream_service);
   builder.RegisterService(&queue_service);
+  builder.RegisterService(&fidelity_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::UnavailableError(

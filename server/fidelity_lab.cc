@@ -273,9 +273,11 @@ absl::StatusOr<LabSetup> PaperSetup(const std::string& family) {
 
 std::vector<LabCondition> PaperConditions() {
   std::vector<LabCondition> out;
-  auto add = [&](std::string label, double step, double worst, double latency,
+  auto add = [&](std::string series, std::string label, double step,
+                 double worst, double latency,
                  std::optional<rt::Integrator> integrator, bool fi) {
     LabCondition c;
+    c.series = std::move(series);
     c.label = std::move(label);
     c.step_us = step;
     c.worst_step_us = worst;
@@ -285,21 +287,23 @@ std::vector<LabCondition> PaperConditions() {
     out.push_back(c);
   };
   for (double step : {25, 50, 100, 200, 250})
-    add(absl::StrFormat("step %g us", step), step, 0, 0, std::nullopt, true);
+    add("step", absl::StrFormat("step %g us", step), step, 0, 0, std::nullopt,
+        true);
   for (double step : {25, 50}) {
     for (rt::Integrator m :
          {rt::Integrator::kForwardEuler, rt::Integrator::kRk4,
           rt::Integrator::kExpEuler}) {
-      add(absl::StrFormat("%s at %g us", rt::IntegratorName(m), step), step,
+      add("integrator",
+          absl::StrFormat("%s at %g us", rt::IntegratorName(m), step), step,
           0, 0, m, false);
     }
   }
   for (double worst : {50, 100, 200, 250})
-    add(absl::StrFormat("jitter 25-%g us", worst), 25, worst, 0, std::nullopt,
-        false);
+    add("jitter", absl::StrFormat("jitter 25-%g us", worst), 25, worst, 0,
+        std::nullopt, false);
   for (double latency : {0, 10, 20, 30, 40, 50})
-    add(absl::StrFormat("latency %g us at 50 us", latency), 50, 0, latency,
-        std::nullopt, true);
+    add("latency", absl::StrFormat("latency %g us at 50 us", latency), 50, 0,
+        latency, std::nullopt, true);
   return out;
 }
 

@@ -47,6 +47,9 @@ inline constexpr double kDistortedShape = 0.15;
 // How the clamp runs in one simulated experiment.
 struct LabCondition {
   std::string label;
+  // The figure it belongs to: "step", "integrator", "jitter", "latency" (or
+  // anything the caller likes).
+  std::string series;
   double step_us = 25;       // fixed step, or the shortest one with jitter
   double worst_step_us = 0;  // > step_us: each step ~ U(step_us, worst)
   double latency_us = 0;     // from reading V to applying the current

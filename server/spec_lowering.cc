@@ -22,6 +22,8 @@ absl::Status Bad(const std::string& path, absl::string_view field,
       absl::StrCat(path, ".", field, ": ", reason));
 }
 
+}  // namespace
+
 absl::StatusOr<rt::Integrator> LowerIntegrator(v1::Integrator i,
                                                const std::string& path) {
   switch (i) {
@@ -36,6 +38,8 @@ absl::StatusOr<rt::Integrator> LowerIntegrator(v1::Integrator i,
       return Bad(path, "integrator", absl::StrCat("unknown value ", int(i)));
   }
 }
+
+namespace {
 
 absl::StatusOr<rt::RateFunction> LowerRate(const v1::RateFunction& r,
                                            const std::string& path) {

@@ -18,6 +18,10 @@
 
 namespace dynclamp::server {
 
+// INVALID_ARGUMENT naming path.integrator for a value it does not know.
+absl::StatusOr<rt::Integrator> LowerIntegrator(v1::Integrator integrator,
+                                               const std::string& path);
+
 absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     const v1::Spec& spec, const std::vector<std::string>& cell_names);
 

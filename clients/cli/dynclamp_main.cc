@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "clients/cli/fidelity_verb.h"
 #include "clients/cpp/client.h"
 #include "clients/cpp/spec_file.h"
 
@@ -707,6 +708,55 @@ int main(int argc, char** argv) {
   lock->add_option("VERB", lock_verb, "acquire, release or status")
       ->check(CLI::IsMember({"acquire", "release", "status"}));
 
+  dynclamp::cli::FidelityArgs fa;
+  auto* fidelity = app.add_subcommand(
+      "fidelity",
+      "Bettencourt 2008's fidelity experiments on the simulated CA1 cell (or "
+      "your spec): tables, CSV and figures (docs/fidelity.md)");
+  fidelity
+      ->add_option("--family", fa.families,
+                   "channel families clamped back: na, k (= kdr), ka")
+      ->delimiter(',')
+      ->capture_default_str();
+  fidelity->add_option("--spec", fa.spec_file,
+                       "your conductances (on cell 0) instead of the presets");
+  fidelity
+      ->add_option("--block", fa.block,
+                   "channels of the CA1 cell your spec replaces (default: "
+                   "--family)")
+      ->delimiter(',');
+  fidelity
+      ->add_option("--steps", fa.steps_us,
+                   "fixed steps, us (any of --steps/--jitter/--latency "
+                   "replaces the paper's conditions)")
+      ->delimiter(',');
+  fidelity->add_option("--jitter", fa.jitter_worst_us, "worst-case steps, us")
+      ->delimiter(',');
+  fidelity->add_option("--jitter-floor", fa.jitter_floor_us,
+                       "shortest jittered step, us")
+      ->capture_default_str();
+  fidelity->add_option("--latency", fa.latencies_us, "latencies, us")
+      ->delimiter(',');
+  fidelity->add_option("--latency-step", fa.latency_step_us,
+                       "the step of the latency runs, us")
+      ->capture_default_str();
+  fidelity
+      ->add_option("--fi-currents", fa.fi_currents_pa,
+                   "F-I currents, pA (default 0 to 2000 by 200)")
+      ->delimiter(',');
+  fidelity->add_option("--fi-duration", fa.fi_duration_s,
+                       "seconds per F-I current (default 1)");
+  fidelity->add_option("--trials", fa.trials,
+                       "runs per condition (default 10)");
+  fidelity->add_option("--seed", fa.seed, "seed of the phases and jitter");
+  fidelity->add_option("-o,--out", fa.out_dir, "directory for CSV and PNG")
+      ->capture_default_str();
+  bool no_plot = false;
+  fidelity->add_flag("--no-plot", no_plot, "write CSV only");
+  fidelity->add_option("--lab-timeout", fa.lab_timeout_s,
+                       "seconds to wait for each family's lab")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -732,6 +782,11 @@ int main(int argc, char** argv) {
   }
   if (*history) return History(g, history_limit);
   if (*lock) return Lock(g, lock_verb);
+  if (*fidelity) {
+    fa.plot = !no_plot;
+    auto client = ConnectOrDie(g, "fidelity");
+    return dynclamp::cli::RunFidelity(*client, fa);
+  }
   if (*pause) {
     auto client = ConnectOrDie(g, "pause");
     PrintRun(OrDie("pause", client->PauseRun(now)));

@@ -34,6 +34,7 @@ Client::Client(std::string target, ClientOptions options,
       runs_(v1::RunService::NewStub(channel_)),
       queue_(v1::QueueService::NewStub(channel_)),
       streams_(v1::StreamService::NewStub(channel_)),
+      fidelity_(v1::FidelityService::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 void Client::SetDeadline(grpc::ClientContext& ctx) const {
@@ -287,6 +288,18 @@ absl::Status Client::Subscribe(
   }
   auto reader = streams_->Subscribe(&ctx, request);
   return ReadStream<v1::Chunk>(ctx, *reader, on_chunk, "Subscribe");
+}
+
+absl::StatusOr<v1::LabReport> Client::RunLab(const v1::RunLabRequest& request,
+                                             double timeout_s) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(
+                       static_cast<int64_t>(std::max(timeout_s, 1.0) * 1e3)));
+  v1::LabReport report;
+  const grpc::Status status = fidelity_->RunLab(&ctx, request, &report);
+  if (!status.ok()) return ToStatus(status, "RunLab");
+  return report;
 }
 
 void Client::Cancel() {

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "dynclamp/v1/fidelity.grpc.pb.h"
 #include "dynclamp/v1/models.grpc.pb.h"
 #include "dynclamp/v1/queue.grpc.pb.h"
 #include "dynclamp/v1/rig.grpc.pb.h"
@@ -78,6 +79,10 @@ class Client {
   absl::StatusOr<v1::LockStatus> AcquireLock();
   absl::StatusOr<v1::LockStatus> ReleaseLock();
   absl::StatusOr<v1::LockStatus> GetLock();
+  // The fidelity lab; it takes tens of seconds, so its deadline is
+  // `timeout_s`, not the client's.
+  absl::StatusOr<v1::LabReport> RunLab(const v1::RunLabRequest& request,
+                                       double timeout_s);
   // SERVING, NOT_SERVING ... of the daemon ("" service).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
   CheckHealth();
@@ -115,6 +120,7 @@ class Client {
   std::unique_ptr<v1::RunService::Stub> runs_;
   std::unique_ptr<v1::QueueService::Stub> queue_;
   std::unique_ptr<v1::StreamService::Stub> streams_;
+  std::unique_ptr<v1::FidelityService::Stub> fidelity_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   absl::Mutex mu_;
   std::vector<grpc::ClientContext*> open_streams_ ABSL_GUARDED_BY(mu_);

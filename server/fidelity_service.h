@@ -1,0 +1,44 @@
+// FidelityService: runs the fidelity lab (server/fidelity_lab.h) for a
+// client. The request is lowered to the lab's setup (the family's preset or
+// the client's spec, the paper's conditions unless others are given), the
+// lab runs on gRPC's handler thread plus workers, never on the RT thread,
+// and one lab runs at a time.
+//
+// Threads: gRPC handler threads (non-RT).
+#ifndef DYNCLAMP_SERVER_FIDELITY_SERVICE_H_
+#define DYNCLAMP_SERVER_FIDELITY_SERVICE_H_
+
+#include <atomic>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "dynclamp/v1/fidelity.grpc.pb.h"
+#include "server/fidelity_lab.h"
+
+namespace dynclamp::server {
+
+struct LoweredLab {
+  LabSetup setup;
+  std::vector<LabCondition> conditions;
+};
+
+// INVALID_ARGUMENT naming the field for anything the lab would refuse.
+absl::StatusOr<LoweredLab> LowerLabRequest(const v1::RunLabRequest& request);
+v1::LabReport LabReportToProto(const LabReport& report,
+                               const LoweredLab& lab);
+
+class FidelityServiceImpl final : public v1::FidelityService::Service {
+ public:
+  explicit FidelityServiceImpl(int threads) : threads_(threads) {}
+  grpc::Status RunLab(grpc::ServerContext*, const v1::RunLabRequest* req,
+                      v1::LabReport* out) override;
+
+ private:
+  const int threads_;
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace dynclamp::server
+
+#endif  // DYNCLAMP_SERVER_FIDELITY_SERVICE_H_
