@@ -49,7 +49,7 @@ absl::StatusOr<std::unique_ptr<rt::ModelSet>> BuildClamp(
   }
   rt::ModelSet::Config config;
   config.dt_ms = cond.step_us * 1e-3;
-  config.cell_names = {"cell"};
+  config.cell_names = {"cell0"};
   return rt::ModelSet::Prepare(spec, config);
 }
 

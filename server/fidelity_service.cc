@@ -42,7 +42,7 @@ absl::StatusOr<LoweredLab> LowerLabRequest(const v1::RunLabRequest& req) {
   if (!setup.ok()) return setup.status();
   lab.setup = *std::move(setup);
   if (req.has_spec()) {
-    absl::StatusOr<rt::ModelSetSpec> spec = LowerSpec(req.spec(), {"cell"});
+    absl::StatusOr<rt::ModelSetSpec> spec = LowerSpec(req.spec(), {"cell0"});
     if (!spec.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("spec: ", spec.status().message()));
