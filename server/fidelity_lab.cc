@@ -419,7 +419,7 @@ absl::StatusOr<LabReport> RunLab(const LabSetup& s,
   report.control = done[0]->spike;
   report.fi_currents_pa = any_fi ? s.fi_currents_pa : std::vector<double>{};
   report.control_fi_hz = done[0]->fi_hz;
-  // V before the pulse: the spike's amplitude is measured from it.
+  // V at the window's start: the spike's amplitude is measured from it.
   report.control_rest_mv = report.control.v_mv.front();
   const double amplitude =
       std::max(report.control.peak_mv - report.control_rest_mv, 1e-9);

@@ -117,7 +117,7 @@ struct ConditionResult {
   double mean_error_v2 = 0, max_error_v2 = 0;
   std::vector<double> fi_rates_hz;  // empty unless asked
   // Shape against rate: the spike's largest |dV| as a fraction of the
-  // control spike's amplitude (peak - V before the pulse), averaged over the
+  // control spike's amplitude (peak - V at the window's start), averaged over the
   // trials; and the mean |rate - control's rate| over the currents as a
   // fraction of the control's largest rate.
   double fi_change = 0, shape_change = 0;
