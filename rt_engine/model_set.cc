@@ -854,8 +854,8 @@ void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
   }
 }
 
-StepReport ModelSet::Step(std::span<const double> v_mv,
-                          std::span<double> i_pa, double elapsed_ms) noexcept {
+StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
+                          double elapsed_ms) noexcept {
   StepReport report;
   const double dt = config_.dt_ms;
   const double clamped_dt = elapsed_ms > 0 ? elapsed_ms : dt;
@@ -893,10 +893,10 @@ StepReport ModelSet::Step(std::span<const double> v_mv,
         gates_.data() + h.first_gate, h.num_gates);
     const std::span<double> state(gate_state_.data() + h.first_gate,
                                   h.num_gates);
-    const double open = first
-                            ? HhChannel::InitGates(gates, state, v_[h.out.cell])
-                            : HhChannel::StepGates(h.integrator, clamped_dt, gates,
-                                                   state, v_[h.out.cell]);
+    const double open =
+        first ? HhChannel::InitGates(gates, state, v_[h.out.cell])
+              : HhChannel::StepGates(h.integrator, clamped_dt, gates, state,
+                                     v_[h.out.cell]);
     add(h.out, h.live.g_max_ns * open, h.live.e_rev_mv);
   }
   // On a model cell the current uses the gates as they are; they advance

@@ -49,9 +49,9 @@ struct SimRigConfig {
   double adc_range_v = 10.0;
   int dac_bits = 16;
   double dac_range_v = 10.0;
-  double noise_sd_mv = 0.0;  // recording noise on the measured V
-  double latency_us = 0.0;   // extra input-to-output latency
-  double jitter_us = 0.0;    // nominal clock: step = period + U(0, j)
+  double noise_sd_mv = 0.0;   // recording noise on the measured V
+  double latency_us = 0.0;    // extra input-to-output latency
+  double jitter_us = 0.0;     // nominal clock: step = period + U(0, j)
   double io_jitter_us = 0.0;  // real time each read takes: U(0, j)
   uint64_t seed = 1;
 };

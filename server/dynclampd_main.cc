@@ -304,8 +304,8 @@ int main(int argc, char** argv) {
   const int lab_threads =
       absl::GetFlag(FLAGS_lab_threads) > 0
           ? absl::GetFlag(FLAGS_lab_threads)
-          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) -
-                            1);
+          : std::max(1,
+                     static_cast<int>(std::thread::hardware_concurrency()) - 1);
   dynclamp::server::FidelityServiceImpl fidelity_service(lab_threads);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

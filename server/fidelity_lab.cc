@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<rt::ModelSet>> BuildClamp(
 absl::StatusOr<Trace> Run(const rt::SimCellConfig& cell_config,
                           rt::ModelSet* clamp, const LabCondition& cond,
                           const Drive& drive, double duration_ms,
-                          double substep_us, double threshold_mv,
-                          uint64_t seed, bool record) {
+                          double substep_us, double threshold_mv, uint64_t seed,
+                          bool record) {
   absl::StatusOr<rt::SimCell> cell = rt::SimCell::Create(cell_config, "cell");
   if (!cell.ok()) return cell.status();
   Trace trace;
@@ -156,8 +156,9 @@ SpikeMeasure MeasureSpike(const LabSetup& s, const Trace& tr,
     }
   }
   const double g = s.grid_us * 1e-3;
-  const auto n = static_cast<std::size_t>(
-      std::llround((s.window_before_ms + s.window_after_ms) / g)) + 1;
+  const auto n = static_cast<std::size_t>(std::llround(
+                     (s.window_before_ms + s.window_after_ms) / g)) +
+                 1;
   m.v_mv.resize(n);
   std::size_t peak_at = 0;
   for (std::size_t k = 0; k < n; ++k) {
@@ -180,8 +181,7 @@ void CompareToControl(const SpikeMeasure& control, SpikeMeasure& m) {
   for (std::size_t k = 0; k < m.v_mv.size(); ++k)
     m.max_error_mv =
         std::max(m.max_error_mv, std::fabs(m.v_mv[k] - control.v_mv[k]));
-  m.rms_error_mv =
-      std::sqrt(sum / static_cast<double>(m.v_mv.size())) * 1e3;
+  m.rms_error_mv = std::sqrt(sum / static_cast<double>(m.v_mv.size())) * 1e3;
 }
 
 LabCondition IdealClamp() {
@@ -242,7 +242,8 @@ absl::Status Positive(double v, double max, const std::string& path,
                       absl::string_view field, absl::string_view unit) {
   if (std::isfinite(v) && v > 0 && v <= max) return absl::OkStatus();
   return rt::FieldError(
-      path, field, absl::StrFormat("must be in (0, %g] %s, got %g", max, unit, v));
+      path, field,
+      absl::StrFormat("must be in (0, %g] %s, got %g", max, unit, v));
 }
 
 }  // namespace
@@ -290,12 +291,11 @@ std::vector<LabCondition> PaperConditions() {
     add("step", absl::StrFormat("step %g us", step), step, 0, 0, std::nullopt,
         true);
   for (double step : {25, 50}) {
-    for (rt::Integrator m :
-         {rt::Integrator::kForwardEuler, rt::Integrator::kRk4,
-          rt::Integrator::kExpEuler}) {
+    for (rt::Integrator m : {rt::Integrator::kForwardEuler,
+                             rt::Integrator::kRk4, rt::Integrator::kExpEuler}) {
       add("integrator",
-          absl::StrFormat("%s at %g us", rt::IntegratorName(m), step), step,
-          0, 0, m, false);
+          absl::StrFormat("%s at %g us", rt::IntegratorName(m), step), step, 0,
+          0, m, false);
     }
   }
   for (double worst : {50, 100, 200, 250})
@@ -324,8 +324,8 @@ absl::Status ValidateLab(const LabSetup& s,
     return st;
   if (auto st = Positive(s.grid_us, 1000, "lab", "grid_us", "us"); !st.ok())
     return st;
-  if (auto st = Positive(s.window_after_ms, 100, "lab", "window_after_ms",
-                         "ms");
+  if (auto st =
+          Positive(s.window_after_ms, 100, "lab", "window_after_ms", "ms");
       !st.ok())
     return st;
   if (!(s.window_before_ms >= 0) || s.window_before_ms > s.pulse_start_ms + 50)
@@ -346,9 +346,9 @@ absl::Status ValidateLab(const LabSetup& s,
     const LabCondition& c = conditions[k];
     const std::string path = absl::StrCat("conditions[", k, "]");
     if (!std::isfinite(c.step_us) || c.step_us < 1 || c.step_us > 10'000)
-      return rt::FieldError(path, "step_us",
-                            absl::StrFormat("must be in [1, 10000] us, got %g",
-                                            c.step_us));
+      return rt::FieldError(
+          path, "step_us",
+          absl::StrFormat("must be in [1, 10000] us, got %g", c.step_us));
     if (!std::isfinite(c.worst_step_us) || c.worst_step_us < 0 ||
         c.worst_step_us > 10'000 ||
         (c.worst_step_us > 0 && c.worst_step_us < c.step_us))
@@ -401,7 +401,8 @@ absl::StatusOr<LabReport> RunLab(const LabSetup& s,
       done[j] = Measure(s, jobs[j].cond, jobs[j].fi, jobs[j].seed);
   };
   std::vector<std::thread> pool;
-  for (int k = 1; k < std::clamp(threads, 1, 16); ++k) pool.emplace_back(worker);
+  for (int k = 1; k < std::clamp(threads, 1, 16); ++k)
+    pool.emplace_back(worker);
   worker();
   for (std::thread& t : pool) t.join();
   for (const auto& d : done)
@@ -411,8 +412,8 @@ absl::StatusOr<LabReport> RunLab(const LabSetup& s,
   report.cell_description = absl::StrCat(
       s.cell.model == rt::SimCellConfig::Model::kCa1
           ? "CA1 pyramidal soma (Migliore 1999)"
-          : s.cell.model == rt::SimCellConfig::Model::kHh ? "Hodgkin-Huxley"
-                                                          : "passive",
+      : s.cell.model == rt::SimCellConfig::Model::kHh ? "Hodgkin-Huxley"
+                                                      : "passive",
       s.cell.blocked.empty() ? "" : " with ",
       absl::StrJoin(s.cell.blocked, ", "),
       s.cell.blocked.empty() ? "" : " blocked and clamped back");
@@ -450,8 +451,7 @@ absl::StatusOr<LabReport> RunLab(const LabSetup& s,
       double diff = 0;
       for (std::size_t k = 0; k < r.fi_rates_hz.size(); ++k)
         diff += std::fabs(r.fi_rates_hz[k] - report.control_fi_hz[k]);
-      r.fi_change =
-          diff / static_cast<double>(r.fi_rates_hz.size()) / max_rate;
+      r.fi_change = diff / static_cast<double>(r.fi_rates_hz.size()) / max_rate;
     }
   }
   return report;

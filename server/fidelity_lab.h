@@ -101,7 +101,7 @@ std::vector<LabCondition> PaperConditions();
 
 struct SpikeMeasure {
   bool spiked = false;
-  double align_ms = 0;  // threshold crossing in the run
+  double align_ms = 0;                // threshold crossing in the run
   double peak_mv = 0, trough_mv = 0;  // within the window, trough after peak
   std::vector<double> v_mv;           // on the grid over the window
   double error_v2 = 0;                // vs the control (0 for the control)
@@ -117,8 +117,8 @@ struct ConditionResult {
   double mean_error_v2 = 0, max_error_v2 = 0;
   std::vector<double> fi_rates_hz;  // empty unless asked
   // Shape against rate: the spike's largest |dV| as a fraction of the
-  // control spike's amplitude (peak - V at the window's start), averaged over the
-  // trials; and the mean |rate - control's rate| over the currents as a
+  // control spike's amplitude (peak - V at the window's start), averaged over
+  // the trials; and the mean |rate - control's rate| over the currents as a
   // fraction of the control's largest rate.
   double fi_change = 0, shape_change = 0;
 };

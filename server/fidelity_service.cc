@@ -69,9 +69,7 @@ absl::StatusOr<LoweredLab> LowerLabRequest(const v1::RunLabRequest& req) {
     for (int k = 0; k < req.conditions_size(); ++k) {
       const v1::LabCondition& c = req.conditions(k);
       LabCondition out;
-      out.label = c.label().empty()
-                      ? absl::StrCat("condition ", k)
-                      : c.label();
+      out.label = c.label().empty() ? absl::StrCat("condition ", k) : c.label();
       out.step_us = c.step_us();
       out.worst_step_us = c.worst_step_us();
       out.latency_us = c.latency_us();

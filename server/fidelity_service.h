@@ -25,8 +25,7 @@ struct LoweredLab {
 
 // INVALID_ARGUMENT naming the field for anything the lab would refuse.
 absl::StatusOr<LoweredLab> LowerLabRequest(const v1::RunLabRequest& request);
-v1::LabReport LabReportToProto(const LabReport& report,
-                               const LoweredLab& lab);
+v1::LabReport LabReportToProto(const LabReport& report, const LoweredLab& lab);
 
 class FidelityServiceImpl final : public v1::FidelityService::Service {
  public:

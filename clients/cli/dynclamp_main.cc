@@ -732,13 +732,15 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   fidelity->add_option("--jitter", fa.jitter_worst_us, "worst-case steps, us")
       ->delimiter(',');
-  fidelity->add_option("--jitter-floor", fa.jitter_floor_us,
-                       "shortest jittered step, us")
+  fidelity
+      ->add_option("--jitter-floor", fa.jitter_floor_us,
+                   "shortest jittered step, us")
       ->capture_default_str();
   fidelity->add_option("--latency", fa.latencies_us, "latencies, us")
       ->delimiter(',');
-  fidelity->add_option("--latency-step", fa.latency_step_us,
-                       "the step of the latency runs, us")
+  fidelity
+      ->add_option("--latency-step", fa.latency_step_us,
+                   "the step of the latency runs, us")
       ->capture_default_str();
   fidelity
       ->add_option("--fi-currents", fa.fi_currents_pa,
@@ -753,8 +755,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bool no_plot = false;
   fidelity->add_flag("--no-plot", no_plot, "write CSV only");
-  fidelity->add_option("--lab-timeout", fa.lab_timeout_s,
-                       "seconds to wait for each family's lab")
+  fidelity
+      ->add_option("--lab-timeout", fa.lab_timeout_s,
+                   "seconds to wait for each family's lab")
       ->capture_default_str();
 
   try {

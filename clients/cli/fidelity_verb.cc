@@ -70,8 +70,8 @@ void PrintTable(const v1::LabReport& rep) {
               rep.cell().c_str(), rep.trials(), rep.seconds());
   std::printf("control spike: peak %.1f mV, trough %.1f mV\n",
               rep.control().peak_mv(), rep.control().trough_mv());
-  std::printf("%-28s %10s %10s %8s %-9s %7s %8s\n", "condition",
-              "error V^2", "max V^2", "shape %", "", "F-I %", "peak mV");
+  std::printf("%-28s %10s %10s %8s %-9s %7s %8s\n", "condition", "error V^2",
+              "max V^2", "shape %", "", "F-I %", "peak mV");
   for (const v1::LabResult& r : rep.results()) {
     std::printf("%-28s %10.3e %10.3e %8.1f %-9s %7s %8.1f\n",
                 r.condition().label().c_str(), r.mean_error_v2(),
@@ -102,7 +102,8 @@ absl::Status WriteCsv(const v1::LabReport& rep, const std::string& prefix) {
                                : "",
                            r.spike().peak_mv(), r.spike().trough_mv());
     }
-    if (!f) return absl::UnavailableError("cannot write " + prefix + "_errors.csv");
+    if (!f)
+      return absl::UnavailableError("cannot write " + prefix + "_errors.csv");
   }
   {
     std::ofstream f(prefix + "_spikes.csv");
@@ -115,12 +116,12 @@ absl::Status WriteCsv(const v1::LabReport& rep, const std::string& prefix) {
                            k * rep.grid_us() * 1e-3 - rep.window_before_ms(),
                            rep.control().v_mv(k));
       for (const v1::LabResult& r : rep.results())
-        f << absl::StrFormat(",%.4f", k < r.spike().v_mv_size()
-                                          ? r.spike().v_mv(k)
-                                          : 0.0);
+        f << absl::StrFormat(
+            ",%.4f", k < r.spike().v_mv_size() ? r.spike().v_mv(k) : 0.0);
       f << "\n";
     }
-    if (!f) return absl::UnavailableError("cannot write " + prefix + "_spikes.csv");
+    if (!f)
+      return absl::UnavailableError("cannot write " + prefix + "_spikes.csv");
   }
   if (rep.fi_currents_pa_size() > 0) {
     std::ofstream f(prefix + "_fi.csv");

@@ -15,9 +15,9 @@ namespace dynclamp::cli {
 
 struct FidelityArgs {
   std::vector<std::string> families = {"na", "k"};
-  std::string spec_file;            // your conductances instead of presets
-  std::vector<std::string> block;   // channels of the cell they replace
-  std::vector<double> steps_us;     // custom conditions (empty: the paper's)
+  std::string spec_file;           // your conductances instead of presets
+  std::vector<std::string> block;  // channels of the cell they replace
+  std::vector<double> steps_us;    // custom conditions (empty: the paper's)
   std::vector<double> jitter_worst_us;
   double jitter_floor_us = 25;
   std::vector<double> latencies_us;

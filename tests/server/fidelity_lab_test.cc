@@ -87,8 +87,7 @@ TEST_F(FidelityLabTest, ForwardEulerFailsForNaWhereRk4AndExpEulerHold) {
   for (const char* step : {"25 us", "50 us"}) {
     const double fe = Error("na", std::string("forward_euler at ") + step);
     EXPECT_GT(fe, 5 * Error("na", std::string("rk4 at ") + step)) << step;
-    EXPECT_GT(fe, 5 * Error("na", std::string("exp_euler at ") + step))
-        << step;
+    EXPECT_GT(fe, 5 * Error("na", std::string("exp_euler at ") + step)) << step;
   }
   // For K the integrator hardly matters.
   EXPECT_LT(Error("k", "forward_euler at 50 us"),
@@ -147,8 +146,7 @@ TEST(FidelityLabValidationTest, BadInputNamesTheField) {
   conds[2].worst_step_us = 10;  // shorter than its step
   absl::Status st = ValidateLab(s, conds);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(st.message().find("conditions[2].worst_step_us"),
-            std::string::npos)
+  EXPECT_NE(st.message().find("conditions[2].worst_step_us"), std::string::npos)
       << st;
   conds = PaperConditions();
   conds[0].latency_us = -1;
