@@ -295,12 +295,12 @@ std::vector<LabCondition> PaperConditions() {
                              rt::Integrator::kRk4, rt::Integrator::kExpEuler}) {
       add("integrator",
           absl::StrFormat("%s at %g us", rt::IntegratorName(m), step), step, 0,
-          0, m, false);
+          0, m, true);
     }
   }
   for (double worst : {50, 100, 200, 250})
     add("jitter", absl::StrFormat("jitter 25-%g us", worst), 25, worst, 0,
-        std::nullopt, false);
+        std::nullopt, true);
   for (double latency : {0, 10, 20, 30, 40, 50})
     add("latency", absl::StrFormat("latency %g us at 50 us", latency), 50, 0,
         latency, std::nullopt, true);

@@ -93,10 +93,10 @@ struct LabSetup {
 // preset clamped back.
 absl::StatusOr<LabSetup> PaperSetup(const std::string& family);
 
-// The paper's conditions for one family: fixed steps 25..250 us (exp
-// Euler, F-I curves), the three integrators at 25 and 50 us, jitter from
-// 25 us to worst cases 50..250 us, and latencies 0..50 us at a 50 us step
-// (F-I curves).
+// The paper's conditions for one family, each with its F-I curve: fixed
+// steps 25..250 us (the spec's integrator), the three integrators at 25 and
+// 50 us, jitter from 25 us to worst cases 50..250 us, and latencies 0..50 us
+// at a 50 us step.
 std::vector<LabCondition> PaperConditions();
 
 struct SpikeMeasure {

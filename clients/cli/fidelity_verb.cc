@@ -53,7 +53,7 @@ v1::RunLabRequest BuildRequest(const FidelityArgs& a,
     add("step", absl::StrFormat("step %g us", s), s, 0, 0, true);
   for (double w : a.jitter_worst_us)
     add("jitter", absl::StrFormat("jitter %g-%g us", a.jitter_floor_us, w),
-        a.jitter_floor_us, w, 0, false);
+        a.jitter_floor_us, w, 0, true);
   for (double l : a.latencies_us)
     add("latency",
         absl::StrFormat("latency %g us at %g us", l, a.latency_step_us),
