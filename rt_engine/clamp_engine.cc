@@ -285,7 +285,8 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
   }
   if (running && active_ != nullptr) {
     const int64_t t0 = MonotonicNowNs();
-    const StepReport report = active_->Step(v_mv_, i_pa_, daq_.SampleIntervalMs(period_ns));
+    const StepReport report =
+        active_->Step(v_mv_, i_pa_, daq_.SampleIntervalMs(period_ns));
     compute_ns = MonotonicNowNs() - t0;
     if (report.events_delivered)
       stats_.events_delivered.Add(report.events_delivered);

@@ -54,7 +54,10 @@ absl::StatusOr<std::unique_ptr<rt::ModelSet>> BuildClamp(
 }
 
 // Runs the cell for `duration_ms` under `drive`, with the clamp's models
-// (`clamp` null: no clamp) stepped as `cond` says.
+// (`clamp` null: no clamp) stepped as `cond` says. Not through SimRig: the
+// lab needs V at every substep for the spike comparison and sets its own
+// sample times (phase, jitter), so it holds and delays the clamp's current
+// itself, as SimRig's wires do.
 absl::StatusOr<Trace> Run(const rt::SimCellConfig& cell_config,
                           rt::ModelSet* clamp, const LabCondition& cond,
                           const Drive& drive, double duration_ms,

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -17,17 +18,10 @@ namespace {
 
 namespace v1 = dynclamp::v1;
 
+// "exp_euler", "rk4", "forward_euler"; "spec" when the spec's own is used.
 std::string IntegratorLabel(v1::Integrator i) {
-  switch (i) {
-    case v1::EXP_EULER:
-      return "exp_euler";
-    case v1::RK4:
-      return "rk4";
-    case v1::FORWARD_EULER:
-      return "forward_euler";
-    default:
-      return "spec";
-  }
+  if (i == v1::INTEGRATOR_UNSPECIFIED) return "spec";
+  return absl::AsciiStrToLower(v1::Integrator_Name(i));
 }
 
 std::string Csv(const std::string& s) {
