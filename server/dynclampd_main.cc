@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -25,9 +26,13 @@
 #include "absl/time/time.h"
 #include "clients/cpp/spec_file.h"
 #include "rt_engine/termination.h"
+#include "server/admin_service.h"
+#include "server/auth/access.h"
+#include "server/auth/token_store.h"
 #include "server/fidelity_service.h"
 #include "server/grpc_services.h"
 #include "server/instrument.h"
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "server/queue/queue_runner.h"
 #include "server/queue/queue_store.h"
@@ -40,8 +45,26 @@ ABSL_FLAG(std::string, rig, "sim",
           "(one cell on the board's first analog input and output; for more, "
           "a --rig_file)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
-          "gRPC listen address; anything but loopback is reachable from the "
-          "network and is warned about");
+          "gRPC listen address; beyond loopback it needs --tls_cert, "
+          "--tls_key and --token_file, or --insecure");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the server: serve over TLS");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: require every client to present a "
+          "certificate they signed (mutual TLS)");
+ABSL_FLAG(std::string, token_file, "",
+          "access tokens (names, roles, SHA-256 hashes; mode 0600): every "
+          "call must carry one (docs/security.md)");
+ABSL_FLAG(std::string, issue_token, "",
+          "NAME:ROLE (observer, operator, admin): add a token to "
+          "--token_file (created if missing), print it once, and exit");
+ABSL_FLAG(bool, insecure, false,
+          "allow serving gRPC or metrics beyond loopback without TLS or "
+          "tokens (logged loudly; only on a network you trust)");
+ABSL_FLAG(bool, metrics_auth, false,
+          "protect /metrics with HTTP basic auth: any user name, a token "
+          "of --token_file as the password");
 ABSL_FLAG(std::string, data_dir, "./dynclamp-data", "where data files go");
 ABSL_FLAG(double, period_us, 50.0, "clamp period in microseconds (>= 5)");
 ABSL_FLAG(std::vector<std::string>, sim_cells,
@@ -65,7 +88,19 @@ ABSL_FLAG(int, max_consecutive_overruns, -1,
           "overruns in a row that put the clamp in FAULT (0: never; -1: the "
           "backend's default: never on the simulated rig, whose nominal clock "
           "makes overruns harmless to its cells; 100 on real boards)");
-ABSL_FLAG(int, max_message_bytes, 4 << 20, "largest request accepted");
+ABSL_FLAG(uint64_t, max_message_bytes, 4 << 20, "largest request accepted");
+ABSL_FLAG(uint64_t, max_spec_bytes, 1 << 20, "largest spec accepted (bytes)");
+ABSL_FLAG(uint64_t, max_cells, 10'000,
+          "most model and artificial cells in a spec");
+ABSL_FLAG(uint64_t, max_synapses, 1'000'000,
+          "most synapses, connections, graded synapses and gap junctions in "
+          "a spec");
+ABSL_FLAG(uint64_t, max_events_in_flight, 1 << 20,
+          "largest event queue a spec may ask for");
+ABSL_FLAG(uint64_t, max_recorded_signals, 256,
+          "most model signals a protocol may record");
+ABSL_FLAG(uint64_t, max_subscribers, 16, "most concurrent data streams");
+ABSL_FLAG(uint64_t, max_queue_items, 1000, "most items waiting in the queue");
 ABSL_FLAG(int, lab_threads, 0,
           "worker threads for the fidelity lab (dynclamp fidelity); 0: one "
           "fewer than the machine's cores, so the RT core keeps its own");
@@ -140,6 +175,106 @@ int Fail(const absl::Status& status) {
   return 2;
 }
 
+// --issue_token NAME:ROLE: adds a token to the file and prints it.
+int IssueToken(const std::string& spec, const std::string& path) {
+  if (path.empty()) {
+    return Fail(absl::InvalidArgumentError("--issue_token needs --token_file"));
+  }
+  std::pair<std::string, std::string> parts =
+      absl::StrSplit(spec, absl::MaxSplits(':', 1));
+  auto role = dynclamp::server::ParseRole(parts.second);
+  if (!role.ok()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--issue_token: NAME:ROLE; ", role.status().message())));
+  }
+  auto store = dynclamp::server::TokenStore::Open(path, /*create=*/true);
+  if (!store.ok()) return Fail(store.status());
+  auto token =
+      (*store)->Issue(parts.first, *role, absl::ToUnixSeconds(absl::Now()));
+  if (!token.ok()) {
+    return Fail(absl::Status(
+        token.status().code(),
+        absl::StrCat("--issue_token: ", token.status().message())));
+  }
+  std::printf("%s\n", token->c_str());
+  Log(absl::StrCat("issued a ", parts.second, " token '", parts.first, "' in ",
+                   path, "; it is printed once and stored hashed"));
+  return 0;
+}
+
+// The transport: TLS from the flags, or plain. Beyond loopback, plain gRPC
+// or a daemon without tokens needs --insecure.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const std::string& listen, bool tokens) {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key: give both or neither");
+  }
+  if (cert.empty() && !client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca: needs --tls_cert and --tls_key");
+  }
+  if (!IsLoopback(listen) && (cert.empty() || !tokens)) {
+    const std::string missing = cert.empty() && !tokens
+                                    ? "TLS and tokens"
+                                    : (cert.empty() ? "TLS" : "tokens");
+    if (!absl::GetFlag(FLAGS_insecure)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--listen: ", listen,
+          " is reachable from the network, and this "
+          "daemon has no ",
+          missing,
+          ": give --tls_cert/--tls_key and "
+          "--token_file (docs/security.md), or --insecure on a network you "
+          "trust"));
+    }
+    Log(absl::StrCat("INSECURE: serving on ", listen, " without ", missing,
+                     " (--insecure). Anyone on the network can ",
+                     tokens ? "read every call and token" : "drive this rig",
+                     ". Do not use this on a shared network."));
+  }
+  if (cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  for (auto [flag, path, out] :
+       {std::tuple{"--tls_cert", cert, &pair.cert_chain},
+        std::tuple{"--tls_key", key, &pair.private_key},
+        std::tuple{"--tls_client_ca", client_ca, &ssl.pem_root_certs}}) {
+    if (path.empty()) continue;
+    auto text = dynclamp::client::ReadTextFile(path);
+    if (!text.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", text.status().message()));
+    }
+    *out = *text;
+  }
+  ssl.pem_key_cert_pairs.push_back(pair);
+  ssl.client_certificate_request =
+      client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  return grpc::SslServerCredentials(ssl);
+}
+
+absl::StatusOr<dynclamp::server::ServiceLimits> LimitsFromFlags() {
+  dynclamp::server::ServiceLimits l;
+  l.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  l.max_spec_bytes = absl::GetFlag(FLAGS_max_spec_bytes);
+  l.max_cells = absl::GetFlag(FLAGS_max_cells);
+  l.max_synapses = absl::GetFlag(FLAGS_max_synapses);
+  l.max_events_in_flight = absl::GetFlag(FLAGS_max_events_in_flight);
+  l.max_recorded_signals = absl::GetFlag(FLAGS_max_recorded_signals);
+  l.max_subscribers = absl::GetFlag(FLAGS_max_subscribers);
+  l.max_queue_items = absl::GetFlag(FLAGS_max_queue_items);
+  if (absl::Status s = dynclamp::server::ValidateLimits(l); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", s.message()));
+  }
+  return l;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,6 +282,10 @@ int main(int argc, char** argv) {
       "dynclampd [--listen=127.0.0.1:50051] [--rig=sim] [--period_us=50] "
       "[--data_dir=./dynclamp-data]");
   absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_issue_token).empty()) {
+    return IssueToken(absl::GetFlag(FLAGS_issue_token),
+                      absl::GetFlag(FLAGS_token_file));
+  }
 
   // First, before any thread exists, so every thread inherits the mask.
   absl::Notification terminate;
@@ -257,6 +396,44 @@ int main(int argc, char** argv) {
                      absl::GetFlag(FLAGS_data_dir), "': ", ec.message())));
   }
 
+  // Security and limits, checked before the rig is touched.
+  std::unique_ptr<dynclamp::server::TokenStore> tokens;
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    auto opened = dynclamp::server::TokenStore::Open(
+        absl::GetFlag(FLAGS_token_file), /*create=*/false);
+    if (!opened.ok()) return Fail(opened.status());
+    tokens = *std::move(opened);
+    if (tokens->List().empty()) {
+      Log(absl::StrCat("WARNING: ", tokens->path(),
+                       " has no tokens: every "
+                       "call will be refused (dynclampd --issue_token)"));
+    }
+  }
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  auto credentials = ServerCredentials(listen, tokens != nullptr);
+  if (!credentials.ok()) return Fail(credentials.status());
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  const bool metrics_auth = absl::GetFlag(FLAGS_metrics_auth);
+  if (metrics_auth && tokens == nullptr) {
+    return Fail(
+        absl::InvalidArgumentError("--metrics_auth needs --token_file"));
+  }
+  if (!metrics_listen.empty() && !IsLoopback(metrics_listen) && !metrics_auth) {
+    if (!absl::GetFlag(FLAGS_insecure)) {
+      return Fail(absl::FailedPreconditionError(absl::StrCat(
+          "--metrics_listen: ", metrics_listen,
+          " is reachable from the "
+          "network: add --metrics_auth, bind it to 127.0.0.1, or give "
+          "--insecure")));
+    }
+    Log(absl::StrCat("INSECURE: metrics on ", metrics_listen,
+                     " without authentication (--insecure)"));
+  }
+  auto limits = LimitsFromFlags();
+  if (!limits.ok()) return Fail(limits.status());
+  dynclamp::server::LimitsStore limits_store(*limits);
+  options.limits = &limits_store;
+
   auto instrument = Instrument::Create(options);
   if (!instrument.ok()) return Fail(instrument.status());
   if (absl::GetFlag(FLAGS_rig_check)) {
@@ -289,46 +466,64 @@ int main(int argc, char** argv) {
                                              queue_options);
   std::unique_ptr<dynclamp::server::MetricsServer> metrics;
   if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    dynclamp::server::MetricsServer::Authenticator auth;
+    if (metrics_auth) {
+      auth = [store = tokens.get()](const std::string&,
+                                    const std::string& password) {
+        return store->Authenticate(password).ok();
+      };
+    }
     auto started = dynclamp::server::MetricsServer::Start(
-        absl::GetFlag(FLAGS_metrics_listen), **instrument, &queue_runner);
+        metrics_listen, **instrument, &queue_runner, std::move(auth));
     if (!started.ok()) return Fail(started.status());
     metrics = *std::move(started);
   }
-  dynclamp::server::OperatorGate gate(queue_store->get());
+  dynclamp::server::AccessGate gate(tokens.get(), queue_store->get());
   dynclamp::server::RigServiceImpl rig_service(**instrument, gate);
   dynclamp::server::ModelServiceImpl model_service(**instrument, gate);
   dynclamp::server::RunServiceImpl run_service(**instrument, gate);
-  dynclamp::server::StreamServiceImpl stream_service(**instrument);
+  dynclamp::server::StreamServiceImpl stream_service(**instrument, gate);
   dynclamp::server::QueueServiceImpl queue_service(**queue_store, queue_runner,
-                                                   gate);
+                                                   gate, limits_store);
   const int lab_threads =
       absl::GetFlag(FLAGS_lab_threads) > 0
           ? absl::GetFlag(FLAGS_lab_threads)
           : std::max(1,
                      static_cast<int>(std::thread::hardware_concurrency()) - 1);
-  dynclamp::server::FidelityServiceImpl fidelity_service(lab_threads);
+  dynclamp::server::FidelityServiceImpl fidelity_service(lab_threads, gate);
+  dynclamp::v1::DaemonConfig config;
+  config.set_listen(listen);
+  config.set_tls(!absl::GetFlag(FLAGS_tls_cert).empty());
+  config.set_client_certificates_required(
+      !absl::GetFlag(FLAGS_tls_client_ca).empty());
+  config.set_authentication(tokens != nullptr);
+  config.set_metrics_listen(metrics_listen);
+  config.set_metrics_protected(metrics_auth);
+  dynclamp::server::AdminServiceImpl admin_service(tokens.get(), limits_store,
+                                                   gate, config);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  const std::string listen = absl::GetFlag(FLAGS_listen);
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder.AddListeningPort(listen, *credentials, &port);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(absl::GetFlag(FLAGS_max_message_bytes)));
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(gate.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&rig_service);
   builder.RegisterService(&model_service);
   builder.RegisterService(&run_service);
   builder.RegisterService(&stream_service);
   builder.RegisterService(&queue_service);
   builder.RegisterService(&fidelity_service);
+  builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::UnavailableError(
         absl::StrCat("--listen: cannot listen on ", listen)));
-  }
-  if (!IsLoopback(listen)) {
-    Log(absl::StrCat("WARNING: listening on ", listen,
-                     ", reachable from the network. Anyone who can reach it "
-                     "can drive this rig: there is no authentication yet."));
   }
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_port_file)) << port << "\n";
@@ -338,7 +533,8 @@ int main(int argc, char** argv) {
         << metrics->port() << "\n";
   }
   Log(absl::StrCat("version ", dynclamp::kVersion, "; serving on port ", port,
-                   " (", listen,
+                   " (", listen, config.tls() ? ", TLS" : ", plain",
+                   tokens != nullptr ? ", tokens" : ", no tokens",
                    "); rig: ", (*instrument)->GetRig().description()));
 
   terminate.WaitForNotification();

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "dynclamp/v1/fidelity.grpc.pb.h"
+#include "server/auth/access.h"
 #include "server/fidelity_lab.h"
 
 namespace dynclamp::server {
@@ -29,12 +30,14 @@ v1::LabReport LabReportToProto(const LabReport& report, const LoweredLab& lab);
 
 class FidelityServiceImpl final : public v1::FidelityService::Service {
  public:
-  explicit FidelityServiceImpl(int threads) : threads_(threads) {}
-  grpc::Status RunLab(grpc::ServerContext*, const v1::RunLabRequest* req,
+  FidelityServiceImpl(int threads, const AccessGate& gate)
+      : threads_(threads), gate_(gate) {}
+  grpc::Status RunLab(grpc::ServerContext* ctx, const v1::RunLabRequest* req,
                       v1::LabReport* out) override;
 
  private:
   const int threads_;
+  const AccessGate& gate_;
   std::atomic<bool> busy_{false};
 };
 

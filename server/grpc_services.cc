@@ -25,29 +25,20 @@ grpc::Status Assign(absl::StatusOr<T> result, T* out) {
 }
 }  // namespace
 
-std::string OperatorGate::Operator(const grpc::ServerContext* ctx) {
-  const auto& md = ctx->client_metadata();
-  const auto it = md.find("dynclamp-operator");
-  return it == md.end() ? std::string()
-                        : std::string(it->second.data(), it->second.size());
-}
-
-absl::Status OperatorGate::Check(const grpc::ServerContext* ctx) const {
-  if (store_ == nullptr) return absl::OkStatus();
-  const v1::LockStatus lock = store_->GetLock();
-  if (!lock.held() || lock.owner() == Operator(ctx)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(
-      "the rig is locked by '", lock.owner(),
-      "'; you can watch, but only they can change it (dynclamp lock release)"));
-}
-
-#define DYNCLAMP_GATE(ctx)                                \
-  if (absl::Status gate = gate_.Check(ctx); !gate.ok()) { \
+// Every handler starts with one of these (AccessGate): READ for methods
+// that only read, CHANGE for those that change the rig (role and lock).
+#define DYNCLAMP_READ(ctx)                                \
+  if (absl::Status gate = gate_.Allow(ctx); !gate.ok()) { \
     return ToGrpcStatus(gate);                            \
   }
+#define DYNCLAMP_CHANGE(ctx)                               \
+  if (absl::Status gate = gate_.Change(ctx); !gate.ok()) { \
+    return ToGrpcStatus(gate);                             \
+  }
 
-grpc::Status RigServiceImpl::GetRig(grpc::ServerContext*,
+grpc::Status RigServiceImpl::GetRig(grpc::ServerContext* ctx,
                                     const v1::GetRigRequest*, v1::Rig* out) {
+  DYNCLAMP_READ(ctx)
   *out = inst_.GetRig();
   return grpc::Status::OK;
 }
@@ -55,33 +46,36 @@ grpc::Status RigServiceImpl::GetRig(grpc::ServerContext*,
 grpc::Status RigServiceImpl::ConfigureChannels(
     grpc::ServerContext* ctx, const v1::ConfigureChannelsRequest* req,
     v1::Rig* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.ConfigureChannels(*req), out);
 }
 
-grpc::Status ModelServiceImpl::ListMechanisms(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::ListMechanisms(grpc::ServerContext* ctx,
                                               const v1::ListMechanismsRequest*,
                                               v1::ListMechanismsResponse* out) {
+  DYNCLAMP_READ(ctx)
   *out = server::ListMechanisms();
   return grpc::Status::OK;
 }
 
-grpc::Status ModelServiceImpl::ValidateSpec(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::ValidateSpec(grpc::ServerContext* ctx,
                                             const v1::ValidateSpecRequest* req,
                                             v1::ValidateSpecResponse* out) {
+  DYNCLAMP_READ(ctx)
   return Assign(inst_.ValidateSpec(req->spec()), out);
 }
 
 grpc::Status ModelServiceImpl::LoadSpec(grpc::ServerContext* ctx,
                                         const v1::LoadSpecRequest* req,
                                         v1::LoadSpecResponse* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.LoadSpec(req->spec()), out);
 }
 
-grpc::Status ModelServiceImpl::GetLoadedSpec(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::GetLoadedSpec(grpc::ServerContext* ctx,
                                              const v1::GetLoadedSpecRequest*,
                                              v1::LoadedSpec* out) {
+  DYNCLAMP_READ(ctx)
   *out = inst_.GetLoadedSpec();
   return grpc::Status::OK;
 }
@@ -89,13 +83,14 @@ grpc::Status ModelServiceImpl::GetLoadedSpec(grpc::ServerContext*,
 grpc::Status ModelServiceImpl::SetParameter(grpc::ServerContext* ctx,
                                             const v1::SetParameterRequest* req,
                                             v1::SetParameterResponse*) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return ToGrpcStatus(inst_.SetParameter(req->parameter(), req->value()));
 }
 
-grpc::Status ModelServiceImpl::ListSignals(grpc::ServerContext*,
+grpc::Status ModelServiceImpl::ListSignals(grpc::ServerContext* ctx,
                                            const v1::ListSignalsRequest*,
                                            v1::ListSignalsResponse* out) {
+  DYNCLAMP_READ(ctx)
   *out = inst_.ListSignals();
   return grpc::Status::OK;
 }
@@ -103,18 +98,19 @@ grpc::Status ModelServiceImpl::ListSignals(grpc::ServerContext*,
 grpc::Status RunServiceImpl::StartRun(grpc::ServerContext* ctx,
                                       const v1::StartRunRequest* req,
                                       v1::Run* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.StartRun(req->duration_s()), out);
 }
 
 grpc::Status RunServiceImpl::StopRun(grpc::ServerContext* ctx,
                                      const v1::StopRunRequest*, v1::Run* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.StopRun(), out);
 }
 
-grpc::Status RunServiceImpl::GetRun(grpc::ServerContext*,
+grpc::Status RunServiceImpl::GetRun(grpc::ServerContext* ctx,
                                     const v1::GetRunRequest*, v1::Run* out) {
+  DYNCLAMP_READ(ctx)
   *out = inst_.GetRun();
   return grpc::Status::OK;
 }
@@ -122,34 +118,35 @@ grpc::Status RunServiceImpl::GetRun(grpc::ServerContext*,
 grpc::Status RunServiceImpl::ClearFault(grpc::ServerContext* ctx,
                                         const v1::ClearFaultRequest*,
                                         v1::Run* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.ClearFault(), out);
 }
 
 grpc::Status RunServiceImpl::RunProtocol(grpc::ServerContext* ctx,
                                          const v1::RunProtocolRequest* req,
                                          v1::Run* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.RunProtocol(*req), out);
 }
 
 grpc::Status RunServiceImpl::PauseRun(grpc::ServerContext* ctx,
                                       const v1::PauseRunRequest* req,
                                       v1::Run* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.PauseRun(req->immediately()), out);
 }
 
 grpc::Status RunServiceImpl::ResumeRun(grpc::ServerContext* ctx,
                                        const v1::ResumeRunRequest*,
                                        v1::Run* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(inst_.ResumeRun(), out);
 }
 
 grpc::Status RunServiceImpl::WatchRun(grpc::ServerContext* ctx,
                                       const v1::WatchRunRequest*,
                                       grpc::ServerWriter<v1::Run>* writer) {
+  DYNCLAMP_READ(ctx)
   uint64_t seen = 0;
   while (!ctx->IsCancelled()) {
     auto [run, version] = inst_.WaitRunChange(seen, absl::Milliseconds(200));
@@ -168,6 +165,7 @@ grpc::Status RunServiceImpl::WatchRun(grpc::ServerContext* ctx,
 grpc::Status StreamServiceImpl::Subscribe(
     grpc::ServerContext* ctx, const v1::SubscribeRequest* req,
     grpc::ServerWriter<v1::Chunk>* writer) {
+  DYNCLAMP_READ(ctx)
   std::vector<std::string> names(req->signals().begin(), req->signals().end());
   absl::StatusOr<std::shared_ptr<Subscription>> sub =
       inst_.Subscribe(names, req->decimation(), req->samples_per_chunk());
@@ -212,52 +210,69 @@ grpc::Status StreamServiceImpl::Subscribe(
 grpc::Status QueueServiceImpl::AddItem(grpc::ServerContext* ctx,
                                        const v1::AddItemRequest* req,
                                        v1::QueueItem* out) {
-  DYNCLAMP_GATE(ctx)
-  const grpc::Status s = Assign(store_.Add(*req, OperatorGate::Operator(ctx),
-                                           absl::ToUnixNanos(absl::Now())),
-                                out);
+  DYNCLAMP_CHANGE(ctx)
+  const ServiceLimits limits = limits_.Get();
+  if (const std::size_t n = store_.size(); n >= limits.max_queue_items) {
+    return ToGrpcStatus(absl::ResourceExhaustedError(
+        absl::StrCat("queue: ", n,
+                     " items wait, the daemon's limit (--max_queue_items); "
+                     "remove some or let them run first")));
+  }
+  if (absl::Status s = CheckSpecLimits(req->run().spec(), limits, "run.spec");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  const grpc::Status s = Assign(
+      store_.Add(*req, gate_.Caller(ctx), absl::ToUnixNanos(absl::Now())), out);
   runner_.Notify();
   return s;
 }
 
-grpc::Status QueueServiceImpl::ListItems(grpc::ServerContext*,
+grpc::Status QueueServiceImpl::ListItems(grpc::ServerContext* ctx,
                                          const v1::ListItemsRequest*,
                                          v1::ListItemsResponse* out) {
+  DYNCLAMP_READ(ctx)
   for (v1::QueueItem& item : store_.List()) *out->add_items() = std::move(item);
   return grpc::Status::OK;
 }
 
-grpc::Status QueueServiceImpl::GetItem(grpc::ServerContext*,
+grpc::Status QueueServiceImpl::GetItem(grpc::ServerContext* ctx,
                                        const v1::GetItemRequest* req,
                                        v1::QueueItem* out) {
+  DYNCLAMP_READ(ctx)
   return Assign(store_.Get(req->id()), out);
 }
 
 grpc::Status QueueServiceImpl::UpdateItem(grpc::ServerContext* ctx,
                                           const v1::UpdateItemRequest* req,
                                           v1::QueueItem* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
+  if (absl::Status s =
+          CheckSpecLimits(req->run().spec(), limits_.Get(), "run.spec");
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return Assign(store_.Update(req->id(), req->run()), out);
 }
 
 grpc::Status QueueServiceImpl::MoveItem(grpc::ServerContext* ctx,
                                         const v1::MoveItemRequest* req,
                                         v1::QueueItem* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(store_.Move(req->id(), req->position()), out);
 }
 
 grpc::Status QueueServiceImpl::RemoveItem(grpc::ServerContext* ctx,
                                           const v1::RemoveItemRequest* req,
                                           v1::QueueItem* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(store_.Remove(req->id()), out);
 }
 
 grpc::Status QueueServiceImpl::ClearQueue(grpc::ServerContext* ctx,
                                           const v1::ClearQueueRequest*,
                                           v1::QueueStatus* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   if (absl::Status s = store_.Clear(); !s.ok()) return ToGrpcStatus(s);
   *out = runner_.Status();
   return grpc::Status::OK;
@@ -266,48 +281,50 @@ grpc::Status QueueServiceImpl::ClearQueue(grpc::ServerContext* ctx,
 grpc::Status QueueServiceImpl::StartQueue(grpc::ServerContext* ctx,
                                           const v1::StartQueueRequest*,
                                           v1::QueueStatus* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(runner_.Start(), out);
 }
 
 grpc::Status QueueServiceImpl::StopQueue(grpc::ServerContext* ctx,
                                          const v1::StopQueueRequest*,
                                          v1::QueueStatus* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(runner_.Stop(), out);
 }
 
 grpc::Status QueueServiceImpl::PauseQueue(grpc::ServerContext* ctx,
                                           const v1::PauseQueueRequest* req,
                                           v1::QueueStatus* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(runner_.Pause(req->immediately()), out);
 }
 
 grpc::Status QueueServiceImpl::ResumeQueue(grpc::ServerContext* ctx,
                                            const v1::ResumeQueueRequest*,
                                            v1::QueueStatus* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(runner_.Resume(), out);
 }
 
 grpc::Status QueueServiceImpl::AbortCurrent(grpc::ServerContext* ctx,
                                             const v1::AbortCurrentRequest*,
                                             v1::QueueStatus* out) {
-  DYNCLAMP_GATE(ctx)
+  DYNCLAMP_CHANGE(ctx)
   return Assign(runner_.AbortCurrent(), out);
 }
 
-grpc::Status QueueServiceImpl::GetQueueStatus(grpc::ServerContext*,
+grpc::Status QueueServiceImpl::GetQueueStatus(grpc::ServerContext* ctx,
                                               const v1::GetQueueStatusRequest*,
                                               v1::QueueStatus* out) {
+  DYNCLAMP_READ(ctx)
   *out = runner_.Status();
   return grpc::Status::OK;
 }
 
-grpc::Status QueueServiceImpl::ListHistory(grpc::ServerContext*,
+grpc::Status QueueServiceImpl::ListHistory(grpc::ServerContext* ctx,
                                            const v1::ListHistoryRequest* req,
                                            v1::ListHistoryResponse* out) {
+  DYNCLAMP_READ(ctx)
   for (v1::HistoryEntry& e : store_.History(req->limit()))
     *out->add_entries() = std::move(e);
   return grpc::Status::OK;
@@ -316,20 +333,23 @@ grpc::Status QueueServiceImpl::ListHistory(grpc::ServerContext*,
 grpc::Status QueueServiceImpl::AcquireLock(grpc::ServerContext* ctx,
                                            const v1::AcquireLockRequest*,
                                            v1::LockStatus* out) {
-  return Assign(store_.AcquireLock(OperatorGate::Operator(ctx),
-                                   absl::ToUnixNanos(absl::Now())),
-                out);
+  DYNCLAMP_READ(ctx)  // the role; the store decides who gets the lock
+  return Assign(
+      store_.AcquireLock(gate_.Caller(ctx), absl::ToUnixNanos(absl::Now())),
+      out);
 }
 
 grpc::Status QueueServiceImpl::ReleaseLock(grpc::ServerContext* ctx,
                                            const v1::ReleaseLockRequest*,
                                            v1::LockStatus* out) {
-  return Assign(store_.ReleaseLock(OperatorGate::Operator(ctx)), out);
+  DYNCLAMP_READ(ctx)  // the role; only the owner can release
+  return Assign(store_.ReleaseLock(gate_.Caller(ctx)), out);
 }
 
-grpc::Status QueueServiceImpl::GetLock(grpc::ServerContext*,
+grpc::Status QueueServiceImpl::GetLock(grpc::ServerContext* ctx,
                                        const v1::GetLockRequest*,
                                        v1::LockStatus* out) {
+  DYNCLAMP_READ(ctx)
   *out = store_.GetLock();
   return grpc::Status::OK;
 }

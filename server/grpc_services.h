@@ -18,7 +18,9 @@
 #include "dynclamp/v1/rig.grpc.pb.h"
 #include "dynclamp/v1/runs.grpc.pb.h"
 #include "dynclamp/v1/stream.grpc.pb.h"
+#include "server/auth/access.h"
 #include "server/instrument.h"
+#include "server/limits.h"
 #include "server/queue/queue_runner.h"
 #include "server/queue/queue_store.h"
 
@@ -26,22 +28,9 @@ namespace dynclamp::server {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// The rig lock at the edge: every call that changes something asks Check()
-// first. The caller is the metadata "dynclamp-operator".
-class OperatorGate {
- public:
-  explicit OperatorGate(QueueStore* store) : store_(store) {}
-  static std::string Operator(const grpc::ServerContext* ctx);
-  // PermissionDenied naming the owner if another operator holds the lock.
-  absl::Status Check(const grpc::ServerContext* ctx) const;
-
- private:
-  QueueStore* store_;  // null: no lock
-};
-
 class RigServiceImpl final : public v1::RigService::Service {
  public:
-  RigServiceImpl(Instrument& inst, const OperatorGate& gate)
+  RigServiceImpl(Instrument& inst, const AccessGate& gate)
       : inst_(inst), gate_(gate) {}
   grpc::Status GetRig(grpc::ServerContext*, const v1::GetRigRequest*,
                       v1::Rig* out) override;
@@ -51,12 +40,12 @@ class RigServiceImpl final : public v1::RigService::Service {
 
  private:
   Instrument& inst_;
-  const OperatorGate& gate_;
+  const AccessGate& gate_;
 };
 
 class ModelServiceImpl final : public v1::ModelService::Service {
  public:
-  ModelServiceImpl(Instrument& inst, const OperatorGate& gate)
+  ModelServiceImpl(Instrument& inst, const AccessGate& gate)
       : inst_(inst), gate_(gate) {}
   grpc::Status ListMechanisms(grpc::ServerContext*,
                               const v1::ListMechanismsRequest*,
@@ -77,12 +66,12 @@ class ModelServiceImpl final : public v1::ModelService::Service {
 
  private:
   Instrument& inst_;
-  const OperatorGate& gate_;
+  const AccessGate& gate_;
 };
 
 class RunServiceImpl final : public v1::RunService::Service {
  public:
-  RunServiceImpl(Instrument& inst, const OperatorGate& gate)
+  RunServiceImpl(Instrument& inst, const AccessGate& gate)
       : inst_(inst), gate_(gate) {}
   grpc::Status StartRun(grpc::ServerContext*, const v1::StartRunRequest* req,
                         v1::Run* out) override;
@@ -104,25 +93,27 @@ class RunServiceImpl final : public v1::RunService::Service {
 
  private:
   Instrument& inst_;
-  const OperatorGate& gate_;
+  const AccessGate& gate_;
 };
 
 class StreamServiceImpl final : public v1::StreamService::Service {
  public:
-  explicit StreamServiceImpl(Instrument& inst) : inst_(inst) {}
+  StreamServiceImpl(Instrument& inst, const AccessGate& gate)
+      : inst_(inst), gate_(gate) {}
   grpc::Status Subscribe(grpc::ServerContext* ctx,
                          const v1::SubscribeRequest* req,
                          grpc::ServerWriter<v1::Chunk>* writer) override;
 
  private:
   Instrument& inst_;
+  const AccessGate& gate_;
 };
 
 class QueueServiceImpl final : public v1::QueueService::Service {
  public:
   QueueServiceImpl(QueueStore& store, QueueRunner& runner,
-                   const OperatorGate& gate)
-      : store_(store), runner_(runner), gate_(gate) {}
+                   const AccessGate& gate, const LimitsStore& limits)
+      : store_(store), runner_(runner), gate_(gate), limits_(limits) {}
   grpc::Status AddItem(grpc::ServerContext*, const v1::AddItemRequest*,
                        v1::QueueItem*) override;
   grpc::Status ListItems(grpc::ServerContext*, const v1::ListItemsRequest*,
@@ -163,7 +154,8 @@ class QueueServiceImpl final : public v1::QueueService::Service {
  private:
   QueueStore& store_;
   QueueRunner& runner_;
-  const OperatorGate& gate_;
+  const AccessGate& gate_;
+  const LimitsStore& limits_;
 };
 
 }  // namespace dynclamp::server

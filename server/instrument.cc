@@ -175,6 +175,7 @@ std::vector<std::string> Instrument::CellNamesLocked() const {
 
 absl::StatusOr<v1::ValidateSpecResponse> Instrument::ValidateSpec(
     const v1::Spec& spec) {
+  if (absl::Status s = CheckSpecLimits(spec, Limits()); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   absl::StatusOr<rt::ModelSetSpec> lowered = LowerSpec(spec, CellNamesLocked());
   if (!lowered.ok()) return lowered.status();
@@ -199,6 +200,7 @@ absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpec(
 
 absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpecLocked(
     const v1::Spec& spec) {
+  if (absl::Status s = CheckSpecLimits(spec, Limits()); !s.ok()) return s;
   absl::StatusOr<rt::ModelSetSpec> lowered = LowerSpec(spec, CellNamesLocked());
   if (!lowered.ok()) return lowered.status();
   absl::StatusOr<uint32_t> gen = core_->engine->LoadModelSet(*lowered);
@@ -535,34 +537,39 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
   absl::StatusOr<rt::ProtocolSpec> lowered = LowerProtocol(request.protocol());
   if (!lowered.ok()) return lowered.status();
-  // With a spec, compile against it before loading it: a bad protocol
-  // leaves the loaded spec alone.
+  // With a spec, compile against it and resolve what to record before
+  // loading it: a bad protocol or record list leaves the loaded spec alone.
   absl::StatusOr<std::unique_ptr<rt::Timeline>> timeline;
+  std::vector<rt::SignalInfo> model_signals;
   if (request.has_spec()) {
+    if (absl::Status s = CheckSpecLimits(request.spec(), Limits()); !s.ok())
+      return s;
     absl::StatusOr<rt::ModelSetSpec> spec =
         LowerSpec(request.spec(), CellNamesLocked());
     if (!spec.ok()) return spec.status();
     timeline =
         core_->engine->CompileTimelineFor(*spec, *lowered, options_.timeline);
     if (!timeline.ok()) return timeline.status();
-    if (auto r = LoadSpecLocked(request.spec()); !r.ok()) return r.status();
+    absl::StatusOr<std::vector<rt::SignalInfo>> signals =
+        core_->engine->ValidateModelSet(*spec);
+    if (!signals.ok()) return signals.status();
+    model_signals = *std::move(signals);
   } else {
     timeline = core_->engine->CompileTimeline(*lowered, options_.timeline);
     if (!timeline.ok()) return timeline.status();
+    if (loaded_.generation() > 0) {
+      absl::StatusOr<rt::FrameLayout> layout =
+          core_->engine->LayoutFor(loaded_.generation());
+      if (!layout.ok()) return layout.status();
+      model_signals.assign(
+          layout->values.begin() + 2 * CellNamesLocked().size(),
+          layout->values.end());
+    }
   }
 
   // What is recorded: V and I of every cell, then the chosen signals.
   RecorderConfig rc;
   const std::vector<std::string> cells = CellNamesLocked();
-  const uint32_t generation = loaded_.generation();
-  std::vector<rt::SignalInfo> model_signals;
-  if (generation > 0) {
-    absl::StatusOr<rt::FrameLayout> layout =
-        core_->engine->LayoutFor(generation);
-    if (!layout.ok()) return layout.status();
-    model_signals.assign(layout->values.begin() + 2 * cells.size(),
-                         layout->values.end());
-  }
   for (std::size_t c = 0; c < cells.size(); ++c)
     rc.frame_index.push_back(static_cast<int>(c));
   for (std::size_t c = 0; c < cells.size(); ++c)
@@ -594,6 +601,17 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     rc.session.signals.push_back({s.name, s.unit});
     rc.frame_index.push_back(static_cast<int>(2 * cells.size() + k));
   }
+  if (const uint64_t limit = Limits().max_recorded_signals;
+      rc.session.signals.size() > limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "protocol.record: ", rc.session.signals.size(),
+        " model signals to record, over the daemon's limit of ", limit,
+        " (--max_recorded_signals); name fewer in 'record'"));
+  }
+  if (request.has_spec()) {
+    if (auto r = LoadSpecLocked(request.spec()); !r.ok()) return r.status();
+  }
+  const uint32_t generation = loaded_.generation();
 
   const uint64_t id = last_run_id_ + 1;
   const absl::Time now = absl::Now();
@@ -726,6 +744,10 @@ absl::StatusOr<v1::Run> Instrument::AbortRun() {
   return RunLocked();
 }
 
+ServiceLimits Instrument::Limits() const {
+  return options_.limits != nullptr ? options_.limits->Get() : ServiceLimits{};
+}
+
 // ---- streaming -------------------------------------------------------------
 
 absl::StatusOr<std::shared_ptr<Subscription>> Instrument::Subscribe(
@@ -734,6 +756,13 @@ absl::StatusOr<std::shared_ptr<Subscription>> Instrument::Subscribe(
   absl::MutexLock lock(&mu_);
   if (shutting_down_.load()) {
     return absl::UnavailableError("the daemon is shutting down");
+  }
+  if (const uint64_t limit = Limits().max_subscribers;
+      core_->fanout->num_subscribers() >= limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "subscribe: ", limit,
+        " streams are open, the daemon's limit (--max_subscribers); close "
+        "one first"));
   }
   return core_->fanout->Subscribe(signals, decimation, samples_per_chunk);
 }

@@ -31,6 +31,7 @@
 #include "rt_engine/rt_loop.h"
 #include "rt_engine/sim_rig.h"
 #include "server/fidelity.h"
+#include "server/limits.h"
 #include "server/recorder/recorder.h"
 #include "server/signal_fanout.h"
 
@@ -57,6 +58,8 @@ struct InstrumentOptions {
   rt::TimelineLimits timeline;
   absl::Duration recorder_flush = absl::Milliseconds(500);
   TimingQc qc;  // defaults; a protocol's own thresholds replace them
+  // Spec sizes, recorded signals and subscribers; null: the defaults.
+  const LimitsStore* limits = nullptr;
 };
 
 class Instrument {
@@ -192,6 +195,7 @@ class Instrument {
   // Called by the monitor thread without the lock: estimates the fidelity
   // of a run that just ended, if one is waiting.
   void EstimatePendingFidelity() ABSL_LOCKS_EXCLUDED(mu_);
+  ServiceLimits Limits() const;
   std::vector<std::string> CellNamesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MonitorLoop();

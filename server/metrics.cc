@@ -210,8 +210,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& listen, const Instrument& instrument,
-    QueueRunner* queue) {
+    const std::string& listen, const Instrument& instrument, QueueRunner* queue,
+    Authenticator auth) {
   auto server = std::make_unique<MetricsServer>();
   try {
     server->exposer_ = std::make_unique<prometheus::Exposer>(listen, 1);
@@ -219,6 +219,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     return absl::FailedPreconditionError(absl::StrCat(
         "--metrics_listen: cannot listen on ", listen, ": ", e.what()));
   }
+  if (auth) server->exposer_->RegisterAuth(std::move(auth), "dynclampd");
   server->collector_ = std::make_shared<MetricsCollector>(instrument, queue);
   server->exposer_->RegisterCollectable(server->collector_);
   const std::vector<int> ports = server->exposer_->GetListeningPorts();

@@ -20,6 +20,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/metric_type.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,10 +54,14 @@ class MetricsCollector final : public prometheus::Collectable {
 
 class MetricsServer {
  public:
+  // Checks HTTP basic credentials (user, password) of a scrape.
+  using Authenticator =
+      std::function<bool(const std::string&, const std::string&)>;
   // Listens on `listen` ("host:port"); FailedPrecondition if it cannot.
+  // With `auth`, a scrape without valid credentials gets 401.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const std::string& listen, const Instrument& instrument,
-      QueueRunner* queue);
+      QueueRunner* queue, Authenticator auth = nullptr);
   int port() const { return port_; }
 
  private:

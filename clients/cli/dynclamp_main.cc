@@ -4,6 +4,8 @@
 //
 // Errors print one line (the verb, the status code, what failed and why)
 // and exit 1; usage errors exit 2.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cmath>
@@ -13,14 +15,18 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "clients/cli/fidelity_verb.h"
@@ -36,6 +42,9 @@ struct Globals {
   std::string server = "127.0.0.1:50051";
   double timeout_s = 10;
   std::string operator_name;
+  std::string token_file;  // default $DYNCLAMP_TOKEN_FILE
+  bool tls = false;
+  std::string tls_ca, tls_cert, tls_key, tls_server_name;
 };
 
 std::string DefaultOperator() {
@@ -58,12 +67,129 @@ T OrDie(const std::string& verb, absl::StatusOr<T> result) {
   return *std::move(result);
 }
 
+// The token: $DYNCLAMP_TOKEN, else the file of --token-file or
+// $DYNCLAMP_TOKEN_FILE (only its owner may read it, as for ssh keys).
+absl::StatusOr<std::string> ReadToken(const Globals& g) {
+  std::string path = g.token_file;
+  if (path.empty()) {
+    if (const char* t = std::getenv("DYNCLAMP_TOKEN"); t != nullptr && *t)
+      return std::string(absl::StripAsciiWhitespace(t));
+    if (const char* f = std::getenv("DYNCLAMP_TOKEN_FILE"); f != nullptr)
+      path = f;
+  }
+  if (path.empty()) return std::string();
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "token file %s: mode %04o lets others read your token; run 'chmod "
+        "600 %s'",
+        path, st.st_mode & 07777, path));
+  }
+  absl::StatusOr<std::string> text = dynclamp::client::ReadTextFile(path);
+  if (!text.ok()) return text.status();
+  return std::string(absl::StripAsciiWhitespace(*text));
+}
+
 std::unique_ptr<Client> ConnectOrDie(const Globals& g,
                                      const std::string& verb) {
   dynclamp::client::ClientOptions options;
   options.timeout = absl::Seconds(g.timeout_s);
   options.operator_name = g.operator_name;
+  options.token = OrDie(verb, ReadToken(g));
+  options.tls = g.tls || !g.tls_ca.empty() || !g.tls_cert.empty();
+  for (auto [flag, path, out] :
+       {std::tuple{"--tls-ca", g.tls_ca, &options.tls_ca_pem},
+        std::tuple{"--tls-cert", g.tls_cert, &options.tls_cert_pem},
+        std::tuple{"--tls-key", g.tls_key, &options.tls_key_pem}}) {
+    if (path.empty()) continue;
+    absl::StatusOr<std::string> pem = dynclamp::client::ReadTextFile(path);
+    if (!pem.ok()) {
+      Die(verb, absl::InvalidArgumentError(
+                    absl::StrCat(flag, ": ", pem.status().message())));
+    }
+    *out = *pem;
+  }
+  options.tls_server_name = g.tls_server_name;
   return OrDie(verb, Client::Connect(g.server, options));
+}
+
+// dynclamp token create NAME ROLE | revoke NAME | list
+int TokenVerb(const Globals& g, const std::string& verb,
+              const std::string& name, const std::string& role_text) {
+  auto client = ConnectOrDie(g, "token");
+  if (verb == "create") {
+    v1::Role role = v1::ROLE_UNSPECIFIED;
+    if (!v1::Role_Parse(absl::AsciiStrToUpper(role_text), &role) ||
+        role == v1::ROLE_UNSPECIFIED) {
+      Die("token",
+          absl::InvalidArgumentError(absl::StrCat(
+              "ROLE: observer, operator or admin, got '", role_text, "'")));
+    }
+    const v1::CreatedToken t = OrDie("token", client->CreateToken(name, role));
+    std::fprintf(stderr,
+                 "token '%s' (%s) created; it is shown once, keep it like a "
+                 "password:\n",
+                 t.name().c_str(),
+                 absl::AsciiStrToLower(v1::Role_Name(t.role())).c_str());
+    std::printf("%s\n", t.token().c_str());
+    return 0;
+  }
+  if (verb == "revoke") {
+    if (absl::Status s = client->RevokeToken(name); !s.ok()) Die("token", s);
+    std::printf("token '%s' revoked\n", name.c_str());
+    return 0;
+  }
+  const v1::ListTokensResponse list = OrDie("token", client->ListTokens());
+  std::printf("%-24s %-9s %s\n", "NAME", "ROLE", "CREATED (UTC)");
+  for (const v1::TokenInfo& t : list.tokens()) {
+    std::printf("%-24s %-9s %s\n", t.name().c_str(),
+                absl::AsciiStrToLower(v1::Role_Name(t.role())).c_str(),
+                absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                                 absl::FromUnixSeconds(t.created_unix_s()),
+                                 absl::UTCTimeZone())
+                    .c_str());
+  }
+  return 0;
+}
+
+// dynclamp config [--set max_cells=500 ...]
+int ConfigVerb(const Globals& g, const std::vector<std::string>& sets) {
+  auto client = ConnectOrDie(g, "config");
+  v1::DaemonConfig config = OrDie("config", client->GetConfig());
+  if (!sets.empty()) {
+    v1::Limits limits = config.limits();
+    const auto* descriptor = limits.GetDescriptor();
+    for (const std::string& set : sets) {
+      std::pair<std::string, std::string> kv =
+          absl::StrSplit(set, absl::MaxSplits('=', 1));
+      const auto* field = descriptor->FindFieldByName(kv.first);
+      uint64_t value = 0;
+      if (field == nullptr || !absl::SimpleAtoi(kv.second, &value)) {
+        Die("config", absl::InvalidArgumentError(absl::StrCat(
+                          "--set: LIMIT=VALUE with a limit of 'dynclamp "
+                          "config' and a whole number, got '",
+                          set, "'")));
+      }
+      limits.GetReflection()->SetUInt64(&limits, field, value);
+    }
+    config = OrDie("config", client->SetLimits(limits));
+  }
+  std::printf("listen           %s (%s, %s)\n", config.listen().c_str(),
+              config.tls() ? (config.client_certificates_required()
+                                  ? "TLS, client certificates required"
+                                  : "TLS")
+                           : "plain",
+              config.authentication() ? "tokens" : "no tokens");
+  std::printf("metrics          %s%s\n", config.metrics_listen().c_str(),
+              config.metrics_protected() ? " (basic auth)" : "");
+  const v1::Limits& l = config.limits();
+  const auto* d = l.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    std::printf("%-24s %lu\n", d->field(i)->name().c_str(),
+                static_cast<unsigned long>(
+                    l.GetReflection()->GetUInt64(l, d->field(i))));
+  }
+  return 0;
 }
 
 std::string StateName(v1::RunState s) { return v1::RunState_Name(s); }
@@ -605,8 +731,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   g.operator_name = DefaultOperator();
   app.add_option("--operator", g.operator_name,
-                 "who you are, for the rig lock (default $USER)")
+                 "who you are, for the rig lock (default $USER; a daemon "
+                 "with tokens uses the token's name)")
       ->capture_default_str();
+  app.add_option("--token-file", g.token_file,
+                 "file holding your access token (default "
+                 "$DYNCLAMP_TOKEN_FILE; $DYNCLAMP_TOKEN holds the token "
+                 "itself)");
+  app.add_flag("--tls", g.tls, "connect over TLS (the system's CAs)");
+  app.add_option("--tls-ca", g.tls_ca,
+                 "PEM CA that signed the daemon's certificate (implies --tls)");
+  app.add_option("--tls-cert", g.tls_cert,
+                 "PEM client certificate, for daemons that require one");
+  app.add_option("--tls-key", g.tls_key, "PEM key of --tls-cert");
+  app.add_option("--tls-server-name", g.tls_server_name,
+                 "the name the daemon's certificate must carry (default: "
+                 "the host of --server)");
 
   auto* status = app.add_subcommand("status", "rig, loaded spec and run");
   auto* mechanisms = app.add_subcommand(
@@ -760,6 +900,20 @@ int main(int argc, char** argv) {
                    "seconds to wait for each family's lab")
       ->capture_default_str();
 
+  auto* token = app.add_subcommand(
+      "token", "access tokens (admin): create NAME ROLE, revoke NAME, list");
+  std::string token_verb, token_name, token_role;
+  token->add_option("VERB", token_verb, "create, revoke or list")
+      ->required()
+      ->check(CLI::IsMember({"create", "revoke", "list"}));
+  token->add_option("NAME", token_name, "the token's name");
+  token->add_option("ROLE", token_role, "observer, operator or admin");
+  auto* config = app.add_subcommand(
+      "config", "the daemon's security settings and limits (admin)");
+  std::vector<std::string> config_sets;
+  config->add_option("--set", config_sets,
+                     "change a limit: max_cells=500 (repeatable)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -785,6 +939,8 @@ int main(int argc, char** argv) {
   }
   if (*history) return History(g, history_limit);
   if (*lock) return Lock(g, lock_verb);
+  if (*token) return TokenVerb(g, token_verb, token_name, token_role);
+  if (*config) return ConfigVerb(g, config_sets);
   if (*fidelity) {
     fa.plot = !no_plot;
     auto client = ConnectOrDie(g, "fidelity");

@@ -11,15 +11,29 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
     const std::string& target, ClientOptions options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  auto channel = grpc::CreateCustomChannel(
-      target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_ca_pem;
+    ssl.pem_cert_chain = options.tls_cert_pem;
+    ssl.pem_private_key = options.tls_key_pem;
+    credentials = grpc::SslCredentials(ssl);
+    if (!options.tls_server_name.empty())
+      args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  auto channel = grpc::CreateCustomChannel(target, credentials, args);
   const auto deadline = std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(options.timeout);
   if (!channel->WaitForConnected(deadline)) {
     return absl::UnavailableError(
         absl::StrCat("cannot reach dynclampd at ", target, " within ",
                      absl::FormatDuration(options.timeout),
-                     " (is it running? is the address right?)"));
+                     options.tls ? " over TLS (is it running? does it "
+                                   "serve TLS with a certificate this CA "
+                                   "signed, for this host name?)"
+                                 : " (is it running? is the address right? "
+                                   "does it want TLS?)"));
   }
   return std::unique_ptr<Client>(new Client(target, options, channel));
 }
@@ -35,13 +49,20 @@ Client::Client(std::string target, ClientOptions options,
       queue_(v1::QueueService::NewStub(channel_)),
       streams_(v1::StreamService::NewStub(channel_)),
       fidelity_(v1::FidelityService::NewStub(channel_)),
+      admin_(v1::AdminService::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 void Client::SetDeadline(grpc::ClientContext& ctx) const {
   ctx.set_deadline(std::chrono::system_clock::now() +
                    absl::ToChronoMilliseconds(options_.timeout));
+  AddIdentity(ctx);
+}
+
+void Client::AddIdentity(grpc::ClientContext& ctx) const {
   if (!options_.operator_name.empty())
     ctx.AddMetadata("dynclamp-operator", options_.operator_name);
+  if (!options_.token.empty())
+    ctx.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
 }
 
 template <typename Req, typename Resp>
@@ -205,6 +226,34 @@ absl::StatusOr<v1::Run> Client::StopRun(){
   return response.status();
 }
 
+absl::StatusOr<v1::CreatedToken> Client::CreateToken(const std::string& name,
+                                                     v1::Role role) {
+  v1::CreateTokenRequest request;
+  request.set_name(name);
+  request.set_role(role);
+  DYNCLAMP_UNARY(admin_, CreateToken, request, v1::CreatedToken)
+}
+
+absl::Status Client::RevokeToken(const std::string& name) {
+  v1::RevokeTokenRequest request;
+  request.set_name(name);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  v1::RevokeTokenResponse response;
+  return ToStatus(admin_->RevokeToken(&ctx, request, &response), "RevokeToken");
+}
+
+absl::StatusOr<v1::ListTokensResponse> Client::ListTokens(){
+    DYNCLAMP_UNARY(admin_, ListTokens, v1::ListTokensRequest(),
+                   v1::ListTokensResponse)}
+
+absl::StatusOr<v1::DaemonConfig> Client::GetConfig(){
+    DYNCLAMP_UNARY(admin_, GetConfig, v1::GetConfigRequest(), v1::DaemonConfig)}
+
+absl::StatusOr<v1::DaemonConfig> Client::SetLimits(const v1::Limits& limits) {
+  DYNCLAMP_UNARY(admin_, SetLimits, limits, v1::DaemonConfig)
+}
+
 #undef DYNCLAMP_UNARY
 
 template <typename T>
@@ -274,6 +323,7 @@ absl::Status Client::WatchRun(
     absl::MutexLock lock(&mu_);
     open_streams_.push_back(&ctx);
   }
+  AddIdentity(ctx);
   auto reader = runs_->WatchRun(&ctx, v1::WatchRunRequest());
   return ReadStream<v1::Run>(ctx, *reader, on_run, "WatchRun");
 }
@@ -286,6 +336,7 @@ absl::Status Client::Subscribe(
     absl::MutexLock lock(&mu_);
     open_streams_.push_back(&ctx);
   }
+  AddIdentity(ctx);
   auto reader = streams_->Subscribe(&ctx, request);
   return ReadStream<v1::Chunk>(ctx, *reader, on_chunk, "Subscribe");
 }
@@ -296,6 +347,7 @@ absl::StatusOr<v1::LabReport> Client::RunLab(const v1::RunLabRequest& request,
   ctx.set_deadline(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(
                        static_cast<int64_t>(std::max(timeout_s, 1.0) * 1e3)));
+  AddIdentity(ctx);
   v1::LabReport report;
   const grpc::Status status = fidelity_->RunLab(&ctx, request, &report);
   if (!status.ok()) return ToStatus(status, "RunLab");

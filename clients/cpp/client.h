@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "dynclamp/v1/admin.grpc.pb.h"
 #include "dynclamp/v1/fidelity.grpc.pb.h"
 #include "dynclamp/v1/models.grpc.pb.h"
 #include "dynclamp/v1/queue.grpc.pb.h"
@@ -31,8 +32,17 @@ namespace dynclamp::client {
 struct ClientOptions {
   absl::Duration timeout = absl::Seconds(10);  // per unary call; connecting
   int max_receive_message_bytes = 64 << 20;
-  // Sent with every call as "dynclamp-operator" (the rig lock's owner).
+  // Sent with every call as "dynclamp-operator" (the rig lock's owner when
+  // the daemon has no tokens; with tokens, the token's name is).
   std::string operator_name;
+  // Sent with every call as "authorization: Bearer TOKEN".
+  std::string token;
+  // TLS: on with `tls`; the CA that signed the daemon's certificate (empty:
+  // the system's roots), and a client certificate and key (PEM text) for
+  // daemons that require one. `tls_server_name` overrides the name checked
+  // against the certificate (default: the target's host).
+  bool tls = false;
+  std::string tls_ca_pem, tls_cert_pem, tls_key_pem, tls_server_name;
 };
 
 class Client {
@@ -83,6 +93,13 @@ class Client {
   // `timeout_s`, not the client's.
   absl::StatusOr<v1::LabReport> RunLab(const v1::RunLabRequest& request,
                                        double timeout_s);
+  // Tokens and limits (admin role).
+  absl::StatusOr<v1::CreatedToken> CreateToken(const std::string& name,
+                                               v1::Role role);
+  absl::Status RevokeToken(const std::string& name);
+  absl::StatusOr<v1::ListTokensResponse> ListTokens();
+  absl::StatusOr<v1::DaemonConfig> GetConfig();
+  absl::StatusOr<v1::DaemonConfig> SetLimits(const v1::Limits& limits);
   // SERVING, NOT_SERVING ... of the daemon ("" service).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
   CheckHealth();
@@ -100,7 +117,10 @@ class Client {
  private:
   Client(std::string target, ClientOptions options,
          std::shared_ptr<grpc::Channel> channel);
+  // The client's deadline and AddIdentity.
   void SetDeadline(grpc::ClientContext& ctx) const;
+  // Token and operator name.
+  void AddIdentity(grpc::ClientContext& ctx) const;
   template <typename Req, typename Resp>
   absl::StatusOr<Resp> Queue(grpc::Status (v1::QueueService::Stub::*method)(
                                  grpc::ClientContext*, const Req&, Resp*),
@@ -121,6 +141,7 @@ class Client {
   std::unique_ptr<v1::QueueService::Stub> queue_;
   std::unique_ptr<v1::StreamService::Stub> streams_;
   std::unique_ptr<v1::FidelityService::Stub> fidelity_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   absl::Mutex mu_;
   std::vector<grpc::ClientContext*> open_streams_ ABSL_GUARDED_BY(mu_);
