@@ -146,18 +146,6 @@ TEST(DaemonTest, ReflectionListsTheServices) {
   }
 }
 
-TEST(DaemonTest, ListeningBeyondLoopbackIsWarnedAbout) {
-  auto d = client::LocalDaemon::Start(DYNCLAMPD_PATH, {"--listen=0.0.0.0:0"});
-  ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_NE((*d)->Log().find(
-                "WARNING: listening on 0.0.0.0:0, reachable from the network"),
-            std::string::npos)
-      << (*d)->Log();
-  auto quiet = client::LocalDaemon::Start(DYNCLAMPD_PATH, {});
-  ASSERT_TRUE(quiet.ok());
-  EXPECT_EQ((*quiet)->Log().find("WARNING"), std::string::npos);
-}
-
 TEST(DaemonTest, HealthCheckAnswersServing) {
   DaemonProcess d;
   ASSERT_TRUE(d.ok());
