@@ -13,6 +13,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev libhdf5-dev libsqlite3-dev python3-h5py
   prometheus-cpp-dev prometheus rt-tests libcomedi-dev
   python3 python3-neuron neuron-dev python3-numpy python3-matplotlib
+  libssl-dev openssl clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -87,17 +87,34 @@ void AppendScalar(std::string& out, const YAML::Node& node) {
   AppendJsonString(out, v);
 }
 
-void AppendNode(std::string& out, const YAML::Node& node) {
+// Aliases can make a small file expand without bound ("billion laughs"):
+// the JSON is cut off at this size.
+constexpr std::size_t kMaxJsonBytes = 16 << 20;
+
+absl::Status AppendNode(std::string& out, const YAML::Node& node,
+                        absl::string_view source) {
+  if (out.size() > kMaxJsonBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": over ", kMaxJsonBytes >> 20,
+                     " MB once its aliases are expanded"));
+  }
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       out += '{';
       bool first = true;
       for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s: line %d, column %d: a key must be a name, not a list or a "
+              "mapping",
+              source, kv.first.Mark().line + 1, kv.first.Mark().column + 1));
+        }
         if (!first) out += ',';
         first = false;
-        AppendJsonString(out, kv.first.as<std::string>());
+        AppendJsonString(out, kv.first.Scalar());
         out += ':';
-        AppendNode(out, kv.second);
+        if (absl::Status s = AppendNode(out, kv.second, source); !s.ok())
+          return s;
       }
       out += '}';
       break;
@@ -108,7 +125,7 @@ void AppendNode(std::string& out, const YAML::Node& node) {
       for (const auto& item : node) {
         if (!first) out += ',';
         first = false;
-        AppendNode(out, item);
+        if (absl::Status s = AppendNode(out, item, source); !s.ok()) return s;
       }
       out += ']';
       break;
@@ -119,6 +136,7 @@ void AppendNode(std::string& out, const YAML::Node& node) {
     default:
       out += "null";
   }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -139,7 +157,7 @@ absl::StatusOr<std::string> YamlToJson(absl::string_view text,
         ": the top level must be a mapping (e.g. 'conductances: ...')"));
   }
   std::string json;
-  AppendNode(json, root);
+  if (absl::Status s = AppendNode(json, root, source); !s.ok()) return s;
   return json;
 }
 

@@ -83,7 +83,7 @@ struct ArtificialState {
   double t0 = 0;
   bool refractory = false;
   uint32_t next_spike = 0;  // VecStim index / NetStim count
-  Rng rng;
+  Rng rng{1};
 };
 
 class ArtificialContext {
