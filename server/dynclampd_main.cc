@@ -5,6 +5,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -259,6 +261,34 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// With --cpu, every thread but the RT one stays off that CPU: gRPC,
+// streaming, recording and the lab inherit this mask from the main thread
+// (only the sleeping signal watcher exists yet), so a flood of clients
+// competes for the other CPUs, never for the loop's.
+absl::Status KeepOffTheRtCpu(int rt_cpu) {
+  if (rt_cpu < 0) return absl::OkStatus();
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (rt_cpu >= cpus || rt_cpu >= CPU_SETSIZE) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cpu: CPU ", rt_cpu, " does not exist (", cpus, " online)"));
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c = 0; c < cpus && c < CPU_SETSIZE; ++c) {
+    if (c != rt_cpu) CPU_SET(c, &set);
+  }
+  if (CPU_COUNT(&set) == 0) {
+    Log(absl::StrCat("--cpu=", rt_cpu,
+                     ": the only CPU; the other threads "
+                     "share it with the loop"));
+    return absl::OkStatus();
+  }
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    return absl::InternalError("--cpu: cannot restrict the other threads");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<dynclamp::server::ServiceLimits> LimitsFromFlags() {
   dynclamp::server::ServiceLimits l;
   l.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -377,6 +407,8 @@ int main(int argc, char** argv) {
   options.loop.busy_wait_ns =
       static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
   options.loop.rt.cpu = absl::GetFlag(FLAGS_cpu);
+  if (absl::Status s = KeepOffTheRtCpu(options.loop.rt.cpu); !s.ok())
+    return Fail(s);
   options.loop.rt.priority = absl::GetFlag(FLAGS_rt_priority);
   const int overruns = absl::GetFlag(FLAGS_max_consecutive_overruns);
   if (overruns < -1) {
