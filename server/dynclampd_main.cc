@@ -263,8 +263,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
 
 // With --cpu, every thread but the RT one stays off that CPU: gRPC,
 // streaming, recording and the lab inherit this mask from the main thread
-// (only the sleeping signal watcher exists yet), so a flood of clients
-// competes for the other CPUs, never for the loop's.
+// (no other thread exists yet), so a flood of clients competes for the
+// other CPUs, never for the loop's.
 absl::Status KeepOffTheRtCpu(int rt_cpu) {
   if (rt_cpu < 0) return absl::OkStatus();
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -317,7 +317,10 @@ int main(int argc, char** argv) {
                       absl::GetFlag(FLAGS_token_file));
   }
 
-  // First, before any thread exists, so every thread inherits the mask.
+  // Before any thread exists, so every thread inherits the CPU mask and the
+  // signal mask.
+  if (absl::Status s = KeepOffTheRtCpu(absl::GetFlag(FLAGS_cpu)); !s.ok())
+    return Fail(s);
   absl::Notification terminate;
   auto watcher = dynclamp::rt::TerminationWatcher::Install(
       [&terminate](int) { terminate.Notify(); });
@@ -407,8 +410,6 @@ int main(int argc, char** argv) {
   options.loop.busy_wait_ns =
       static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
   options.loop.rt.cpu = absl::GetFlag(FLAGS_cpu);
-  if (absl::Status s = KeepOffTheRtCpu(options.loop.rt.cpu); !s.ok())
-    return Fail(s);
   options.loop.rt.priority = absl::GetFlag(FLAGS_rt_priority);
   const int overruns = absl::GetFlag(FLAGS_max_consecutive_overruns);
   if (overruns < -1) {

@@ -25,17 +25,6 @@ grpc::Status Assign(absl::StatusOr<T> result, T* out) {
 }
 }  // namespace
 
-// Every handler starts with one of these (AccessGate): READ for methods
-// that only read, CHANGE for those that change the rig (role and lock).
-#define DYNCLAMP_READ(ctx)                                \
-  if (absl::Status gate = gate_.Allow(ctx); !gate.ok()) { \
-    return ToGrpcStatus(gate);                            \
-  }
-#define DYNCLAMP_CHANGE(ctx)                               \
-  if (absl::Status gate = gate_.Change(ctx); !gate.ok()) { \
-    return ToGrpcStatus(gate);                             \
-  }
-
 grpc::Status RigServiceImpl::GetRig(grpc::ServerContext* ctx,
                                     const v1::GetRigRequest*, v1::Rig* out) {
   DYNCLAMP_READ(ctx)

@@ -28,6 +28,17 @@ namespace dynclamp::server {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// Every handler starts with one of these (AccessGate): READ for methods
+// that only read, CHANGE for those that change the rig (role and lock).
+#define DYNCLAMP_READ(ctx)                                \
+  if (absl::Status gate = gate_.Allow(ctx); !gate.ok()) { \
+    return ToGrpcStatus(gate);                            \
+  }
+#define DYNCLAMP_CHANGE(ctx)                               \
+  if (absl::Status gate = gate_.Change(ctx); !gate.ok()) { \
+    return ToGrpcStatus(gate);                             \
+  }
+
 class RigServiceImpl final : public v1::RigService::Service {
  public:
   RigServiceImpl(Instrument& inst, const AccessGate& gate)

