@@ -215,9 +215,13 @@ class MisbehavingClientsTest(unittest.TestCase):
             if len(cpus) > 1:
                 on_rt_cpu = []
                 for tid in os.listdir(f"/proc/{d.proc.pid}/task"):
-                    with open(f"/proc/{d.proc.pid}/task/{tid}/status") as f:
-                        allowed = re.search(r"Cpus_allowed_list:\s*(\S+)",
-                                            f.read()).group(1)
+                    try:
+                        with open(f"/proc/{d.proc.pid}/task/{tid}/status") as f:
+                            allowed = re.search(
+                                r"Cpus_allowed_list:\s*(\S+)",
+                                f.read()).group(1)
+                    except FileNotFoundError:
+                        continue  # a thread that has just ended
                     if allowed == str(cpus[-1]) or \
                             str(cpus[-1]) in allowed.replace("-", ","):
                         on_rt_cpu.append(allowed)
