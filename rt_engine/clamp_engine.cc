@@ -146,7 +146,7 @@ absl::StatusOr<std::unique_ptr<Timeline>> ClampEngine::CompileTimeline(
 
 absl::StatusOr<std::unique_ptr<Timeline>> ClampEngine::CompileTimelineFor(
     const ModelSetSpec& spec, const ProtocolSpec& protocol,
-    const TimelineLimits& limits) const {
+    const TimelineLimits& limits, std::vector<SignalInfo>* signals) const {
   ModelSet::Config mc = ModelSetConfig();
   {
     absl::MutexLock lock(&mu_);
@@ -154,6 +154,7 @@ absl::StatusOr<std::unique_ptr<Timeline>> ClampEngine::CompileTimelineFor(
   }
   absl::StatusOr<std::unique_ptr<ModelSet>> set = ModelSet::Prepare(spec, mc);
   if (!set.ok()) return set.status();
+  if (signals != nullptr) *signals = (*set)->signals();
   return Timeline::Compile(protocol, mc.cell_names, set->get(),
                            static_cast<double>(config_.period_ns) * 1e-6,
                            limits);

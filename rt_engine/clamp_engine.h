@@ -108,10 +108,14 @@ class ClampEngine {
       ABSL_LOCKS_EXCLUDED(mu_);
   // The same against `spec` as the next LoadModelSet() would load it
   // (nothing is loaded): check a protocol before loading its spec. The
-  // caller loads `spec` next, with no other load in between.
+  // caller loads `spec` next, with no other load in between. `signals`, if
+  // given, receives the signals `spec` will publish (as ValidateModelSet),
+  // from the same preparation.
   absl::StatusOr<std::unique_ptr<Timeline>> CompileTimelineFor(
       const ModelSetSpec& spec, const ProtocolSpec& protocol,
-      const TimelineLimits& limits) const ABSL_LOCKS_EXCLUDED(mu_);
+      const TimelineLimits& limits,
+      std::vector<SignalInfo>* signals = nullptr) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Starts playing `timeline` at the next cycle (replacing any other);
   // returns its id for player_status().
   uint64_t PlayTimeline(std::unique_ptr<Timeline> timeline)

@@ -539,21 +539,17 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   if (!lowered.ok()) return lowered.status();
   // With a spec, compile against it and resolve what to record before
   // loading it: a bad protocol or record list leaves the loaded spec alone.
+  const std::vector<std::string> cells = CellNamesLocked();
   absl::StatusOr<std::unique_ptr<rt::Timeline>> timeline;
   std::vector<rt::SignalInfo> model_signals;
   if (request.has_spec()) {
     if (absl::Status s = CheckSpecLimits(request.spec(), Limits()); !s.ok())
       return s;
-    absl::StatusOr<rt::ModelSetSpec> spec =
-        LowerSpec(request.spec(), CellNamesLocked());
+    absl::StatusOr<rt::ModelSetSpec> spec = LowerSpec(request.spec(), cells);
     if (!spec.ok()) return spec.status();
-    timeline =
-        core_->engine->CompileTimelineFor(*spec, *lowered, options_.timeline);
+    timeline = core_->engine->CompileTimelineFor(
+        *spec, *lowered, options_.timeline, &model_signals);
     if (!timeline.ok()) return timeline.status();
-    absl::StatusOr<std::vector<rt::SignalInfo>> signals =
-        core_->engine->ValidateModelSet(*spec);
-    if (!signals.ok()) return signals.status();
-    model_signals = *std::move(signals);
   } else {
     timeline = core_->engine->CompileTimeline(*lowered, options_.timeline);
     if (!timeline.ok()) return timeline.status();
@@ -561,15 +557,13 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
       absl::StatusOr<rt::FrameLayout> layout =
           core_->engine->LayoutFor(loaded_.generation());
       if (!layout.ok()) return layout.status();
-      model_signals.assign(
-          layout->values.begin() + 2 * CellNamesLocked().size(),
-          layout->values.end());
+      model_signals.assign(layout->values.begin() + 2 * cells.size(),
+                           layout->values.end());
     }
   }
 
   // What is recorded: V and I of every cell, then the chosen signals.
   RecorderConfig rc;
-  const std::vector<std::string> cells = CellNamesLocked();
   for (std::size_t c = 0; c < cells.size(); ++c)
     rc.frame_index.push_back(static_cast<int>(c));
   for (std::size_t c = 0; c < cells.size(); ++c)

@@ -341,6 +341,19 @@ class Pki {
   std::string Pem(const std::string& name) const {
     return *client::ReadTextFile(Path(name));
   }
+  // The daemon's flags for its server certificate.
+  std::vector<std::string> ServerFlags() const {
+    return {"--tls_cert=" + Path("server.pem"),
+            "--tls_key=" + Path("server.key")};
+  }
+  // A client that trusts the lab CA.
+  client::ClientOptions Trusting(absl::Duration timeout) const {
+    client::ClientOptions o;
+    o.tls = true;
+    o.tls_ca_pem = Pem("ca.pem");
+    o.timeout = timeout;
+    return o;
+  }
 
  private:
   std::string dir_;
@@ -351,13 +364,9 @@ TEST(SecurityTest, TlsServesOnlyClientsThatTrustItAndCarryAToken) {
   const std::string dir = TempDir("tls_pki");
   Pki pki(dir);
   ASSERT_TRUE(pki.ok());
-  SecureDaemon d("tls", {"--tls_cert=" + pki.Path("server.pem"),
-                         "--tls_key=" + pki.Path("server.key")});
+  SecureDaemon d("tls", pki.ServerFlags());
   ASSERT_TRUE(d.ok());
-  client::ClientOptions tls;
-  tls.tls = true;
-  tls.tls_ca_pem = pki.Pem("ca.pem");
-  tls.timeout = absl::Seconds(3);
+  const client::ClientOptions tls = pki.Trusting(absl::Seconds(3));
   auto otto = d.As("otto", tls);
   ASSERT_NE(otto, nullptr);
   EXPECT_TRUE(otto->LoadSpec(Yaml(kGaba)).ok());
@@ -385,14 +394,11 @@ TEST(SecurityTest, MutualTlsRefusesClientsWithoutACertificateFromTheCa) {
   const std::string dir = TempDir("mtls_pki");
   Pki pki(dir);
   ASSERT_TRUE(pki.ok());
-  SecureDaemon d("mtls", {"--tls_cert=" + pki.Path("server.pem"),
-                          "--tls_key=" + pki.Path("server.key"),
-                          "--tls_client_ca=" + pki.Path("ca.pem")});
+  std::vector<std::string> flags = pki.ServerFlags();
+  flags.push_back("--tls_client_ca=" + pki.Path("ca.pem"));
+  SecureDaemon d("mtls", flags);
   ASSERT_TRUE(d.ok());
-  client::ClientOptions tls;
-  tls.tls = true;
-  tls.tls_ca_pem = pki.Pem("ca.pem");
-  tls.timeout = absl::Seconds(2);
+  client::ClientOptions tls = pki.Trusting(absl::Seconds(2));
   tls.token = d.token("olga");
   // No certificate, or one from another CA: refused during the handshake.
   for (const char* cert : {"", "other"}) {

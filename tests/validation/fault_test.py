@@ -30,6 +30,9 @@ import urllib.request
 import grpc
 import h5py
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from queue_test import SHORT  # noqa: E402
+
 BIN = None
 
 
@@ -251,14 +254,6 @@ sweeps:
       - cell: cell0
         epochs:
           - {duration_s: 60, hold: {value: 200}}
-"""
-SHORT = """
-name: short
-sweeps:
-  - stimuli:
-      - cell: cell0
-        epochs:
-          - {duration_s: 0.02, hold: {value: 50}}
 """
 
 
