@@ -364,8 +364,26 @@ absl::Status ModelSet::Build(
     Output out;
     out.cell = static_cast<uint32_t>(c.cell);
     if (const auto* p = std::get_if<ConstantConductance::Params>(&c.model)) {
+      ConstantRuntime rt{out, *p};
+      if (out.cell >= n_real_) {
+        // On a model cell: a channel without gates in the batch, so the
+        // cell's sums need no visit of their own.
+        HhCellBatch::ChannelSpec b;
+        b.path = absl::StrCat("conductances[", k, "] (", c.name, ")");
+        b.cell = out.cell;
+        b.g_max_ns = p->g_ns;
+        b.e_rev_mv = p->e_rev_mv;
+        rt.batch = static_cast<uint32_t>(batched.size());
+        batched.push_back(std::move(b));
+        if (Publishes(absl::StrCat(c.name, ".g_ns")) ||
+            Publishes(absl::StrCat(c.name, ".i_pa")))
+          constants_batched_outputs_.push_back(
+              static_cast<uint32_t>(constants_.size()));
+      } else {
+        constants_clamped_.push_back(static_cast<uint32_t>(constants_.size()));
+      }
       slots_.push_back({Kind::kConstant, uint32_t(constants_.size())});
-      constants_.push_back({out, *p});
+      constants_.push_back(rt);
     } else if (const auto* p = std::get_if<LigandGated::Params>(&c.model)) {
       slots_.push_back({Kind::kLigand, uint32_t(ligands_.size())});
       ligands_.push_back({out, *p, LigandGated::Prepare(*p, dt), {}});
@@ -879,8 +897,10 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
     g_sum_[out.cell] += g;
     ge_sum_[out.cell] += g * e;
   };
-  for (ConstantRuntime& c : constants_)
+  for (uint32_t k : constants_clamped_) {
+    ConstantRuntime& c = constants_[k];
     add(c.out, c.params.g_ns, c.params.e_rev_mv);
+  }
   for (LigandRuntime& l : ligands_) {
     add(l.out, LigandGated::Step(l.params, l.coeffs, l.state, cycle_),
         l.params.e_rev_mv);
@@ -906,6 +926,11 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
     HhRuntime& h = hh_[k];
     h.out.g_ns = h.live.g_max_ns * *hh_batch_.open_fraction(h.batch);
     h.out.i_pa = h.out.g_ns * (h.live.e_rev_mv - v_[h.out.cell]);
+  }
+  for (uint32_t k : constants_batched_outputs_) {
+    ConstantRuntime& c = constants_[k];
+    c.out.g_ns = c.params.g_ns;
+    c.out.i_pa = c.out.g_ns * (c.params.e_rev_mv - v_[c.out.cell]);
   }
   for (uint32_t k : synapse_outputs_) {
     SynapseRuntime& s = synapses_[k];
@@ -996,10 +1021,13 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
       if (u.index >= slots_.size()) return false;
       const Slot slot = slots_[u.index];
       switch (slot.kind) {
-        case Kind::kConstant:
-          ConstantConductance::SetLive(constants_[slot.index].params, u.param,
-                                       u.value);
+        case Kind::kConstant: {
+          ConstantRuntime& c = constants_[slot.index];
+          ConstantConductance::SetLive(c.params, u.param, u.value);
+          if (c.batch != UINT32_MAX)
+            hh_batch_.SetLive(c.batch, c.params.g_ns, c.params.e_rev_mv);
           break;
+        }
         case Kind::kLigand: {
           LigandRuntime& l = ligands_[slot.index];
           LigandGated::SetLive(l.params, l.state, u.param, u.value);

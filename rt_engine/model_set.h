@@ -205,6 +205,7 @@ class ModelSet {
   struct ConstantRuntime {
     Output out;
     ConstantConductance::Params params;
+    uint32_t batch = UINT32_MAX;  // channel in hh_batch_ (on a model cell)
   };
   struct LigandRuntime {
     Output out;
@@ -293,10 +294,13 @@ class ModelSet {
   std::size_t n_cells_ = 0;  // real + model
   std::vector<Slot> slots_;
   std::vector<ConstantRuntime> constants_;
+  std::vector<uint32_t> constants_clamped_;  // constants_ on real cells
+  // constants_ in hh_batch_ whose g or I is published
+  std::vector<uint32_t> constants_batched_outputs_;
   std::vector<LigandRuntime> ligands_;
   std::vector<HhRuntime> hh_;
-  std::vector<uint32_t> hh_clamped_;          // hh_ on real cells
-  HhCellBatch hh_batch_;                      // hh_ on model cells
+  std::vector<uint32_t> hh_clamped_;  // hh_ on real cells
+  HhCellBatch hh_batch_;              // hh_ and constants_ on model cells
   std::vector<uint32_t> hh_batched_outputs_;  // ... whose g or I is published
   std::vector<HhChannel::GateRuntime> gates_;
   std::vector<double> gate_state_;

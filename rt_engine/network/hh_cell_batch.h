@@ -2,14 +2,17 @@
 // together so that a thousand model neurons fit in a few microseconds.
 //
 // A model cell's gates all advance by exponential Euler at the cell's new V
-// (NEURON's staggered scheme). The batch merges the rate tables of all gates
-// on a cell into one table over their common V grid whose row holds every
-// gate's x_inf and exp(-dt/tau) in blocks of four: one index per cell, then
-// one vector update per block (AVX2 where the CPU has it, decided once at
-// build; scalar otherwise, same layout). Cells with the same gate list share
-// the merged table. Each step leaves every cell's channel sums G = sum g and
-// GE = sum g E ready for the next step's current, so the caller adds two
-// numbers per cell instead of visiting each channel.
+// (NEURON's staggered scheme). Cells with the same channels (same gate
+// tables, powers and split into channels) form a group. A group merges its
+// gates' rate tables into one table over their common V grid whose row holds
+// every gate's x_inf and exp(-dt/tau) in blocks of four, so one index per
+// cell finds all of them. Its state is laid out by gate across cells
+// (structure of arrays), so the update, the powers, the channel products
+// and the sums run four cells to a vector: AVX2 where the CPU has it
+// (decided once at build), scalar otherwise, same layout and results. Each
+// step leaves every cell's channel sums G = sum g and GE = sum g E ready for
+// the next step's current, so the caller adds two numbers per cell instead
+// of visiting each channel.
 //
 // Threads: Build() is non-RT. Init(), Step(), AddConductances() and SetLive()
 // are RT-safe and belong to the thread that owns the batch.
@@ -63,58 +66,66 @@ class HhCellBatch {
   // Any thread once built (addresses are stable): the value of gate `gate`
   // of `channel`, and its open fraction prod x^p.
   const double* gate_value(uint32_t channel, uint32_t gate) const {
-    return &lanes()[channels_[channel_of_[channel]].first_lane + gate];
+    const ChannelAt& c = channel_at_[channel];
+    const Group& g = groups_[c.group];
+    return &x_[g.first_x +
+               (channel_first_gate_[g.first_channel + c.channel] + gate) *
+                   g.lanes +
+               c.lane];
   }
   const double* open_fraction(uint32_t channel) const {
-    return &channels_[channel_of_[channel]].open;
+    const ChannelAt& c = channel_at_[channel];
+    return &open_[OpenIndex(groups_[c.group], c.channel, c.lane)];
   }
-  std::size_t num_cells() const { return cells_.size(); }
-  std::size_t num_tables() const { return tables_.size(); }
+  std::size_t num_cells() const { return cell_of_lane_.size() - padding_; }
+  std::size_t num_tables() const { return groups_.size(); }
   Kernel kernel() const { return kernel_; }
 
  private:
   struct alignas(32) Block {  // four gates' values
     double x[4];
   };
-  struct alignas(32) Mask {  // per lane: all ones where a power has a bit
-    int64_t m[4];
-  };
-  struct Table {  // rows of `blocks` x (4 x_inf, 4 coef) blocks
-    std::vector<Block> rows;
-    std::vector<Mask> power_bits;  // per block, bits 1, 2, 4, 8
-    int power_levels = 0;          // bits the largest power needs
+  // Cells with the same channels. Lanes (one per cell, padded to a
+  // multiple of four) are contiguous from first_lane; gate g of lane l is
+  // x_[first_x + g * lanes + l], channel c's g_max, E and open fraction are
+  // at first_param + c * lanes + l.
+  struct Group {
+    std::vector<Block> rows;  // per V point: blocks x (4 x_inf, 4 coef)
     double v_min = 0, inv_dv = 1, max_x = 0;
-    uint32_t blocks = 1;
+    uint32_t blocks = 1, gates = 0, channels = 0;
+    uint32_t first_lane = 0, lanes = 0, cells = 0;
+    uint32_t first_cell = 0;
+    bool contiguous = false;  // cells first_cell, first_cell + 1, ...
+    uint32_t first_x = 0, first_param = 0;
+    uint32_t first_gate = 0;     // into gate_power_
+    uint32_t first_channel = 0;  // into channel_first_gate_
   };
-  struct Cell {
-    uint32_t cell = 0, table = 0, first_block = 0;
-    uint32_t first_channel = 0, num_channels = 0;
-    double g = 0, ge = 0;  // channel sums for the next current
-  };
-  struct Channel {
-    uint32_t cell_slot = 0;   // into cells_
-    uint32_t first_lane = 0;  // into lanes()
-    uint32_t num_gates = 0;
-    double g_max = 0, e_rev = 0, open = 0;
+  struct ChannelAt {  // where channel k (Build order) lives
+    uint32_t group = 0, channel = 0, lane = 0;
   };
 
-  double* lanes() { return state_.data()->x; }
-  const double* lanes() const { return state_.data()->x; }
-  void PowersScalar(const Cell& cell) noexcept;
-  void Sums(Cell& cell) noexcept;
-  void UpdateScalar() noexcept;
-  void UpdateAvx2() noexcept;
+  static std::size_t OpenIndex(const Group& g, uint32_t channel,
+                               uint32_t lane) {
+    return g.first_param + std::size_t{channel} * g.lanes + lane;
+  }
+  // One lane: gates stepped (or set to steady state) at v, then its sums.
+  void StepLane(const Group& g, uint32_t lane, double v, bool steady) noexcept;
+  void SumsOfLane(const Group& g, uint32_t lane) noexcept;
+  void StepGroupAvx2(const Group& g, const double* v_mv) noexcept;
 
   Kernel kernel_ = Kernel::kScalar;
-  std::vector<Table> tables_;
-  std::vector<Cell> cells_;
-  std::vector<Channel> channels_;     // grouped by cell
-  std::vector<uint32_t> channel_of_;  // Build order -> channels_
-  std::vector<uint8_t> powers_;       // per lane
-  std::vector<Block> state_;          // per cell: its table's blocks of gates
-  std::vector<Block> powered_;        // the same lanes, x^p (1 in padding)
-  std::vector<uint32_t> row_;         // per cell, this step
-  std::vector<double> frac_;          // per cell, this step
+  std::vector<Group> groups_;
+  std::vector<uint32_t> cell_of_lane_;  // padding lanes repeat a real cell
+  std::size_t padding_ = 0;
+  std::vector<uint8_t> gate_power_;           // per group gate
+  std::vector<uint32_t> channel_first_gate_;  // per group channel, + end
+  std::vector<ChannelAt> channel_at_;
+  std::vector<double> x_;                     // gate values
+  std::vector<double> g_max_, e_rev_, open_;  // per channel and lane
+  std::vector<double> g_, ge_;                // per lane: the sums
+  std::vector<Block> scratch_;  // per gate: x^p of four cells (AVX2)
+  std::vector<uint32_t> row_;   // per lane, this step: table row (AVX2)
+  std::vector<Block> frac_;     // per four lanes: the fractions (AVX2)
 };
 
 }  // namespace dynclamp::rt
