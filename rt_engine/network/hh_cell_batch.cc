@@ -87,7 +87,7 @@ absl::StatusOr<HhCellBatch> HhCellBatch::Build(
     Group group;
     group.gates = static_cast<uint32_t>(shape.gates.size());
     group.channels = static_cast<uint32_t>(shape.channel_gates.size());
-    group.blocks = std::max<uint32_t>(1, (group.gates + 3) / 4);
+    group.blocks = (group.gates + 3) / 4;  // 0 for constant channels only
     group.cells = static_cast<uint32_t>(cells.size());
     group.first_cell = cells.front();
     group.contiguous = cells.back() - cells.front() + 1 == cells.size();
@@ -185,7 +185,7 @@ void HhCellBatch::StepLane(const Group& g, uint32_t lane, double v,
   if (x > g.max_x) x = g.max_x;
   const std::size_t i = static_cast<std::size_t>(x);
   const double f = x - static_cast<double>(i);
-  const Block* a = &g.rows[i * 2 * g.blocks];
+  const Block* a = g.rows.data() + i * 2 * g.blocks;
   const Block* b = a + 2 * g.blocks;
   for (uint32_t q = 0; q < g.gates; ++q) {
     const uint32_t blk = q / 4, l = q % 4;
