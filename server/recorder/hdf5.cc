@@ -94,10 +94,16 @@ void Handle::Close() {
 absl::StatusOr<File> File::Create(const std::string& path) {
   // The library prints its own error stack otherwise; we report Status.
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  // Bounded free lists (bytes, global / per list: regular, array, block),
+  // so what HDF5 holds for reuse cannot grow with the recording's length.
+  H5set_free_list_limits(1 << 20, 256 << 10, 1 << 20, 256 << 10, 4 << 20,
+                         1 << 20);
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   if (!f.valid()) return Fail("cannot create file", path);
   return File(std::move(f));
 }
+
+void File::ReleaseFreeLists() { H5garbage_collect(); }
 
 absl::Status File::Flush() {
   if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0)

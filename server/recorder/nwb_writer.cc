@@ -426,7 +426,8 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
       RETURN_IF_ERROR(file_.SetText(p, "comments",
                                     "sweep cut short (pause, abort or fault)"));
   }
-  series_.clear();
+  series_.clear();  // closes the sweep's datasets
+  h5::File::ReleaseFreeLists();
   ++sweeps_written_;
   return absl::OkStatus();
 }

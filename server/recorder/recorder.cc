@@ -29,6 +29,9 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Start(
   if (!writer.ok()) return writer.status();
   recorder->writer_ = *std::move(writer);
   recorder->width_ = width;
+  recorder->block_samples_ =
+      static_cast<std::size_t>(recorder->config_.session.rate_hz * 0.1) * width;
+  recorder->building_.samples = recorder->SampleBuffer();
   recorder->thread_ = std::thread([r = recorder.get()] { r->WriterLoop(); });
   return recorder;
 }
@@ -42,6 +45,7 @@ void Recorder::Push(Block block) {
       queued_bytes_ + bytes > config_.max_buffered_bytes) {
     // The disk does not keep up: lose these samples, never the loop's time.
     dropped_ += block.samples.size() / std::max<std::size_t>(width_, 1);
+    Recycle(std::move(block.samples));
     return;
   }
   queued_bytes_ += bytes;
@@ -54,10 +58,35 @@ void Recorder::FlushBuilding() {
   building_.sweep = open_.sweep;
   Push(std::move(building_));
   building_ = Block();
+  building_.samples = SampleBuffer();
+}
+
+std::vector<float> Recorder::SampleBuffer() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!spare_samples_.empty()) {
+      std::vector<float> samples = std::move(spare_samples_.back());
+      spare_samples_.pop_back();
+      return samples;
+    }
+  }
+  std::vector<float> samples;
+  samples.reserve(block_samples_ + width_);
+  return samples;
+}
+
+void Recorder::Recycle(std::vector<float> samples) {
+  // More than the blocks that arrive between two writer passes (a pass
+  // every flush_interval / 4); beyond that a buffer is simply freed.
+  constexpr std::size_t kMaxSpare = 8;
+  if (samples.capacity() == 0 || spare_samples_.size() >= kMaxSpare) return;
+  samples.clear();
+  spare_samples_.push_back(std::move(samples));
 }
 
 void Recorder::BeginSweep(const rt::FrameHeader& h) {
   open_ = Open();
+  periods_ns_.clear();
   open_.active = true;
   open_.sweep = h.sweep;
   open_.protocol_sweep = h.protocol_sweep;
@@ -77,8 +106,8 @@ void Recorder::EndSweep(bool complete) {
   FlushBuilding();
   SweepTiming& t = open_.timing;
   t.complete = complete;
-  if (!open_.periods_ns.empty()) {
-    std::vector<uint32_t>& p = open_.periods_ns;
+  if (!periods_ns_.empty()) {
+    std::vector<uint32_t>& p = periods_ns_;
     const std::size_t k = static_cast<std::size_t>(std::ceil(
                               0.999 * static_cast<double>(p.size()))) -
                           1;
@@ -133,7 +162,7 @@ void Recorder::OnFrame(const rt::FrameHeader& h,
   if (h.flags & rt::kFrameAfterOverrun) ++t.overruns;
   if (h.flags & rt::kFrameClipped) ++t.clipped_outputs;
   if (h.period_ns > 0) {
-    open_.periods_ns.push_back(h.period_ns);
+    periods_ns_.push_back(h.period_ns);
     t.worst_period_s = std::max(t.worst_period_s, h.period_ns * 1e-9);
   }
   t.worst_latency_s = std::max(t.worst_latency_s, h.latency_ns * 1e-9);
@@ -191,6 +220,10 @@ void Recorder::WriterLoop() {
         (now - last_flush >= config_.flush_interval / 2 || stopping)) {
       record_error(writer_->Flush());
       last_flush = now;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      for (Block& b : batch) Recycle(std::move(b.samples));
     }
     if (stopping && batch.empty()) break;
   }

@@ -81,7 +81,6 @@ class Recorder final : public FrameSink {
     int32_t protocol_sweep = -1;
     int64_t next_sample = 0;
     SweepTiming timing;
-    std::vector<uint32_t> periods_ns;
   };
 
   explicit Recorder(RecorderConfig config) : config_(std::move(config)) {}
@@ -90,6 +89,11 @@ class Recorder final : public FrameSink {
   void BeginSweep(const rt::FrameHeader& h);
   void EndSweep(bool complete);
   void FlushBuilding();
+  // A cleared sample buffer: one the writer has finished with, else a new
+  // one reserved for a block. Reuse keeps a long recording from churning
+  // the heap (a fresh block every 0.1 s, freed by another thread).
+  std::vector<float> SampleBuffer() ABSL_LOCKS_EXCLUDED(mu_);
+  void Recycle(std::vector<float> samples) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RecorderConfig config_;
   std::unique_ptr<NwbWriter> writer_;  // writer thread only, after Start
@@ -97,7 +101,9 @@ class Recorder final : public FrameSink {
 
   // Drain thread.
   Open open_;
+  std::vector<uint32_t> periods_ns_;  // of the open sweep; capacity kept
   Block building_;
+  std::size_t block_samples_ = 0;  // floats in a block of ~0.1 s
   uint64_t first_cycle_ = 0;
   bool have_first_cycle_ = false;
   std::size_t width_ = 0;
@@ -109,6 +115,7 @@ class Recorder final : public FrameSink {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::vector<RecordedSweep> sweeps_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<float>> spare_samples_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

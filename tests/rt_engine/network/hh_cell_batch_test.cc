@@ -129,6 +129,52 @@ TEST_P(HhCellBatchTest, LiveChangesReachTheSumsAtOnce) {
   EXPECT_EQ(g[0], 0.0);  // cells without channels are untouched
 }
 
+// Constant conductances on model cells join the batch as channels without
+// gates: open fraction 1, so G and GE are theirs exactly, also on a cell
+// that has nothing else (a group with no gates at all).
+TEST_P(HhCellBatchTest, GatelessChannelsAddTheirConductance) {
+  Add(0, "hh_na");
+  Add(0, "hh_k");
+  HhCellBatch::ChannelSpec leak;
+  leak.path = "leak";
+  leak.g_max_ns = 3.0;
+  leak.e_rev_mv = -54.0;
+  for (uint32_t cell : {0u, 1u, 2u, 3u, 4u}) {
+    leak.cell = cell;
+    specs_.push_back(leak);
+  }
+  HhCellBatch batch = *HhCellBatch::Build(specs_, GetParam());
+  if (batch.kernel() != GetParam()) GTEST_SKIP() << "no AVX2 on this CPU";
+  EXPECT_EQ(batch.num_cells(), 5u);
+  std::vector<double> v = {-65, -60, -55, -50, -45}, g(5), ge(5);
+  std::vector<double> g_ref(5), ge_ref(5);
+  batch.Init(v);
+  for (Reference& r : refs_) HhChannel::InitGates(r.gates, r.state, v[r.cell]);
+  for (int step = 0; step < 100; ++step) {
+    v[0] = -65 + 80 * std::sin(0.05 * step);
+    batch.Step(v);
+    for (Reference& r : refs_)
+      HhChannel::StepGates(Integrator::kExpEuler, kDt, r.gates, r.state,
+                           v[r.cell]);
+  }
+  batch.AddConductances(g, ge);
+  ReferenceSums(g_ref, ge_ref);
+  EXPECT_NEAR(g[0], g_ref[0] + 3.0, 1e-9 * (1 + g_ref[0]));
+  EXPECT_NEAR(ge[0], ge_ref[0] - 3.0 * 54.0, 1e-9 * (1 + std::abs(ge_ref[0])));
+  for (int c = 1; c < 5; ++c) {
+    EXPECT_DOUBLE_EQ(g[c], 3.0) << "cell " << c;
+    EXPECT_DOUBLE_EQ(ge[c], -3.0 * 54.0) << "cell " << c;
+  }
+  EXPECT_EQ(*batch.open_fraction(2), 1.0);  // the first gateless channel
+  batch.SetLive(3, 1.0, 0.0);               // cell 1's leak
+  std::fill(g.begin(), g.end(), 0.0);
+  std::fill(ge.begin(), ge.end(), 0.0);
+  batch.AddConductances(g, ge);
+  EXPECT_EQ(g[1], 1.0);
+  EXPECT_EQ(ge[1], 0.0);
+  EXPECT_EQ(g[2], 3.0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, HhCellBatchTest,
                          ::testing::Values(HhCellBatch::Kernel::kScalar,
                                            HhCellBatch::Kernel::kAvx2),

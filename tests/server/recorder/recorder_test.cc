@@ -9,12 +9,25 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <new>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rt_engine/clamp_engine.h"
 #include "tests/rt_engine/test_rig.h"
+
+// Counts operator new on threads that ask for it (the drain side below).
+thread_local bool count_news = false;
+thread_local int news = 0;
+
+void* operator new(std::size_t n) {
+  if (count_news) ++news;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace dynclamp::server {
 namespace {
@@ -179,6 +192,54 @@ TEST_F(RecorderTest, LostFramesBecomeNanAndCutSweepsAreMarked) {
   EXPECT_EQ(CheckNwb(path,
                      "--sweeps 2 --samples 600 300 --cells cell0 cell1 "
                      "--incomplete 2",
+                     &out),
+            0)
+      << out;
+}
+
+// A long recording must not churn the heap: a block buffer every 0.1 s,
+// grown sample by sample and freed by the writer thread, fragmented the
+// daemon's heap until its memory crept up sweep after sweep. The drain side
+// now reuses the writer's finished buffers and the sweep's timing store.
+TEST_F(RecorderTest, LongSweepsReuseTheirBuffersInsteadOfAllocating) {
+  const std::string path = TempPath("reuse");
+  auto recorder = StartRecorder(path);  // 20 kHz, 6 values: 2000 per block
+  constexpr int kSamples = 20'000;      // 10 blocks a sweep
+  std::vector<double> values(6, 1.0);
+  uint64_t cycle = 0;
+  auto sweep = [&](uint32_t number) {
+    for (int k = 0; k < kSamples; ++k) {
+      rt::FrameHeader h;
+      h.cycle = cycle++;
+      h.sweep = number;
+      h.sweep_sample = k;
+      h.period_ns = 50'000 + k % 7;
+      h.num_values = 6;
+      if (k == kSamples - 1) h.flags = rt::kFrameSweepEnd;
+      recorder->OnFrame(h, values);
+    }
+  };
+  sweep(1);
+  sweep(2);  // warm: the writer has buffers to hand back
+  count_news = true;
+  news = 0;
+  sweep(3);
+  sweep(4);
+  count_news = false;
+  const int blocks = 2 * kSamples / 2000;
+  // Growing each block sample by sample took about 14 allocations a block
+  // (and the timing store as many again each sweep); at most one new buffer
+  // a block when the writer lags, plus the queue's own nodes.
+  EXPECT_LT(news, 2 * blocks)
+      << news << " allocations for " << blocks << " blocks";
+  ASSERT_TRUE(recorder->Finish().ok());
+  const std::vector<RecordedSweep> sweeps = recorder->sweeps();
+  ASSERT_EQ(sweeps.size(), 4u);
+  for (const RecordedSweep& s : sweeps) EXPECT_EQ(s.samples, kSamples);
+  std::string out;
+  EXPECT_EQ(CheckNwb(path,
+                     "--sweeps 4 --samples 20000 20000 20000 20000 "
+                     "--cells cell0 cell1",
                      &out),
             0)
       << out;
