@@ -252,6 +252,41 @@ TEST(CircuitTest, GapJunctionCurrentsAreEqualAndOpposite) {
   EXPECT_NEAR(set->cell_v_mv(1), (c_dt * -50 + 5 * -70) / (c_dt + 5), 1e-12);
 }
 
+// A constant conductance on a model cell is stepped with the cell's
+// channels (a channel without gates): backward Euler as before, its signals
+// published, a live change felt at the next step.
+TEST(CircuitTest, ConstantConductanceOnAModelCellIsExactPublishedAndLive) {
+  ModelSetSpec spec;
+  ModelCellSpec m;
+  m.name = "m";
+  m.v_init_mv = -70;
+  spec.model_cells = {m};
+  ConductanceSpec leak;
+  leak.name = "leak";
+  leak.cell = 1;
+  leak.model = ConstantConductance::Params{5, -50};
+  spec.conductances = {leak};
+  auto set = *ModelSet::Prepare(spec, OneCell());
+  const int g_sig = SignalIndex(*set, "leak.g_ns"),
+            i_sig = SignalIndex(*set, "leak.i_pa");
+  ASSERT_GE(i_sig, 0);
+  std::vector<double> sig(set->signals().size());
+  double v = -65, i = 0;
+  set->Step({&v, 1}, {&i, 1});
+  set->WriteSignals(sig);
+  EXPECT_EQ(sig[g_sig], 5.0);
+  EXPECT_DOUBLE_EQ(sig[i_sig], 5 * (-50 - -70.0));
+  const double c_dt = 100 / 0.05;
+  EXPECT_NEAR(set->cell_v_mv(1), (c_dt * -70 + 5 * -50) / (c_dt + 5), 1e-12);
+  ASSERT_TRUE(set->Apply(*set->ResolveParam("leak.g_ns", 0)));
+  const double held = set->cell_v_mv(1);
+  set->Step({&v, 1}, {&i, 1});
+  set->WriteSignals(sig);
+  EXPECT_EQ(sig[g_sig], 0.0);
+  EXPECT_EQ(sig[i_sig], 0.0);
+  EXPECT_EQ(set->cell_v_mv(1), held) << "no conductance: V stays";
+}
+
 std::vector<double> ModelCellSpikes(const ModelSetSpec& spec, double ms) {
   auto set = *ModelSet::Prepare(spec, OneCell(0.025));
   double v = -65, i = 0;
