@@ -443,7 +443,8 @@ absl::Status ModelSet::Build(
     ModelCellRuntime rt;
     rt.c_pf = m.capacitance_pf;
     rt.v_init = m.v_init_mv;
-    rt.bias_pa = m.bias_pa;
+    bias_pa_.push_back(m.bias_pa);
+    c_over_dt_.push_back(m.capacitance_pf / dt);
     if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
       rt.dynamics = ModelCellRuntime::Dynamics::kIzhikevich;
       rt.izh = z;
@@ -453,6 +454,8 @@ absl::Status ModelSet::Build(
       rt.adex = a;
       rt.spike_source = new_source(m.name);
     }
+    if (rt.dynamics != ModelCellRuntime::Dynamics::kConductance)
+      spiking_cells_.push_back(static_cast<uint32_t>(model_cells_.size()));
     model_cells_.push_back(rt);
   }
   artificial_.reserve(spec.artificial_cells.size());
@@ -526,6 +529,7 @@ absl::Status ModelSet::Build(
 
   synapses_.reserve(spec.synapses.size());
   std::map<std::vector<double>, uint32_t> shared_pool;
+  std::vector<SynapsePools::Pool> pools;
   for (const EventSynapseSpec& sy : spec.synapses) {
     SynapseRuntime rt;
     rt.out.cell = static_cast<uint32_t>(sy.cell);
@@ -540,11 +544,9 @@ absl::Status ModelSet::Build(
         p.ginc,          p.cdur_ms,      p.alpha_per_ms, p.beta_per_ms};
     auto it = shared_pool.find(key);
     if (published || it == shared_pool.end()) {
-      rt.pool = static_cast<uint32_t>(pools_.size());
-      pools_.push_back({{},
-                        StepOf(p, rt.coeffs),
-                        p.e_rev_mv,
-                        static_cast<uint32_t>(sy.cell)});
+      rt.pool = static_cast<uint32_t>(pools.size());
+      pools.push_back(
+          {static_cast<uint32_t>(sy.cell), StepOf(p, rt.coeffs), p.e_rev_mv});
       if (!published) shared_pool.emplace(key, rt.pool);
     } else {
       rt.pool = it->second;
@@ -553,20 +555,20 @@ absl::Status ModelSet::Build(
       synapse_outputs_.push_back(static_cast<uint32_t>(synapses_.size()));
     synapses_.push_back(rt);
   }
-  // Pools grouped by cell (the step sums each cell's in registers).
-  std::vector<uint32_t> order(pools_.size());
+  // Pools grouped by cell (the step sums each cell's in one run).
+  std::vector<uint32_t> order(pools.size());
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return pools_[a].cell < pools_[b].cell;
+    return pools[a].cell < pools[b].cell;
   });
-  std::vector<uint32_t> new_index(pools_.size());
-  std::vector<SynapsePool> sorted;
-  sorted.reserve(pools_.size());
+  std::vector<uint32_t> new_index(pools.size());
+  std::vector<SynapsePools::Pool> sorted;
+  sorted.reserve(pools.size());
   for (uint32_t k = 0; k < order.size(); ++k) {
     new_index[order[k]] = k;
-    sorted.push_back(pools_[order[k]]);
+    sorted.push_back(pools[order[k]]);
   }
-  pools_ = std::move(sorted);
+  pools_ = SynapsePools(sorted);
   for (SynapseRuntime& sy : synapses_) sy.pool = new_index[sy.pool];
   graded_.reserve(spec.graded_synapses.size());
   for (const GradedSynapseSpec& g : spec.graded_synapses) {
@@ -692,6 +694,23 @@ absl::Status ModelSet::BuildSignals() {
 // ---------------------------------------------------------------------------
 // RT.
 
+namespace {
+
+// v_prev = v; v = (C/dt v + GE + I) / (C/dt + G), for n cells. Built twice;
+// the loader picks the AVX2 build where the CPU has it.
+__attribute__((target_clones("avx2", "default"))) void BackwardEuler(
+    std::size_t n, const double* __restrict c_over_dt,
+    const double* __restrict bias, const double* __restrict g,
+    const double* __restrict ge, double* __restrict v,
+    double* __restrict v_prev) noexcept {
+  for (std::size_t m = 0; m < n; ++m) {
+    v_prev[m] = v[m];
+    v[m] = (c_over_dt[m] * v[m] + ge[m] + bias[m]) / (c_over_dt[m] + g[m]);
+  }
+}
+
+}  // namespace
+
 class ModelSet::ArtificialCtx final : public ArtificialContext {
  public:
   ArtificialCtx(ModelSet& set, uint32_t cell, StepReport& report)
@@ -794,8 +813,9 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
         ConnectionRuntime& c =
             connections_[timer_connection_[k - artificial_.size()]];
         SynapseRuntime& syn = synapses_[c.target.index];
-        AmpaOffset(syn.params, syn.coeffs, pools_[syn.pool].state, c.state,
-                   c.weight, tt, now);
+        EventSynapseState state = pools_.State(syn.pool);
+        AmpaOffset(syn.params, syn.coeffs, state, c.state, c.weight, tt, now);
+        pools_.SetState(syn.pool, state);
       }
       continue;
     }
@@ -804,9 +824,11 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
     ConnectionRuntime& c = connections_[e.connection];
     if (c.target.kind == TargetRef::Kind::kSynapse) {
       SynapseRuntime& s = synapses_[c.target.index];
-      if (ReceiveEvent(s.params, s.coeffs, pools_[s.pool].state, c.state,
-                       c.weight, e.t_ms, now))
+      EventSynapseState state = pools_.State(s.pool);
+      if (ReceiveEvent(s.params, s.coeffs, state, c.state, c.weight, e.t_ms,
+                       now))
         timers_.Set(c.ampa_timer, e.t_ms + s.params.cdur_ms);
+      pools_.SetState(s.pool, state);
     } else {
       ArtificialRuntime& a = artificial_[c.target.index];
       ArtificialCtx ctx(*this, static_cast<uint32_t>(c.target.index), report);
@@ -816,28 +838,28 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
 }
 
 void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
+  // Every model cell by backward Euler with the conductances of this step,
+  // as NEURON's fixed step does: C (V' - V)/dt = GE - G V' + I. One plain
+  // loop over the arrays (it vectorizes); Izhikevich and AdEx cells are
+  // then stepped again from V below.
+  double* v = v_.data() + n_real_;
+  double* v_prev = v_prev_.data() + n_real_;
+  const double* g = g_sum_.data() + n_real_;
+  const double* ge = ge_sum_.data() + n_real_;
+  BackwardEuler(model_cells_.size(), c_over_dt_.data(), bias_pa_.data(), g, ge,
+                v, v_prev);
   const double dt = config_.dt_ms;
-  const double inv_dt = 1.0 / dt;  // one division per cell, not two
-  for (std::size_t m = 0; m < model_cells_.size(); ++m) {
+  for (uint32_t m : spiking_cells_) {
     ModelCellRuntime& mc = model_cells_[m];
-    const std::size_t c = n_real_ + m;
-    const double v = v_[c];
-    v_prev_[c] = v;
-    const double G = g_sum_[c], GE = ge_sum_[c];
-    if (mc.dynamics == ModelCellRuntime::Dynamics::kConductance) {
-      // Backward Euler with the conductances of this step, as NEURON's
-      // fixed step does: C (V' - V)/dt = GE - G V' + I.
-      const double c_dt = mc.c_pf * inv_dt;
-      v_[c] = (c_dt * v + GE + mc.bias_pa) / (c_dt + G);
-      continue;
-    }
+    const double G = g[m], GE = ge[m], bias = bias_pa_[m];
     // Izhikevich / AdEx: explicit substeps of at most 5 us with the
     // conductance input held; a spike is a reset inside the step.
-    const int n = std::max(1, static_cast<int>(std::ceil(dt / 0.005 - 1e-9)));
-    const double h = dt / n;
-    double x = v, u = mc.recovery;
-    for (int k = 0; k < n; ++k) {
-      const double i_in = GE - G * x + mc.bias_pa;
+    const int steps =
+        std::max(1, static_cast<int>(std::ceil(dt / 0.005 - 1e-9)));
+    const double h = dt / steps;
+    double x = v_prev[m], u = mc.recovery;
+    for (int k = 0; k < steps; ++k) {
+      const double i_in = GE - G * x + bias;
       if (mc.dynamics == ModelCellRuntime::Dynamics::kIzhikevich) {
         const IzhikevichParams& z = *mc.izh;
         const double dv =
@@ -867,7 +889,7 @@ void ModelSet::AdvanceModelCells(double now, StepReport& report) noexcept {
         }
       }
     }
-    v_[c] = x;
+    v[m] = x;
     mc.recovery = u;
   }
 }
@@ -934,32 +956,12 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
   }
   for (uint32_t k : synapse_outputs_) {
     SynapseRuntime& s = synapses_[k];
-    s.out.g_ns = SynapseConductance(s.params.kind, pools_[s.pool].state);
+    s.out.g_ns = pools_.Conductance(s.pool);
     s.out.i_pa = s.out.g_ns * (s.params.e_rev_mv - v_[s.out.cell]);
   }
-  // Pools come grouped by cell: sum each cell's in registers, not through
-  // memory (a read-modify-write per pool would chain on the store).
-  uint32_t cell = UINT32_MAX;
-  double g_cell = 0, ge_cell = 0;
-  for (SynapsePool& p : pools_) {
-    if (p.cell != cell) {
-      if (cell != UINT32_MAX) {
-        g_sum_[cell] += g_cell;
-        ge_sum_[cell] += ge_cell;
-      }
-      cell = p.cell;
-      g_cell = ge_cell = 0;
-    }
-    const double g = SynapseConductance(p.step.kind, p.state);
-    g_cell += g;
-    ge_cell += g * p.e_rev;
-    // The state for the next step (events due then arrive in ProcessDue).
-    StepEventSynapse(p.step, p.state);
-  }
-  if (cell != UINT32_MAX) {
-    g_sum_[cell] += g_cell;
-    ge_sum_[cell] += ge_cell;
-  }
+  // Each pool's g now; its state then steps (events due next arrive in
+  // ProcessDue).
+  pools_.AddAndStep(g_sum_, ge_sum_);
   for (GradedRuntime& g : graded_) {
     const double s_inf = Sigmoid(v_[g.pre], g.v_half, g.slope);
     if (g.decay == 0.0 || first) g.s = s_inf;
@@ -1057,7 +1059,7 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
       return true;
     case ParamUpdate::Object::kModelCell:
       if (u.index >= model_cells_.size()) return false;
-      model_cells_[u.index].bias_pa = u.value;
+      bias_pa_[u.index] = u.value;
       return true;
     case ParamUpdate::Object::kBackground:
       if (u.index >= backgrounds_.size()) return false;
@@ -1102,8 +1104,7 @@ double ModelSet::Read(const ParamUpdate& u) const noexcept {
     case ParamUpdate::Object::kGap:
       return u.index < gaps_.size() ? gaps_[u.index].g : kNone;
     case ParamUpdate::Object::kModelCell:
-      return u.index < model_cells_.size() ? model_cells_[u.index].bias_pa
-                                           : kNone;
+      return u.index < model_cells_.size() ? bias_pa_[u.index] : kNone;
     case ParamUpdate::Object::kBackground:
       if (u.index >= backgrounds_.size()) return kNone;
       return u.param == 0 ? backgrounds_[u.index].p.ge0_ns

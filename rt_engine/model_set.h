@@ -35,6 +35,7 @@
 #include "rt_engine/network/circuit_spec.h"
 #include "rt_engine/network/event_queue.h"
 #include "rt_engine/network/hh_cell_batch.h"
+#include "rt_engine/network/synapse_pools.h"
 #include "rt_engine/random.h"
 
 namespace dynclamp::rt {
@@ -224,7 +225,7 @@ class ModelSet {
   struct ModelCellRuntime {
     enum class Dynamics : uint8_t { kConductance, kIzhikevich, kAdex };
     Dynamics dynamics = Dynamics::kConductance;
-    double c_pf = 100, v_init = -65, bias_pa = 0;
+    double c_pf = 100, v_init = -65;
     // Into spec_ (immutable): kept out of line so that a step over a
     // thousand conductance-based cells reads only what it needs.
     const IzhikevichParams* izh = nullptr;
@@ -237,15 +238,6 @@ class ModelSet {
     EventSynapseParams params;
     EventSynapseCoeffs coeffs;
     uint32_t pool = 0;
-  };
-  // Synapses of one kind with equal parameters on one cell, none of whose
-  // own signals is published, share one state: the cell sees exactly their
-  // sum (the synapses are linear) and a step visits each pool once.
-  struct SynapsePool {
-    EventSynapseState state;
-    SynapseStep step;
-    double e_rev = 0;
-    uint32_t cell = 0;
   };
   struct ArtificialRuntime {
     ArtificialParams params;
@@ -306,8 +298,15 @@ class ModelSet {
   std::vector<double> gate_state_;
   std::vector<std::shared_ptr<const RateTable>> tables_;
   std::vector<ModelCellRuntime> model_cells_;
+  // Per model cell, as arrays so the V update vectorizes: C/dt (pF/ms) and
+  // the bias current (pA, live).
+  std::vector<double> c_over_dt_, bias_pa_;
+  std::vector<uint32_t> spiking_cells_;  // Izhikevich and AdEx model cells
   std::vector<SynapseRuntime> synapses_;
-  std::vector<SynapsePool> pools_;
+  // Synapses of one kind with equal parameters on one cell, none of whose
+  // own signals is published, share one pool: the cell sees exactly their
+  // sum (the synapses are linear) and a step visits each pool once.
+  SynapsePools pools_;
   std::vector<uint32_t> synapse_outputs_;  // synapses with published signals
   std::vector<ArtificialRuntime> artificial_;
   // Kept apart from artificial_ so a step touches only what changed: spike

@@ -143,22 +143,29 @@ EventSynapseCoeffs PrepareEventSynapse(const EventSynapseParams& p,
 
 SynapseStep StepOf(const EventSynapseParams& p, const EventSynapseCoeffs& c) {
   SynapseStep step;
-  step.kind = p.kind;
   switch (p.kind) {
     case SynapseKind::kExp:
+      step.d1 = c.d1;  // b stays 0
+      break;
     case SynapseKind::kExp2:
     case SynapseKind::kGsyn:
+      step.ca = -1;
+      step.cb = 1;
       step.d1 = c.d1;
       step.d2 = c.d2;
       break;
     case SynapseKind::kAlpha:
-      step.d1 = c.d1;
-      step.k = c.dt_ms / p.tau_ms;
+      step.ca = 0;
+      step.cb = 1;
+      step.d1 = step.d2 = c.d1;
+      step.kab = c.dt_ms / p.tau_ms;
       break;
     case SynapseKind::kAmpa:
+      // Ron' = Rinf synon + (Ron - Rinf synon) e^{-dt/tau}.
+      step.cb = 1;
       step.d1 = c.ron_decay;
       step.d2 = c.roff_decay;
-      step.k = c.rinf;
+      step.ka = c.rinf * (1 - c.ron_decay);
       break;
   }
   return step;

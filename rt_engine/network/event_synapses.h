@@ -96,55 +96,23 @@ bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
 void AmpaOffset(const EventSynapseParams& p, const EventSynapseCoeffs& c,
                 EventSynapseState& s, ConnectionState& conn, double w_ns,
                 double te_ms, double now_ms) noexcept;
-// What one step of a synapse's state needs, kept small so that a step over
-// thousands of synapses stays in cache. d1/d2: per-step decays (AmpaS: of
-// Ron and Roff); k: AlphaSyn dt/tau, AmpaS Rinf.
+// One step of any kind is the same linear map of its state, with per-kind
+// coefficients (so a step over thousands of synapses of mixed kinds is one
+// branch-free loop):
+//   g  = ca a + cb b
+//   a' = d1 a + ka synon                  (AmpaS: Ron relaxes towards
+//                                          synon Rinf)
+//   b' = d2 (b + kab a)                   (AlphaSyn: g integrates a)
+// ExpSyn: g = a. Exp2Syn/GSyn: g = b - a. AlphaSyn: g = b. AmpaS: g = a + b.
 struct SynapseStep {
-  SynapseKind kind = SynapseKind::kExp;
-  double d1 = 0, d2 = 0, k = 0;
+  double ca = 1, cb = 0, d1 = 0, d2 = 0, ka = 0, kab = 0;
 };
 SynapseStep StepOf(const EventSynapseParams& p, const EventSynapseCoeffs& c);
 
-// RT. Conductance now (nS). Inline: called for every synapse every step.
-inline double SynapseConductance(SynapseKind kind,
+// RT. Conductance now (nS).
+inline double SynapseConductance(const SynapseStep& c,
                                  const EventSynapseState& s) noexcept {
-  switch (kind) {
-    case SynapseKind::kExp:
-      return s.a;
-    case SynapseKind::kAlpha:
-      return s.b;
-    case SynapseKind::kExp2:
-    case SynapseKind::kGsyn:
-      return s.b - s.a;
-    case SynapseKind::kAmpa:
-      return s.a + s.b;
-  }
-  return 0.0;
-}
-
-// RT. Advances the state by one step. Inline for the same reason.
-inline void StepEventSynapse(const SynapseStep& c,
-                             EventSynapseState& s) noexcept {
-  switch (c.kind) {
-    case SynapseKind::kExp:
-      s.a *= c.d1;
-      break;
-    case SynapseKind::kAlpha:
-      s.b = (s.b + s.a * c.k) * c.d1;
-      s.a *= c.d1;
-      break;
-    case SynapseKind::kExp2:
-    case SynapseKind::kGsyn:
-      s.a *= c.d1;
-      s.b *= c.d2;
-      break;
-    case SynapseKind::kAmpa: {
-      const double target = s.synon * c.k;
-      s.a = target + (s.a - target) * c.d1;
-      s.b *= c.d2;
-      break;
-    }
-  }
+  return c.ca * s.a + c.cb * s.b;
 }
 
 }  // namespace dynclamp::rt
