@@ -7,24 +7,62 @@ namespace dynclamp::rt {
 SynapsePools::SynapsePools(const std::vector<Pool>& pools) {
   __builtin_cpu_init();
   avx2_ = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const std::size_t n = pools.size();
-  for (std::vector<double>* v : {&a_, &b_, &synon_, &ca_, &cb_, &d1_, &d2_,
-                                 &ka_, &kab_, &e_rev_, &g_, &ge_})
-    v->assign(n, 0.0);
-  for (std::size_t p = 0; p < n; ++p) {
-    const SynapseStep& s = pools[p].step;
-    ca_[p] = s.ca;
-    cb_[p] = s.cb;
-    d1_[p] = s.d1;
-    d2_[p] = s.d2;
-    ka_[p] = s.ka;
-    kab_[p] = s.kab;
-    e_rev_[p] = pools[p].e_rev_mv;
-    const uint32_t cell = pools[p].cell;
-    if (runs_.empty() || runs_.back().cell != cell)
-      runs_.push_back({cell, static_cast<uint32_t>(p), 0});
-    runs_.back().end = static_cast<uint32_t>(p + 1);
+  auto add_run = [](std::vector<Run>& runs, uint32_t cell, uint32_t index) {
+    if (runs.empty() || runs.back().cell != cell)
+      runs.push_back({cell, index, 0});
+    runs.back().end = index + 1;
+  };
+  where_.reserve(pools.size());
+  for (const Pool& pool : pools) {
+    const SynapseStep& s = pool.step;
+    if (IsSingleExponential(s)) {
+      const auto i = static_cast<uint32_t>(exp_a_.size());
+      where_.push_back(kSingle | i);
+      exp_a_.push_back(0.0);
+      exp_d_.push_back(s.d1);
+      exp_e_.push_back(pool.e_rev_mv);
+      add_run(exp_runs_, pool.cell, i);
+      continue;
+    }
+    const auto i = static_cast<uint32_t>(a_.size());
+    where_.push_back(i);
+    a_.push_back(0.0);
+    b_.push_back(0.0);
+    synon_.push_back(0.0);
+    ca_.push_back(s.ca);
+    cb_.push_back(s.cb);
+    d1_.push_back(s.d1);
+    d2_.push_back(s.d2);
+    ka_.push_back(s.ka);
+    kab_.push_back(s.kab);
+    e_rev_.push_back(pool.e_rev_mv);
+    add_run(runs_, pool.cell, i);
   }
+  g_.assign(a_.size(), 0.0);
+  ge_.assign(a_.size(), 0.0);
+}
+
+EventSynapseState SynapsePools::State(uint32_t p) const noexcept {
+  const uint32_t i = where_[p] & ~kSingle;
+  if (where_[p] & kSingle) return {exp_a_[i], 0.0, 0.0};
+  return {a_[i], b_[i], synon_[i]};
+}
+
+void SynapsePools::SetState(uint32_t p, const EventSynapseState& s) noexcept {
+  const uint32_t i = where_[p] & ~kSingle;
+  if (where_[p] & kSingle) {
+    exp_a_[i] = s.a;  // b and synon stay 0 for this kind
+    return;
+  }
+  a_[i] = s.a;
+  b_[i] = s.b;
+  synon_[i] = s.synon;
+}
+
+double SynapsePools::Conductance(uint32_t p) const noexcept {
+  const uint32_t i = where_[p] & ~kSingle;
+  if (where_[p] & kSingle) return exp_a_[i];
+  return ca_[i] * a_[i] + cb_[i] * b_[i];
 }
 
 // Pools [first, n): g, g E and the next state, one pool at a time.
@@ -63,6 +101,19 @@ __attribute__((target("avx2,fma"))) void SynapsePools::StepAvx2() noexcept {
 
 void SynapsePools::AddAndStep(std::span<double> g_sum,
                               std::span<double> ge_sum) noexcept {
+  // Single exponentials (most synapses): three numbers a pool, summed and
+  // stepped in one pass.
+  for (const Run& r : exp_runs_) {
+    double g = 0, ge = 0;
+    for (uint32_t i = r.first; i < r.end; ++i) {
+      const double x = exp_a_[i];
+      g += x;
+      ge += x * exp_e_[i];
+      exp_a_[i] = x * exp_d_[i];
+    }
+    g_sum[r.cell] += g;
+    ge_sum[r.cell] += ge;
+  }
   if (avx2_) {
     StepAvx2();
   } else {
