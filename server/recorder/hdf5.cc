@@ -94,16 +94,16 @@ void Handle::Close() {
 absl::StatusOr<File> File::Create(const std::string& path) {
   // The library prints its own error stack otherwise; we report Status.
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  // Bounded free lists (bytes, global / per list: regular, array, block),
-  // so what HDF5 holds for reuse cannot grow with the recording's length.
-  H5set_free_list_limits(1 << 20, 256 << 10, 1 << 20, 256 << 10, 4 << 20,
-                         1 << 20);
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  // Each sweep closes its datasets for good; their metadata (object
+  // headers, chunk-index B-tree nodes) would otherwise stay in the metadata
+  // cache, which grows to 32 MB: the daemon's memory crept up sweep after
+  // sweep (docs/security.md, the soak).
+  const Handle access(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_evict_on_close(access.id(), true);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.id()));
   if (!f.valid()) return Fail("cannot create file", path);
   return File(std::move(f));
 }
-
-void File::ReleaseFreeLists() { H5garbage_collect(); }
 
 absl::Status File::Flush() {
   if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0)

@@ -46,10 +46,6 @@ class File {
   static absl::StatusOr<File> Create(const std::string& path);
   hid_t id() const { return file_.id(); }
   absl::Status Flush();
-  // Hands the library's internal free lists back to the heap. HDF5 keeps
-  // freed blocks per size for reuse; a recording that creates datasets
-  // sweep after sweep would otherwise keep adding to them.
-  static void ReleaseFreeLists();
   void Close() { file_.Close(); }
 
   absl::StatusOr<Handle> CreateGroup(const std::string& path);

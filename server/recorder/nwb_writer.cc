@@ -426,8 +426,8 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
       RETURN_IF_ERROR(file_.SetText(p, "comments",
                                     "sweep cut short (pause, abort or fault)"));
   }
-  series_.clear();  // closes the sweep's datasets
-  h5::File::ReleaseFreeLists();
+  series_.clear();  // closes the sweep's datasets (their metadata leaves the
+                    // cache: evict-on-close)
   ++sweeps_written_;
   return absl::OkStatus();
 }
