@@ -4,9 +4,10 @@
 
 namespace dynclamp::rt {
 
-SynapsePools::SynapsePools(const std::vector<Pool>& pools) {
+SynapsePools::SynapsePools(const std::vector<Pool>& pools, bool vectorize) {
   __builtin_cpu_init();
-  avx2_ = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  avx2_ = vectorize && __builtin_cpu_supports("avx2") &&
+          __builtin_cpu_supports("fma");
   auto add_run = [](std::vector<Run>& runs, uint32_t cell, uint32_t index) {
     if (runs.empty() || runs.back().cell != cell)
       runs.push_back({cell, index, 0});

@@ -34,7 +34,10 @@ class SynapsePools {
   SynapsePools() = default;
   // Non-RT. Pools keep their order (index = position in `pools`); a step
   // is fastest when each cell's pools are next to each other.
-  explicit SynapsePools(const std::vector<Pool>& pools);
+  // `vectorize`: use AVX2 where the CPU has it (false: the scalar loop,
+  // for tests that compare the two).
+  explicit SynapsePools(const std::vector<Pool>& pools, bool vectorize = true);
+  bool vectorized() const noexcept { return avx2_; }
 
   std::size_t size() const noexcept { return where_.size(); }
 
