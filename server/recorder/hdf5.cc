@@ -97,7 +97,8 @@ absl::StatusOr<File> File::Create(const std::string& path) {
   // Each sweep closes its datasets for good; their metadata (object
   // headers, chunk-index B-tree nodes) would otherwise stay in the metadata
   // cache, which grows to 32 MB: the daemon's memory crept up sweep after
-  // sweep (docs/security.md, the soak).
+  // sweep (docs/security.md, the soak). NwbWriter flushes right after it
+  // creates or closes a sweep, so a crash still leaves a readable file.
   const Handle access(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_evict_on_close(access.id(), true);
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.id()));

@@ -359,7 +359,9 @@ absl::Status NwbWriter::BeginSweep(uint32_t number, int32_t protocol_sweep,
   in_sweep_ = true;
   sweep_number_ = number;
   protocol_sweep_ = protocol_sweep;
-  return absl::OkStatus();
+  // Closing the new objects wrote their metadata (evict-on-close); bring
+  // the rest of the file in line at once, so a crash leaves it readable.
+  return file_.Flush();
 }
 
 absl::Status NwbWriter::Append(const float* samples, std::size_t n) {
@@ -429,7 +431,7 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
   series_.clear();  // closes the sweep's datasets (their metadata leaves the
                     // cache: evict-on-close)
   ++sweeps_written_;
-  return absl::OkStatus();
+  return file_.Flush();  // as in BeginSweep
 }
 
 absl::Status NwbWriter::Flush() { return file_.Flush(); }
