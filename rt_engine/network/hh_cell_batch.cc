@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "rt_engine/cpu_features.h"
 #include "rt_engine/models/hh_channel.h"
 
 namespace dynclamp::rt {
@@ -15,12 +16,8 @@ namespace dynclamp::rt {
 absl::StatusOr<HhCellBatch> HhCellBatch::Build(
     const std::vector<ChannelSpec>& channels, Kernel kernel) {
   HhCellBatch batch;
-  if (kernel == Kernel::kAuto) {
-    __builtin_cpu_init();
-    kernel = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-                 ? Kernel::kAvx2
-                 : Kernel::kScalar;
-  }
+  if (kernel == Kernel::kAuto)
+    kernel = CpuHasAvx2Fma() ? Kernel::kAvx2 : Kernel::kScalar;
   batch.kernel_ = kernel;
 
   // Channels grouped by cell, cells in ascending order, Build order kept

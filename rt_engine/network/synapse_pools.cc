@@ -2,12 +2,12 @@
 
 #include <immintrin.h>
 
+#include "rt_engine/cpu_features.h"
+
 namespace dynclamp::rt {
 
 SynapsePools::SynapsePools(const std::vector<Pool>& pools, bool vectorize) {
-  __builtin_cpu_init();
-  avx2_ = vectorize && __builtin_cpu_supports("avx2") &&
-          __builtin_cpu_supports("fma");
+  avx2_ = vectorize && CpuHasAvx2Fma();
   auto add_run = [](std::vector<Run>& runs, uint32_t cell, uint32_t index) {
     if (runs.empty() || runs.back().cell != cell)
       runs.push_back({cell, index, 0});

@@ -37,7 +37,6 @@ class SynapsePools {
   // `vectorize`: use AVX2 where the CPU has it (false: the scalar loop,
   // for tests that compare the two).
   explicit SynapsePools(const std::vector<Pool>& pools, bool vectorize = true);
-  bool vectorized() const noexcept { return avx2_; }
 
   std::size_t size() const noexcept { return where_.size(); }
 
