@@ -496,18 +496,20 @@ absl::Status ModelSet::Build(
     }
     source_of_conn[k] = it->second;
   }
-  // Connections, grouped by source (CSR).
+  // Connections; their order by source (CSR) with each one's delay.
   connections_.reserve(spec.connections.size());
+  connection_state_.assign(spec.connections.size(), ConnectionState{});
+  ampa_timer_.assign(spec.connections.size(), UINT32_MAX);
   uint32_t next_timer = static_cast<uint32_t>(spec.artificial_cells.size());
-  for (const ConnectionSpec& c : spec.connections) {
+  for (std::size_t k = 0; k < spec.connections.size(); ++k) {
+    const ConnectionSpec& c = spec.connections[k];
     ConnectionRuntime rt;
     rt.target = c.target;
-    rt.delay_ms = c.delay_ms;
     rt.weight = c.weight;
     if (c.target.kind == TargetRef::Kind::kSynapse &&
         spec.synapses[c.target.index].params.kind == SynapseKind::kAmpa) {
-      rt.ampa_timer = next_timer++;
-      timer_connection_.push_back(static_cast<uint32_t>(connections_.size()));
+      ampa_timer_[k] = next_timer++;
+      timer_connection_.push_back(static_cast<uint32_t>(k));
     }
     connections_.push_back(rt);
   }
@@ -518,11 +520,12 @@ absl::Status ModelSet::Build(
     sources_[s].first = offset;
     offset += counts[s];
   }
-  conn_order_.assign(spec.connections.size(), 0);
+  outgoing_.assign(spec.connections.size(), Outgoing{});
   std::vector<uint32_t> fill(sources_.size(), 0);
   for (std::size_t k = 0; k < spec.connections.size(); ++k) {
     const uint32_t s = source_of_conn[k];
-    conn_order_[sources_[s].first + fill[s]++] = static_cast<uint32_t>(k);
+    outgoing_[sources_[s].first + fill[s]++] = {static_cast<uint32_t>(k),
+                                                spec.connections[k].delay_ms};
   }
   for (std::size_t s = 0; s < sources_.size(); ++s)
     sources_[s].count = counts[s];
@@ -545,8 +548,8 @@ absl::Status ModelSet::Build(
     auto it = shared_pool.find(key);
     if (published || it == shared_pool.end()) {
       rt.pool = static_cast<uint32_t>(pools.size());
-      pools.push_back(
-          {static_cast<uint32_t>(sy.cell), StepOf(p, rt.coeffs), p.e_rev_mv});
+      pools.push_back({static_cast<uint32_t>(sy.cell), StepOf(p, rt.coeffs),
+                       p.e_rev_mv, published});
       if (!published) shared_pool.emplace(key, rt.pool);
     } else {
       rt.pool = it->second;
@@ -570,6 +573,13 @@ absl::Status ModelSet::Build(
   }
   pools_ = SynapsePools(sorted);
   for (SynapseRuntime& sy : synapses_) sy.pool = new_index[sy.pool];
+  for (ConnectionRuntime& c : connections_) {
+    if (c.target.kind != TargetRef::Kind::kSynapse) continue;
+    const SynapseRuntime& sy = synapses_[c.target.index];
+    c.lane = pools_.LaneOf(sy.pool);
+    c.e_rev_mv = sy.params.e_rev_mv;
+    c.tau_ms = sy.params.tau_ms;
+  }
   graded_.reserve(spec.graded_synapses.size());
   for (const GradedSynapseSpec& g : spec.graded_synapses) {
     GradedRuntime rt;
@@ -774,8 +784,8 @@ void ModelSet::FireSource(uint32_t source, double t,
   }
   const SourceRuntime& s = sources_[source];
   for (uint32_t k = 0; k < s.count; ++k) {
-    const uint32_t conn = conn_order_[s.first + k];
-    if (!events_.Push({t + connections_[conn].delay_ms, conn}))
+    const Outgoing& out = outgoing_[s.first + k];
+    if (!events_.Push({t + out.delay_ms, out.connection}))
       ++report.events_dropped;
   }
 }
@@ -810,24 +820,28 @@ void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
                         artificial_[k].state, ctx, tt);
       } else {
         // A saturating synapse's stream reaches the end of its pulse.
-        ConnectionRuntime& c =
-            connections_[timer_connection_[k - artificial_.size()]];
+        const uint32_t conn = timer_connection_[k - artificial_.size()];
+        const ConnectionRuntime& c = connections_[conn];
         SynapseRuntime& syn = synapses_[c.target.index];
         EventSynapseState state = pools_.State(syn.pool);
-        AmpaOffset(syn.params, syn.coeffs, state, c.state, c.weight, tt, now);
+        AmpaOffset(syn.params, syn.coeffs, state, connection_state_[conn],
+                   c.weight, tt, now);
         pools_.SetState(syn.pool, state);
       }
       continue;
     }
     const Event e = events_.Pop();
     ++report.events_delivered;
-    ConnectionRuntime& c = connections_[e.connection];
-    if (c.target.kind == TargetRef::Kind::kSynapse) {
+    const ConnectionRuntime& c = connections_[e.connection];
+    if (c.lane != SynapsePools::kNoLane) {
+      pools_.AddToLane(c.lane, ExpSynJump(c.weight, now - e.t_ms, c.tau_ms),
+                       c.e_rev_mv);
+    } else if (c.target.kind == TargetRef::Kind::kSynapse) {
       SynapseRuntime& s = synapses_[c.target.index];
       EventSynapseState state = pools_.State(s.pool);
-      if (ReceiveEvent(s.params, s.coeffs, state, c.state, c.weight, e.t_ms,
-                       now))
-        timers_.Set(c.ampa_timer, e.t_ms + s.params.cdur_ms);
+      if (ReceiveEvent(s.params, s.coeffs, state,
+                       connection_state_[e.connection], c.weight, e.t_ms, now))
+        timers_.Set(ampa_timer_[e.connection], e.t_ms + s.params.cdur_ms);
       pools_.SetState(s.pool, state);
     } else {
       ArtificialRuntime& a = artificial_[c.target.index];

@@ -246,14 +246,19 @@ class ModelSet {
     uint32_t source = 0;
     double m_signal = 0;
   };
+  // What delivering an event reads, kept to one small record: an ExpSyn
+  // target (the common case) is delivered from it alone, into its lane.
   struct ConnectionRuntime {
-    TargetRef target;
-    double delay_ms = 1;
     double weight = 0;
-    ConnectionState state;
-    uint32_t ampa_timer = UINT32_MAX;
+    double e_rev_mv = 0, tau_ms = 1;        // ExpSyn targets
+    uint32_t lane = SynapsePools::kNoLane;  // ExpSyn targets: in pools_
+    TargetRef target;
   };
-  struct SourceRuntime {  // outgoing connections: conn_order_[first, +count)
+  struct Outgoing {  // a source's connection, with what FireSource needs
+    uint32_t connection = 0;
+    double delay_ms = 1;
+  };
+  struct SourceRuntime {  // outgoing connections: outgoing_[first, +count)
     uint32_t first = 0, count = 0;
   };
   struct DetectorRuntime {
@@ -316,7 +321,11 @@ class ModelSet {
   std::vector<uint32_t> spiked_cells_;
   std::vector<uint32_t> m_published_;
   std::vector<ConnectionRuntime> connections_;
-  std::vector<uint32_t> conn_order_;
+  // Per connection, read by GSyn and AMPA_S targets only: NET_RECEIVE's
+  // per-NetCon state and the AMPA_S stream's timer.
+  std::vector<ConnectionState> connection_state_;
+  std::vector<uint32_t> ampa_timer_;
+  std::vector<Outgoing> outgoing_;  // grouped by source
   // AMPA_S stream timers (after the artificial cells'): their connection.
   std::vector<uint32_t> timer_connection_;
   std::vector<SourceRuntime> sources_;

@@ -177,7 +177,7 @@ bool ReceiveEvent(const EventSynapseParams& p, const EventSynapseCoeffs& c,
   const double age = now - te;  // >= 0: how long ago it really arrived
   switch (p.kind) {
     case SynapseKind::kExp:
-      s.a += w * std::exp(-age / p.tau_ms);
+      s.a += ExpSynJump(w, age, p.tau_ms);
       return false;
     case SynapseKind::kAlpha: {
       // State of an alpha kernel started `age` ago with a0 = w e.

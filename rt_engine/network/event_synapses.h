@@ -86,6 +86,12 @@ struct ConnectionState {
   double w_eff = 0;  // GSyn: the effective weight last applied
 };
 
+// RT. What an ExpSyn's g gains from an event of weight w_ns that arrived
+// age_ms before the step boundary where it is applied.
+inline double ExpSynJump(double w_ns, double age_ms, double tau_ms) noexcept {
+  return w_ns * std::exp(-age_ms / tau_ms);
+}
+
 // RT. An event of weight w_ns that arrived at te_ms, applied at now_ms.
 // Returns true if an AmpaS stream must (re)arm its offset timer at
 // te + Cdur.

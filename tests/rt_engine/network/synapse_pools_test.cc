@@ -105,5 +105,51 @@ TEST(SynapsePoolsTest, EveryKindStepsAsItsOwnEquationsSay) {
   }
 }
 
+// ExpSyn pools of one decay on one cell share a lane whatever their E; a
+// pool that is alone, another decay or another cell gets its own. Events
+// (State, add, SetState) on shared pools reach the cell with each pool's E,
+// whether the cells with lanes are contiguous or not.
+TEST(SynapsePoolsTest, SingleExponentialsOfOneDecayShareALanePerCell) {
+  auto exp_pool = [](uint32_t cell, double tau, double e, bool alone) {
+    EventSynapseParams p = Params(SynapseKind::kExp);
+    p.tau_ms = tau;
+    return SynapsePools::Pool{cell, StepOf(p, PrepareEventSynapse(p, kDt)), e,
+                              alone};
+  };
+  for (const uint32_t other_cell : {1u, 2u}) {  // contiguous, then not
+    SCOPED_TRACE(testing::Message() << "other cell " << other_cell);
+    const std::vector<SynapsePools::Pool> specs = {
+        exp_pool(0, 2, 0, false),           // 0: lane A
+        exp_pool(0, 2, -80, false),         // 1: lane A
+        exp_pool(0, 3, 0, false),           // 2: lane B (another decay)
+        exp_pool(0, 2, 0, true),            // 3: lane C (alone)
+        exp_pool(other_cell, 2, 0, false),  // 4: lane D (another cell)
+    };
+    SynapsePools pools(specs);
+    EXPECT_EQ(pools.num_lanes(), 4u);
+    EXPECT_EQ(pools.LaneOf(0), pools.LaneOf(1));
+    EXPECT_NE(pools.LaneOf(0), pools.LaneOf(2));
+    EXPECT_NE(pools.LaneOf(0), pools.LaneOf(3));
+    EXPECT_NE(pools.LaneOf(0), pools.LaneOf(4));
+    const double jump[] = {1.5, 2.0, 0.5, 0.25, 3.0};
+    for (uint32_t k = 0; k < specs.size(); ++k) {
+      EventSynapseState s = pools.State(k);
+      s.a += jump[k];
+      pools.SetState(k, s);
+    }
+    EXPECT_DOUBLE_EQ(pools.Conductance(3), 0.25) << "alone: its own g";
+    const double d2 = specs[0].step.d1, d3 = specs[2].step.d1;
+    for (int step = 0; step < 3; ++step) {
+      std::vector<double> g(3, 0.0), ge(3, 0.0);
+      pools.AddAndStep(g, ge);
+      const double k2 = std::pow(d2, step), k3 = std::pow(d3, step);
+      EXPECT_NEAR(g[0], (1.5 + 2.0 + 0.25) * k2 + 0.5 * k3, 1e-12);
+      EXPECT_NEAR(ge[0], 2.0 * -80 * k2, 1e-10);
+      EXPECT_NEAR(g[other_cell], 3.0 * k2, 1e-12);
+      EXPECT_EQ(g[3 - other_cell], 0.0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dynclamp::rt
