@@ -431,6 +431,7 @@ absl::Status ModelSet::Build(
   // Sources: one per detector (cell, threshold, hysteresis), one per
   // artificial cell, one per Izhikevich/AdEx model cell.
   std::map<std::tuple<int, double, double>, uint32_t> detector_of;
+  std::vector<SpikeDetectors::Spec> detector_specs;
   std::vector<uint32_t> source_of_conn(spec.connections.size());
   auto new_source = [this](std::string name) {
     sources_.push_back({});
@@ -483,19 +484,17 @@ absl::Status ModelSet::Build(
     const auto key = std::make_tuple(cell, c.threshold_mv, c.hysteresis_mv);
     auto it = detector_of.find(key);
     if (it == detector_of.end()) {
-      DetectorRuntime d;
-      d.cell = static_cast<uint32_t>(cell);
-      d.threshold = c.threshold_mv;
-      d.hysteresis = c.hysteresis_mv;
       const std::string cell_name = cell < static_cast<int>(n_real_)
                                         ? config_.cell_names[cell]
                                         : spec.model_cells[cell - n_real_].name;
-      d.source = new_source(absl::StrCat(cell_name, "@", c.threshold_mv, "mV"));
-      detectors_.push_back(d);
-      it = detector_of.emplace(key, d.source).first;
+      detector_specs.push_back(
+          {static_cast<uint32_t>(cell), c.threshold_mv, c.hysteresis_mv,
+           new_source(absl::StrCat(cell_name, "@", c.threshold_mv, "mV"))});
+      it = detector_of.emplace(key, detector_specs.back().source).first;
     }
     source_of_conn[k] = it->second;
   }
+  detectors_ = SpikeDetectors(std::move(detector_specs));
   // Connections; their order by source (CSR) with each one's delay.
   connections_.reserve(spec.connections.size());
   connection_state_.assign(spec.connections.size(), ConnectionState{});
@@ -765,7 +764,7 @@ void ModelSet::Initialize() noexcept {
     InitArtificial(artificial_[k].params, artificial_[k].coeffs,
                    artificial_[k].state, ctx);
   }
-  for (DetectorRuntime& d : detectors_) d.armed = v_[d.cell] < d.threshold;
+  detectors_.Arm(v_);
   for (BackgroundRuntime& b : backgrounds_) {
     b.ge = b.p.ge0_ns;
     b.gi = b.p.gi0_ns;
@@ -791,19 +790,9 @@ void ModelSet::FireSource(uint32_t source, double t,
 }
 
 void ModelSet::DetectSpikes(double now, StepReport& report) noexcept {
-  const double dt = config_.dt_ms;
-  for (DetectorRuntime& d : detectors_) {
-    const double v0 = v_prev_[d.cell], v1 = v_[d.cell];
-    if (d.armed && v1 >= d.threshold) {
-      // Crossing time within the step, by linear interpolation.
-      const double f = v1 > v0 ? (d.threshold - v0) / (v1 - v0) : 1.0;
-      const double t = now - dt + dt * std::clamp(f, 0.0, 1.0);
-      d.armed = false;
-      FireSource(d.source, t, report);
-    } else if (!d.armed && v1 < d.threshold - d.hysteresis) {
-      d.armed = true;
-    }
-  }
+  for (const SpikeDetectors::Crossing& c :
+       detectors_.Detect(v_prev_, v_, now, config_.dt_ms))
+    FireSource(c.source, c.t_ms, report);
 }
 
 void ModelSet::ProcessDue(double now, StepReport& report) noexcept {
@@ -960,7 +949,7 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
   hh_batch_.AddConductances(g_sum_, ge_sum_);
   for (uint32_t k : hh_batched_outputs_) {
     HhRuntime& h = hh_[k];
-    h.out.g_ns = h.live.g_max_ns * *hh_batch_.open_fraction(h.batch);
+    h.out.g_ns = h.live.g_max_ns * hh_batch_.OpenFraction(h.batch);
     h.out.i_pa = h.out.g_ns * (h.live.e_rev_mv - v_[h.out.cell]);
   }
   for (uint32_t k : constants_batched_outputs_) {

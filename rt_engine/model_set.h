@@ -35,6 +35,7 @@
 #include "rt_engine/network/circuit_spec.h"
 #include "rt_engine/network/event_queue.h"
 #include "rt_engine/network/hh_cell_batch.h"
+#include "rt_engine/network/spike_detectors.h"
 #include "rt_engine/network/synapse_pools.h"
 #include "rt_engine/random.h"
 
@@ -261,12 +262,6 @@ class ModelSet {
   struct SourceRuntime {  // outgoing connections: outgoing_[first, +count)
     uint32_t first = 0, count = 0;
   };
-  struct DetectorRuntime {
-    uint32_t cell = 0;
-    double threshold = -20, hysteresis = 10;
-    bool armed = true;
-    uint32_t source = 0;
-  };
   struct GradedRuntime {
     Output out;
     uint32_t pre = 0;
@@ -329,7 +324,7 @@ class ModelSet {
   // AMPA_S stream timers (after the artificial cells'): their connection.
   std::vector<uint32_t> timer_connection_;
   std::vector<SourceRuntime> sources_;
-  std::vector<DetectorRuntime> detectors_;
+  SpikeDetectors detectors_;
   std::vector<GradedRuntime> graded_;
   std::vector<GapRuntime> gaps_;
   std::vector<BackgroundRuntime> backgrounds_;

@@ -37,6 +37,12 @@ absl::StatusOr<HhCellBatch> HhCellBatch::Build(
   std::vector<Shape> shapes;
   std::vector<std::vector<uint32_t>> cells_of_group;
   std::vector<std::pair<uint32_t, uint32_t>> lane_of_cell;  // by_cell order
+  // Within a cell, channels with gates first (the kernel's products), then
+  // those without (a constant per cell).
+  for (auto& [cell_index, members] : by_cell)
+    std::stable_partition(members.begin(), members.end(), [&](uint32_t k) {
+      return !channels[k].tables.empty();
+    });
   for (const auto& [cell_index, members] : by_cell) {
     Shape shape;
     const RateTable* grid = nullptr;
@@ -84,6 +90,9 @@ absl::StatusOr<HhCellBatch> HhCellBatch::Build(
     Group group;
     group.gates = static_cast<uint32_t>(shape.gates.size());
     group.channels = static_cast<uint32_t>(shape.channel_gates.size());
+    group.gated = static_cast<uint32_t>(
+        std::count_if(shape.channel_gates.begin(), shape.channel_gates.end(),
+                      [](uint32_t gates) { return gates > 0; }));
     group.blocks = (group.gates + 3) / 4;  // 0 for constant channels only
     group.cells = static_cast<uint32_t>(cells.size());
     group.first_cell = cells.front();
@@ -132,7 +141,7 @@ absl::StatusOr<HhCellBatch> HhCellBatch::Build(
                     0.0);
     const std::size_t params = std::size_t{group.channels} * group.lanes;
     batch.g_max_.resize(batch.g_max_.size() + params, 0.0);
-    batch.e_rev_.resize(batch.e_rev_.size() + params, 0.0);
+    batch.g_e_.resize(batch.g_e_.size() + params, 0.0);
     batch.groups_.push_back(std::move(group));
   }
   batch.channel_at_.assign(channels.size(), ChannelAt{});
@@ -143,36 +152,54 @@ absl::StatusOr<HhCellBatch> HhCellBatch::Build(
     for (uint32_t c = 0; c < members.size(); ++c) {
       const ChannelSpec& ch = channels[members[c]];
       batch.channel_at_[members[c]] = {group_index, c, lane};
-      const std::size_t p = OpenIndex(group, c, lane);
+      const std::size_t p = ParamIndex(group, c, lane);
       batch.g_max_[p] = ch.g_max_ns;
-      batch.e_rev_[p] = ch.e_rev_mv;
+      batch.g_e_[p] = ch.g_max_ns * ch.e_rev_mv;
     }
   }
-  batch.open_.assign(batch.g_max_.size(), 0.0);
-  batch.g_.assign(batch.cell_of_lane_.size(), 0.0);
-  batch.ge_.assign(batch.cell_of_lane_.size(), 0.0);
+  const std::size_t lanes = batch.cell_of_lane_.size();
+  batch.const_g_.assign(lanes, 0.0);
+  batch.const_ge_.assign(lanes, 0.0);
+  batch.g_.assign(lanes, 0.0);
+  batch.ge_.assign(lanes, 0.0);
   batch.scratch_.assign(max_gates, Block{});
-  batch.row_.assign(batch.cell_of_lane_.size(), 0);
-  batch.frac_.assign(batch.cell_of_lane_.size() / 4, Block{});
+  batch.row_.assign(lanes, 0);
+  batch.frac_.assign(lanes, 0.0);
+  for (const Group& g : batch.groups_)
+    for (uint32_t lane = 0; lane < g.lanes; ++lane) batch.SumsOfLane(g, lane);
   return batch;
 }
 
 void HhCellBatch::SumsOfLane(const Group& g, uint32_t lane) noexcept {
   const uint32_t* first_gate = &channel_first_gate_[g.first_channel];
   const uint8_t* power = &gate_power_[g.first_gate];
-  double g_sum = 0, ge_sum = 0;
-  for (uint32_t c = 0; c < g.channels; ++c) {
+  const std::size_t l = g.first_lane + lane;
+  const_g_[l] = const_ge_[l] = 0.0;
+  for (uint32_t c = g.gated; c < g.channels; ++c) {
+    const_g_[l] += g_max_[ParamIndex(g, c, lane)];
+    const_ge_[l] += g_e_[ParamIndex(g, c, lane)];
+  }
+  double g_sum = const_g_[l], ge_sum = const_ge_[l];
+  for (uint32_t c = 0; c < g.gated; ++c) {
     double open = 1;
     for (uint32_t q = first_gate[c]; q < first_gate[c + 1]; ++q)
       open *= IntPow(x_[g.first_x + std::size_t{q} * g.lanes + lane], power[q]);
-    const std::size_t p = OpenIndex(g, c, lane);
-    open_[p] = open;
-    const double conductance = g_max_[p] * open;
-    g_sum += conductance;
-    ge_sum += conductance * e_rev_[p];
+    g_sum += open * g_max_[ParamIndex(g, c, lane)];
+    ge_sum += open * g_e_[ParamIndex(g, c, lane)];
   }
-  g_[g.first_lane + lane] = g_sum;
-  ge_[g.first_lane + lane] = ge_sum;
+  g_[l] = g_sum;
+  ge_[l] = ge_sum;
+}
+
+double HhCellBatch::OpenFraction(uint32_t channel) const noexcept {
+  const ChannelAt& c = channel_at_[channel];
+  const Group& g = groups_[c.group];
+  const uint32_t* first_gate = &channel_first_gate_[g.first_channel];
+  const uint8_t* power = &gate_power_[g.first_gate];
+  double open = 1;
+  for (uint32_t q = first_gate[c.channel]; q < first_gate[c.channel + 1]; ++q)
+    open *= IntPow(x_[g.first_x + std::size_t{q} * g.lanes + c.lane], power[q]);
+  return open;
 }
 
 void HhCellBatch::StepLane(const Group& g, uint32_t lane, double v,
@@ -203,56 +230,60 @@ void HhCellBatch::Init(std::span<const double> v_mv) noexcept {
       StepLane(g, lane, v_mv[cell_of_lane_[g.first_lane + lane]], true);
 }
 
-void HhCellBatch::Step(std::span<const double> v_mv) noexcept {
-  for (const Group& g : groups_) {
-    if (kernel_ == Kernel::kAvx2) {
-      StepGroupAvx2(g, v_mv.data());
-    } else {
-      for (uint32_t lane = 0; lane < g.lanes; ++lane)
-        StepLane(g, lane, v_mv[cell_of_lane_[g.first_lane + lane]], false);
-    }
-  }
-}
-
 namespace {
 
-// One gate of four cells: exponential Euler from the interpolated x_inf and
-// coefficient, clamped to [0, 1] and stored; returns x^power.
-__attribute__((target("avx2,fma"), always_inline)) inline __m256d StepGate4(
-    double* state, __m256d inf, __m256d coef, int power) noexcept {
-  __m256d s = _mm256_loadu_pd(state);
-  s = _mm256_fmadd_pd(_mm256_sub_pd(s, inf), coef, inf);
-  s = _mm256_max_pd(_mm256_min_pd(s, _mm256_set1_pd(1.0)), _mm256_setzero_pd());
-  _mm256_storeu_pd(state, s);
+// What the AVX2 kernel reads of a group, as plain pointers (no member of
+// the batch is reloaded after each store).
+struct GroupLanes {
+  const double* rows;       // the group's merged table
+  std::size_t row_doubles;  // 8 per block
+  const uint32_t* row;      // per lane: this step's row
+  const double* frac;       // per lane: this step's fraction
+  double* x;                // gate q of lane l at x[q * lanes + l]
+  std::size_t lanes;
+  uint32_t gates, gated;
+  const uint8_t* power;        // per gate
+  const uint32_t* first_gate;  // per channel, + end
+  const double* g_max;         // channel c of lane l at [c * lanes + l]
+  const double* g_e;
+  const double* const_g;  // per lane
+  const double* const_ge;
+  double* g;  // per lane: the sums
+  double* ge;
+  double* scratch;  // 4 per gate: kGates == 0 only
+};
+
+// x^power of four gates (powers are small whole numbers).
+__attribute__((target("avx2,fma"), always_inline)) inline __m256d Power(
+    __m256d x, int power) noexcept {
   switch (power) {
     case 1:
-      return s;
+      return x;
     case 2:
-      return _mm256_mul_pd(s, s);
+      return _mm256_mul_pd(x, x);
     case 3:
-      return _mm256_mul_pd(_mm256_mul_pd(s, s), s);
+      return _mm256_mul_pd(_mm256_mul_pd(x, x), x);
     case 4: {
-      const __m256d s2 = _mm256_mul_pd(s, s);
-      return _mm256_mul_pd(s2, s2);
+      const __m256d x2 = _mm256_mul_pd(x, x);
+      return _mm256_mul_pd(x2, x2);
     }
     default: {
       __m256d p = _mm256_set1_pd(1.0);
-      for (int k = 0; k < power; ++k) p = _mm256_mul_pd(p, s);
+      for (int k = 0; k < power; ++k) p = _mm256_mul_pd(p, x);
       return p;
     }
   }
 }
 
-// Row block (x_inf, coef) of one cell, interpolated at fraction *f.
+// Row block (x_inf, coef) of one cell, interpolated at fraction f.
 __attribute__((target("avx2,fma"), always_inline)) inline void Interpolate(
-    const double* lo, const double* hi, const double* f, __m256d& inf,
+    const double* lo, const double* hi, __m256d f, __m256d& inf,
     __m256d& coef) noexcept {
-  const __m256d fk = _mm256_broadcast_sd(f);
   const __m256d inf_a = _mm256_load_pd(lo);
   const __m256d coef_a = _mm256_load_pd(lo + 4);
-  inf = _mm256_fmadd_pd(fk, _mm256_sub_pd(_mm256_load_pd(hi), inf_a), inf_a);
-  coef = _mm256_fmadd_pd(fk, _mm256_sub_pd(_mm256_load_pd(hi + 4), coef_a),
-                         coef_a);
+  inf = _mm256_fmadd_pd(f, _mm256_sub_pd(_mm256_load_pd(hi), inf_a), inf_a);
+  coef =
+      _mm256_fmadd_pd(f, _mm256_sub_pd(_mm256_load_pd(hi + 4), coef_a), coef_a);
 }
 
 // 4x4 transpose: row k of the input is cell k; row q of the output, gate q.
@@ -268,30 +299,82 @@ __attribute__((target("avx2,fma"), always_inline)) inline void Transpose(
   r3 = _mm256_permute2f128_pd(h01, h23, 0x31);
 }
 
-}  // namespace
-
 // Four cells at a time. Each cell's row of the merged table is read as
 // blocks of four gates (one vector per block and coefficient), interpolated,
 // then transposed so that every vector holds one gate of four cells: from
-// there on, update, powers, products and sums are all vertical.
-__attribute__((target("avx2,fma"))) void HhCellBatch::StepGroupAvx2(
-    const Group& g, const double* v_mv) noexcept {
+// there on, update, powers, products and sums are all vertical. kGates: the
+// group's gate count, or 0 for any (then read at run time).
+template <int kGates>
+__attribute__((target("avx2,fma"))) void StepGroupAvx2(
+    const GroupLanes& k) noexcept {
   const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+  const uint32_t gates = kGates > 0 ? kGates : k.gates;
+  const uint32_t blocks = (gates + 3) / 4;
+  const std::size_t lanes = k.lanes, row_doubles = k.row_doubles;
+  const double* __restrict rows = k.rows;
+  double* __restrict x = k.x;
+  __m256d fixed[kGates > 0 ? kGates : 1];  // x^p of this step's four cells
+  double* powered = kGates > 0 ? reinterpret_cast<double*>(fixed) : k.scratch;
+  for (std::size_t l0 = 0; l0 < lanes; l0 += 4) {
+    const double* a[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) a[c] = rows + k.row[l0 + c] * row_doubles;
+    const __m256d f0 = _mm256_broadcast_sd(k.frac + l0);
+    const __m256d f1 = _mm256_broadcast_sd(k.frac + l0 + 1);
+    const __m256d f2 = _mm256_broadcast_sd(k.frac + l0 + 2);
+    const __m256d f3 = _mm256_broadcast_sd(k.frac + l0 + 3);
+#pragma GCC unroll 2
+    for (uint32_t blk = 0; blk < blocks; ++blk) {
+      const std::size_t o = 8 * blk;
+      __m256d inf[4], coef[4];
+      Interpolate(a[0] + o, a[0] + o + row_doubles, f0, inf[0], coef[0]);
+      Interpolate(a[1] + o, a[1] + o + row_doubles, f1, inf[1], coef[1]);
+      Interpolate(a[2] + o, a[2] + o + row_doubles, f2, inf[2], coef[2]);
+      Interpolate(a[3] + o, a[3] + o + row_doubles, f3, inf[3], coef[3]);
+      Transpose(inf[0], inf[1], inf[2], inf[3]);
+      Transpose(coef[0], coef[1], coef[2], coef[3]);
+#pragma GCC unroll 4
+      for (uint32_t j = 0; j < 4; ++j) {
+        const uint32_t q = 4 * blk + j;
+        if (q >= gates) break;
+        double* state = x + q * lanes + l0;
+        __m256d s = _mm256_loadu_pd(state);
+        s = _mm256_fmadd_pd(_mm256_sub_pd(s, inf[j]), coef[j], inf[j]);
+        s = _mm256_max_pd(_mm256_min_pd(s, one), zero);  // a fraction
+        _mm256_storeu_pd(state, s);
+        _mm256_store_pd(powered + 4 * q, Power(s, k.power[q]));
+      }
+    }
+    __m256d g_sum = _mm256_loadu_pd(k.const_g + l0);
+    __m256d ge_sum = _mm256_loadu_pd(k.const_ge + l0);
+    for (uint32_t c = 0; c < k.gated; ++c) {
+      __m256d open = _mm256_load_pd(powered + 4 * k.first_gate[c]);
+      for (uint32_t q = k.first_gate[c] + 1; q < k.first_gate[c + 1]; ++q)
+        open = _mm256_mul_pd(open, _mm256_load_pd(powered + 4 * q));
+      const std::size_t p = c * lanes + l0;
+      g_sum = _mm256_fmadd_pd(open, _mm256_loadu_pd(k.g_max + p), g_sum);
+      ge_sum = _mm256_fmadd_pd(open, _mm256_loadu_pd(k.g_e + p), ge_sum);
+    }
+    _mm256_storeu_pd(k.g + l0, g_sum);
+    _mm256_storeu_pd(k.ge + l0, ge_sum);
+  }
+}
+
+}  // namespace
+
+// Rows and fractions first, in a pass of their own: the table loads of the
+// kernel then wait on memory written a pass ago, not on a chain from each V
+// (the loop is bound by that chain's latency otherwise).
+__attribute__((target("avx2,fma"))) void HhCellBatch::IndexGroupAvx2(
+    const Group& g, const double* v_mv) noexcept {
+  const __m256d zero = _mm256_setzero_pd();
   const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
   const __m256d v_min = _mm256_set1_pd(g.v_min);
   const __m256d inv_dv = _mm256_set1_pd(g.inv_dv);
   const __m256d max_x = _mm256_set1_pd(g.max_x);
   const uint32_t* cells = &cell_of_lane_[g.first_lane];
-  const uint8_t* power = &gate_power_[g.first_gate];
-  const uint32_t* first_gate = &channel_first_gate_[g.first_channel];
-  const std::size_t row_doubles = 8 * std::size_t{g.blocks};
-  const double* rows = g.rows.data()->x;
-  double* powered = scratch_.data()->x;
-  // Rows and fractions first, in a pass of their own: the table loads below
-  // then wait on memory written a pass ago, not on a chain from each V (the
-  // loop is bound by that chain's latency otherwise).
   uint32_t* row = &row_[g.first_lane];
-  double* frac = frac_.data()->x + g.first_lane;
+  double* frac = &frac_[g.first_lane];
   for (uint32_t l0 = 0; l0 < g.lanes; l0 += 4) {
     // Model cells are usually numbered in a row: a plain load then.
     const __m256d v =
@@ -306,52 +389,68 @@ __attribute__((target("avx2,fma"))) void HhCellBatch::StepGroupAvx2(
     x = _mm256_min_pd(x, max_x);
     const __m128i index = _mm256_cvttpd_epi32(x);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(row + l0), index);
-    _mm256_store_pd(frac + l0, _mm256_sub_pd(x, _mm256_cvtepi32_pd(index)));
+    _mm256_storeu_pd(frac + l0, _mm256_sub_pd(x, _mm256_cvtepi32_pd(index)));
   }
-  for (uint32_t l0 = 0; l0 < g.lanes; l0 += 4) {
-    const double* f = frac + l0;
-    const double* a0 = rows + row[l0] * row_doubles;
-    const double* a1 = rows + row[l0 + 1] * row_doubles;
-    const double* a2 = rows + row[l0 + 2] * row_doubles;
-    const double* a3 = rows + row[l0 + 3] * row_doubles;
-    double* state = &x_[g.first_x + l0];
-    for (uint32_t blk = 0; blk < g.blocks; ++blk) {
-      const std::size_t o = 8 * blk;
-      __m256d i0, i1, i2, i3, c0, c1, c2, c3;
-      Interpolate(a0 + o, a0 + o + row_doubles, f + 0, i0, c0);
-      Interpolate(a1 + o, a1 + o + row_doubles, f + 1, i1, c1);
-      Interpolate(a2 + o, a2 + o + row_doubles, f + 2, i2, c2);
-      Interpolate(a3 + o, a3 + o + row_doubles, f + 3, i3, c3);
-      Transpose(i0, i1, i2, i3);
-      Transpose(c0, c1, c2, c3);
-      const uint32_t q = 4 * blk, left = g.gates - q;
-      double* s = state + std::size_t{q} * g.lanes;
-      _mm256_store_pd(powered + 4 * q, StepGate4(s, i0, c0, power[q]));
-      if (left > 1)
-        _mm256_store_pd(powered + 4 * q + 4,
-                        StepGate4(s + g.lanes, i1, c1, power[q + 1]));
-      if (left > 2)
-        _mm256_store_pd(powered + 4 * q + 8,
-                        StepGate4(s + 2 * g.lanes, i2, c2, power[q + 2]));
-      if (left > 3)
-        _mm256_store_pd(powered + 4 * q + 12,
-                        StepGate4(s + 3 * g.lanes, i3, c3, power[q + 3]));
+}
+
+void HhCellBatch::Step(std::span<const double> v_mv) noexcept {
+  for (const Group& g : groups_) {
+    if (kernel_ != Kernel::kAvx2) {
+      for (uint32_t lane = 0; lane < g.lanes; ++lane)
+        StepLane(g, lane, v_mv[cell_of_lane_[g.first_lane + lane]], false);
+      continue;
     }
-    __m256d g_sum = zero, ge_sum = zero;
-    for (uint32_t c = 0; c < g.channels; ++c) {
-      __m256d open = one;
-      for (uint32_t q = first_gate[c]; q < first_gate[c + 1]; ++q)
-        open = _mm256_mul_pd(open, _mm256_load_pd(powered + 4 * q));
-      const std::size_t p = OpenIndex(g, c, l0);
-      _mm256_storeu_pd(&open_[p], open);
-      const __m256d conductance =
-          _mm256_mul_pd(_mm256_loadu_pd(&g_max_[p]), open);
-      g_sum = _mm256_add_pd(g_sum, conductance);
-      ge_sum =
-          _mm256_fmadd_pd(conductance, _mm256_loadu_pd(&e_rev_[p]), ge_sum);
+    if (g.gates == 0) continue;  // constants only: sums never change
+    IndexGroupAvx2(g, v_mv.data());
+    const std::size_t params = g.first_param, l = g.first_lane;
+    const GroupLanes k{g.rows.data()->x,
+                       8 * std::size_t{g.blocks},
+                       &row_[l],
+                       &frac_[l],
+                       &x_[g.first_x],
+                       g.lanes,
+                       g.gates,
+                       g.gated,
+                       &gate_power_[g.first_gate],
+                       &channel_first_gate_[g.first_channel],
+                       &g_max_[params],
+                       &g_e_[params],
+                       &const_g_[l],
+                       &const_ge_[l],
+                       &g_[l],
+                       &ge_[l],
+                       scratch_.data()->x};
+    // One build per gate count up to eight: the blocks, gates and powers'
+    // storage are then fixed, and the loop body is straight-line code.
+    switch (g.gates) {
+      case 1:
+        StepGroupAvx2<1>(k);
+        break;
+      case 2:
+        StepGroupAvx2<2>(k);
+        break;
+      case 3:
+        StepGroupAvx2<3>(k);
+        break;
+      case 4:
+        StepGroupAvx2<4>(k);
+        break;
+      case 5:
+        StepGroupAvx2<5>(k);
+        break;
+      case 6:
+        StepGroupAvx2<6>(k);
+        break;
+      case 7:
+        StepGroupAvx2<7>(k);
+        break;
+      case 8:
+        StepGroupAvx2<8>(k);
+        break;
+      default:
+        StepGroupAvx2<0>(k);
+        break;
     }
-    _mm256_storeu_pd(&g_[g.first_lane + l0], g_sum);
-    _mm256_storeu_pd(&ge_[g.first_lane + l0], ge_sum);
   }
 }
 
@@ -381,9 +480,9 @@ void HhCellBatch::SetLive(uint32_t channel, double g_max_ns,
                           double e_rev_mv) noexcept {
   const ChannelAt& c = channel_at_[channel];
   const Group& g = groups_[c.group];
-  const std::size_t p = OpenIndex(g, c.channel, c.lane);
+  const std::size_t p = ParamIndex(g, c.channel, c.lane);
   g_max_[p] = g_max_ns;
-  e_rev_[p] = e_rev_mv;
+  g_e_[p] = g_max_ns * e_rev_mv;
   SumsOfLane(g, c.lane);
 }
 

@@ -9,10 +9,12 @@
 // cell finds all of them. Its state is laid out by gate across cells
 // (structure of arrays), so the update, the powers, the channel products
 // and the sums run four cells to a vector: AVX2 where the CPU has it
-// (decided once at build), scalar otherwise, same layout and results. Each
-// step leaves every cell's channel sums G = sum g and GE = sum g E ready for
-// the next step's current, so the caller adds two numbers per cell instead
-// of visiting each channel.
+// (decided once at build; compiled for each gate count up to eight), scalar
+// otherwise, same layout and results to rounding. Channels without gates
+// (leaks) are a constant per cell, summed only when they change. Each step
+// leaves every cell's channel sums G = sum g and GE = sum g E ready for the
+// next step's current, so the caller adds two numbers per cell instead of
+// visiting each channel.
 //
 // Threads: Build() is non-RT. Init(), Step(), AddConductances() and SetLive()
 // are RT-safe and belong to the thread that owns the batch.
@@ -64,7 +66,7 @@ class HhCellBatch {
   void SetLive(uint32_t channel, double g_max_ns, double e_rev_mv) noexcept;
 
   // Any thread once built (addresses are stable): the value of gate `gate`
-  // of `channel`, and its open fraction prod x^p.
+  // of `channel`. RT: its open fraction prod x^p now.
   const double* gate_value(uint32_t channel, uint32_t gate) const {
     const ChannelAt& c = channel_at_[channel];
     const Group& g = groups_[c.group];
@@ -73,10 +75,7 @@ class HhCellBatch {
                    g.lanes +
                c.lane];
   }
-  const double* open_fraction(uint32_t channel) const {
-    const ChannelAt& c = channel_at_[channel];
-    return &open_[OpenIndex(groups_[c.group], c.channel, c.lane)];
-  }
+  double OpenFraction(uint32_t channel) const noexcept;
   std::size_t num_cells() const { return cell_of_lane_.size() - padding_; }
   std::size_t num_tables() const { return groups_.size(); }
   Kernel kernel() const { return kernel_; }
@@ -87,12 +86,13 @@ class HhCellBatch {
   };
   // Cells with the same channels. Lanes (one per cell, padded to a
   // multiple of four) are contiguous from first_lane; gate g of lane l is
-  // x_[first_x + g * lanes + l], channel c's g_max, E and open fraction are
-  // at first_param + c * lanes + l.
+  // x_[first_x + g * lanes + l], channel c's g_max and g_max E are at
+  // first_param + c * lanes + l. Channels with gates come first (`gated`),
+  // then those without.
   struct Group {
     std::vector<Block> rows;  // per V point: blocks x (4 x_inf, 4 coef)
     double v_min = 0, inv_dv = 1, max_x = 0;
-    uint32_t blocks = 1, gates = 0, channels = 0;
+    uint32_t blocks = 1, gates = 0, channels = 0, gated = 0;
     uint32_t first_lane = 0, lanes = 0, cells = 0;
     uint32_t first_cell = 0;
     bool contiguous = false;  // cells first_cell, first_cell + 1, ...
@@ -103,15 +103,15 @@ class HhCellBatch {
   struct ChannelAt {  // where channel k (Build order) lives
     uint32_t group = 0, channel = 0, lane = 0;
   };
-
-  static std::size_t OpenIndex(const Group& g, uint32_t channel,
-                               uint32_t lane) {
+  static std::size_t ParamIndex(const Group& g, uint32_t channel,
+                                uint32_t lane) {
     return g.first_param + std::size_t{channel} * g.lanes + lane;
   }
   // One lane: gates stepped (or set to steady state) at v, then its sums.
   void StepLane(const Group& g, uint32_t lane, double v, bool steady) noexcept;
   void SumsOfLane(const Group& g, uint32_t lane) noexcept;
-  void StepGroupAvx2(const Group& g, const double* v_mv) noexcept;
+  // Rows and fractions of every lane of a group at the cells' V (AVX2).
+  void IndexGroupAvx2(const Group& g, const double* v_mv) noexcept;
 
   Kernel kernel_ = Kernel::kScalar;
   std::vector<Group> groups_;
@@ -120,12 +120,13 @@ class HhCellBatch {
   std::vector<uint8_t> gate_power_;           // per group gate
   std::vector<uint32_t> channel_first_gate_;  // per group channel, + end
   std::vector<ChannelAt> channel_at_;
-  std::vector<double> x_;                     // gate values
-  std::vector<double> g_max_, e_rev_, open_;  // per channel and lane
-  std::vector<double> g_, ge_;                // per lane: the sums
-  std::vector<Block> scratch_;  // per gate: x^p of four cells (AVX2)
+  std::vector<double> x_;            // gate values
+  std::vector<double> g_max_, g_e_;  // per channel and lane: g_max, g_max E
+  std::vector<double> const_g_, const_ge_;  // per lane: gateless channels
+  std::vector<double> g_, ge_;              // per lane: the sums
   std::vector<uint32_t> row_;   // per lane, this step: table row (AVX2)
-  std::vector<Block> frac_;     // per four lanes: the fractions (AVX2)
+  std::vector<double> frac_;    // per lane, this step: fraction (AVX2)
+  std::vector<Block> scratch_;  // per gate: x^p of four cells (AVX2, > 8)
 };
 
 }  // namespace dynclamp::rt

@@ -117,8 +117,8 @@ TEST_P(HhCellBatchTest, LiveChangesReachTheSumsAtOnce) {
   std::vector<double> v(6, -30.0), g(6), ge(6);
   batch.Init(v);
   batch.AddConductances(g, ge);
-  const double open_na = *batch.open_fraction(0);
-  const double open_k = *batch.open_fraction(1);
+  const double open_na = batch.OpenFraction(0);
+  const double open_k = batch.OpenFraction(1);
   EXPECT_NEAR(g[5], refs_[0].g_max * open_na + refs_[1].g_max * open_k, 1e-9);
   batch.SetLive(0, 0.0, 50.0);  // Na off
   std::fill(g.begin(), g.end(), 0.0);
@@ -165,7 +165,7 @@ TEST_P(HhCellBatchTest, GatelessChannelsAddTheirConductance) {
     EXPECT_DOUBLE_EQ(g[c], 3.0) << "cell " << c;
     EXPECT_DOUBLE_EQ(ge[c], -3.0 * 54.0) << "cell " << c;
   }
-  EXPECT_EQ(*batch.open_fraction(2), 1.0);  // the first gateless channel
+  EXPECT_EQ(batch.OpenFraction(2), 1.0);  // the first gateless channel
   batch.SetLive(3, 1.0, 0.0);               // cell 1's leak
   std::fill(g.begin(), g.end(), 0.0);
   std::fill(ge.begin(), ge.end(), 0.0);
