@@ -177,12 +177,11 @@ void BM_HhCellBatch(benchmark::State& state) {
   }
   std::vector<double> v(kCells), g(kCells), ge(kCells);
   for (int c = 0; c < kCells; ++c) v[c] = -80 + 120.0 * c / kCells;
-  batch.Init(v);
+  batch.Init(v, {g, ge});
   int64_t step = 0;
   for (auto _ : state) {
     for (int c = 0; c < kCells; c += 97) v[c] = -80 + (step * 7 + c) % 120;
-    batch.Step(v);
-    batch.AddConductances(g, ge);
+    batch.Step(v, {g, ge});
     ++step;
   }
   benchmark::DoNotOptimize(g.data());

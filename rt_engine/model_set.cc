@@ -427,6 +427,15 @@ absl::Status ModelSet::Build(
   absl::StatusOr<HhCellBatch> batch = HhCellBatch::Build(batched);
   if (!batch.ok()) return batch.status();
   hh_batch_ = *std::move(batch);
+  {
+    const std::vector<uint32_t> batched_cells = hh_batch_.Cells();
+    std::size_t next = 0;  // cells [next, c) are not in the batch
+    for (uint32_t c : batched_cells) {
+      if (c > next) unbatched_cells_.push_back({next, c});
+      next = c + 1;
+    }
+    if (n_cells_ > next) unbatched_cells_.push_back({next, n_cells_});
+  }
 
   // Sources: one per detector (cell, threshold, hysteresis), one per
   // artificial cell, one per Izhikevich/AdEx model cell.
@@ -751,7 +760,7 @@ void ModelSet::Initialize() noexcept {
     else if (mc.dynamics == ModelCellRuntime::Dynamics::kAdex)
       model_cells_[m].recovery = mc.adex->a_ns * (mc.v_init - mc.adex->el_mv);
   }
-  hh_batch_.Init(v_);
+  hh_batch_.Init(v_, {g_sum_, ge_sum_});
   for (uint32_t k : hh_clamped_) {
     HhRuntime& h = hh_[k];
     HhChannel::InitGates({gates_.data() + h.first_gate, h.num_gates},
@@ -914,8 +923,13 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
   ProcessDue(now, report);
 
   // 2. Every conductance on every cell: sum g and g E per cell.
-  std::fill(g_sum_.begin(), g_sum_.end(), 0.0);
-  std::fill(ge_sum_.begin(), ge_sum_.end(), 0.0);
+  // The batch's cells start from its sums (written with their gates at
+  // the end of the last step, or by a live change since); every other cell
+  // from zero.
+  for (const auto& [begin, end] : unbatched_cells_) {
+    std::fill(&g_sum_[begin], &g_sum_[end], 0.0);
+    std::fill(&ge_sum_[begin], &ge_sum_[end], 0.0);
+  }
   auto add = [this](Output& out, double g, double e) {
     out.g_ns = g;
     out.i_pa = g * (e - v_[out.cell]);
@@ -944,9 +958,8 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
                                      v_[h.out.cell]);
     add(h.out, h.live.g_max_ns * open, h.live.e_rev_mv);
   }
-  // On a model cell the current uses the gates as they are; they advance
-  // after V (NEURON's staggered scheme), below.
-  hh_batch_.AddConductances(g_sum_, ge_sum_);
+  // On a model cell the current uses the gates as they are (written
+  // above); they advance after V (NEURON's staggered scheme), below.
   for (uint32_t k : hh_batched_outputs_) {
     HhRuntime& h = hh_[k];
     h.out.g_ns = h.live.g_max_ns * hh_batch_.OpenFraction(h.batch);
@@ -994,7 +1007,7 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
 
   // 4. Model cells advance one step; their channels' gates follow the new V.
   AdvanceModelCells(now, report);
-  hh_batch_.Step(v_);
+  hh_batch_.Step(v_, {g_sum_, ge_sum_});  // the next step's sums
 
   // 5. Synapses and background advance to the next step.
   for (BackgroundRuntime& b : backgrounds_) {
@@ -1030,7 +1043,8 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
           ConstantRuntime& c = constants_[slot.index];
           ConstantConductance::SetLive(c.params, u.param, u.value);
           if (c.batch != UINT32_MAX)
-            hh_batch_.SetLive(c.batch, c.params.g_ns, c.params.e_rev_mv);
+            hh_batch_.SetLive(c.batch, c.params.g_ns, c.params.e_rev_mv,
+                              {g_sum_, ge_sum_});
           break;
         }
         case Kind::kLigand: {
@@ -1042,7 +1056,8 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
           HhRuntime& h = hh_[slot.index];
           HhChannel::SetLive(h.live, u.param, u.value);
           if (h.batch != UINT32_MAX)
-            hh_batch_.SetLive(h.batch, h.live.g_max_ns, h.live.e_rev_mv);
+            hh_batch_.SetLive(h.batch, h.live.g_max_ns, h.live.e_rev_mv,
+                              {g_sum_, ge_sum_});
           break;
         }
       }

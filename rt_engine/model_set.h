@@ -294,6 +294,9 @@ class ModelSet {
   std::vector<uint32_t> hh_clamped_;  // hh_ on real cells
   HhCellBatch hh_batch_;              // hh_ and constants_ on model cells
   std::vector<uint32_t> hh_batched_outputs_;  // ... whose g or I is published
+  // Cells [first, second) that the batch does not cover: their sums start
+  // each step from zero.
+  std::vector<std::pair<std::size_t, std::size_t>> unbatched_cells_;
   std::vector<HhChannel::GateRuntime> gates_;
   std::vector<double> gate_state_;
   std::vector<std::shared_ptr<const RateTable>> tables_;

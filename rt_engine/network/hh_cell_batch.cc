@@ -160,25 +160,29 @@ absl::StatusOr<HhCellBatch> HhCellBatch::Build(
   const std::size_t lanes = batch.cell_of_lane_.size();
   batch.const_g_.assign(lanes, 0.0);
   batch.const_ge_.assign(lanes, 0.0);
-  batch.g_.assign(lanes, 0.0);
-  batch.ge_.assign(lanes, 0.0);
   batch.scratch_.assign(max_gates, Block{});
   batch.row_.assign(lanes, 0);
   batch.frac_.assign(lanes, 0.0);
   for (const Group& g : batch.groups_)
-    for (uint32_t lane = 0; lane < g.lanes; ++lane) batch.SumsOfLane(g, lane);
+    for (uint32_t lane = 0; lane < g.lanes; ++lane)
+      batch.ConstantsOfLane(g, lane);
   return batch;
 }
 
-void HhCellBatch::SumsOfLane(const Group& g, uint32_t lane) noexcept {
-  const uint32_t* first_gate = &channel_first_gate_[g.first_channel];
-  const uint8_t* power = &gate_power_[g.first_gate];
+void HhCellBatch::ConstantsOfLane(const Group& g, uint32_t lane) noexcept {
   const std::size_t l = g.first_lane + lane;
   const_g_[l] = const_ge_[l] = 0.0;
   for (uint32_t c = g.gated; c < g.channels; ++c) {
     const_g_[l] += g_max_[ParamIndex(g, c, lane)];
     const_ge_[l] += g_e_[ParamIndex(g, c, lane)];
   }
+}
+
+void HhCellBatch::SumsOfLane(const Group& g, uint32_t lane, Sums out) noexcept {
+  if (lane >= g.cells) return;  // padding
+  const uint32_t* first_gate = &channel_first_gate_[g.first_channel];
+  const uint8_t* power = &gate_power_[g.first_gate];
+  const std::size_t l = g.first_lane + lane;
   double g_sum = const_g_[l], ge_sum = const_ge_[l];
   for (uint32_t c = 0; c < g.gated; ++c) {
     double open = 1;
@@ -187,8 +191,8 @@ void HhCellBatch::SumsOfLane(const Group& g, uint32_t lane) noexcept {
     g_sum += open * g_max_[ParamIndex(g, c, lane)];
     ge_sum += open * g_e_[ParamIndex(g, c, lane)];
   }
-  g_[l] = g_sum;
-  ge_[l] = ge_sum;
+  out.g[cell_of_lane_[l]] = g_sum;
+  out.ge[cell_of_lane_[l]] = ge_sum;
 }
 
 double HhCellBatch::OpenFraction(uint32_t channel) const noexcept {
@@ -202,8 +206,8 @@ double HhCellBatch::OpenFraction(uint32_t channel) const noexcept {
   return open;
 }
 
-void HhCellBatch::StepLane(const Group& g, uint32_t lane, double v,
-                           bool steady) noexcept {
+void HhCellBatch::StepLane(const Group& g, uint32_t lane, double v, bool steady,
+                           Sums out) noexcept {
   double x = (v - g.v_min) * g.inv_dv;
   if (!(x >= 0.0)) x = 0.0;  // also NaN
   if (x > g.max_x) x = g.max_x;
@@ -221,13 +225,13 @@ void HhCellBatch::StepLane(const Group& g, uint32_t lane, double v,
     // A gate is a fraction (the table's x_inf already is).
     state = steady ? inf : std::clamp(inf + (state - inf) * coef, 0.0, 1.0);
   }
-  SumsOfLane(g, lane);
+  SumsOfLane(g, lane, out);
 }
 
-void HhCellBatch::Init(std::span<const double> v_mv) noexcept {
+void HhCellBatch::Init(std::span<const double> v_mv, Sums out) noexcept {
   for (const Group& g : groups_)
     for (uint32_t lane = 0; lane < g.lanes; ++lane)
-      StepLane(g, lane, v_mv[cell_of_lane_[g.first_lane + lane]], true);
+      StepLane(g, lane, v_mv[cell_of_lane_[g.first_lane + lane]], true, out);
 }
 
 namespace {
@@ -248,7 +252,10 @@ struct GroupLanes {
   const double* g_e;
   const double* const_g;  // per lane
   const double* const_ge;
-  double* g;  // per lane: the sums
+  const uint32_t* cells;  // per lane: its cell
+  uint32_t num_cells;     // lanes beyond are padding
+  bool contiguous;        // cells[l] == cells[0] + l
+  double* g;              // per cell: the sums
   double* ge;
   double* scratch;  // 4 per gate: kGates == 0 only
 };
@@ -312,17 +319,43 @@ __attribute__((target("avx2,fma"))) void StepGroupAvx2(
   const uint32_t blocks = (gates + 3) / 4;
   const std::size_t lanes = k.lanes, row_doubles = k.row_doubles;
   const double* __restrict rows = k.rows;
+  const uint32_t* __restrict row = k.row;
+  const double* __restrict frac = k.frac;
   double* __restrict x = k.x;
-  __m256d fixed[kGates > 0 ? kGates : 1];  // x^p of this step's four cells
+  const double* __restrict g_max = k.g_max;
+  const double* __restrict g_e = k.g_e;
+  const double* __restrict const_g = k.const_g;
+  const double* __restrict const_ge = k.const_ge;
+  double* __restrict g_out = k.g;
+  double* __restrict ge_out = k.ge;
+  const uint32_t* __restrict cells = k.cells;
+  const std::size_t num_cells = k.num_cells;
+  // The group's powers and channels, where the compiler can see that the
+  // stores below leave them alone.
+  constexpr uint32_t kLocal = kGates > 0 ? kGates : 1;
+  int power[kLocal];
+  uint32_t first_gate[kLocal + 1];
+  const uint32_t gated = k.gated;
+  if constexpr (kGates > 0) {
+    for (uint32_t q = 0; q < kGates; ++q) power[q] = k.power[q];
+    for (uint32_t c = 0; c <= gated; ++c) first_gate[c] = k.first_gate[c];
+  }
+  auto power_of = [&](uint32_t q) {
+    return kGates > 0 ? power[q] : int{k.power[q]};
+  };
+  auto first_gate_of = [&](uint32_t c) {
+    return kGates > 0 ? first_gate[c] : k.first_gate[c];
+  };
+  __m256d fixed[kLocal];  // x^p of this step's four cells
   double* powered = kGates > 0 ? reinterpret_cast<double*>(fixed) : k.scratch;
   for (std::size_t l0 = 0; l0 < lanes; l0 += 4) {
     const double* a[4];
 #pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) a[c] = rows + k.row[l0 + c] * row_doubles;
-    const __m256d f0 = _mm256_broadcast_sd(k.frac + l0);
-    const __m256d f1 = _mm256_broadcast_sd(k.frac + l0 + 1);
-    const __m256d f2 = _mm256_broadcast_sd(k.frac + l0 + 2);
-    const __m256d f3 = _mm256_broadcast_sd(k.frac + l0 + 3);
+    for (int c = 0; c < 4; ++c) a[c] = rows + row[l0 + c] * row_doubles;
+    const __m256d f0 = _mm256_broadcast_sd(frac + l0);
+    const __m256d f1 = _mm256_broadcast_sd(frac + l0 + 1);
+    const __m256d f2 = _mm256_broadcast_sd(frac + l0 + 2);
+    const __m256d f3 = _mm256_broadcast_sd(frac + l0 + 3);
 #pragma GCC unroll 2
     for (uint32_t blk = 0; blk < blocks; ++blk) {
       const std::size_t o = 8 * blk;
@@ -342,21 +375,32 @@ __attribute__((target("avx2,fma"))) void StepGroupAvx2(
         s = _mm256_fmadd_pd(_mm256_sub_pd(s, inf[j]), coef[j], inf[j]);
         s = _mm256_max_pd(_mm256_min_pd(s, one), zero);  // a fraction
         _mm256_storeu_pd(state, s);
-        _mm256_store_pd(powered + 4 * q, Power(s, k.power[q]));
+        _mm256_store_pd(powered + 4 * q, Power(s, power_of(q)));
       }
     }
-    __m256d g_sum = _mm256_loadu_pd(k.const_g + l0);
-    __m256d ge_sum = _mm256_loadu_pd(k.const_ge + l0);
-    for (uint32_t c = 0; c < k.gated; ++c) {
-      __m256d open = _mm256_load_pd(powered + 4 * k.first_gate[c]);
-      for (uint32_t q = k.first_gate[c] + 1; q < k.first_gate[c + 1]; ++q)
+    __m256d g_sum = _mm256_loadu_pd(const_g + l0);
+    __m256d ge_sum = _mm256_loadu_pd(const_ge + l0);
+    for (uint32_t c = 0; c < gated; ++c) {
+      const uint32_t begin = first_gate_of(c), end = first_gate_of(c + 1);
+      __m256d open = _mm256_load_pd(powered + 4 * begin);
+      for (uint32_t q = begin + 1; q < end; ++q)
         open = _mm256_mul_pd(open, _mm256_load_pd(powered + 4 * q));
       const std::size_t p = c * lanes + l0;
-      g_sum = _mm256_fmadd_pd(open, _mm256_loadu_pd(k.g_max + p), g_sum);
-      ge_sum = _mm256_fmadd_pd(open, _mm256_loadu_pd(k.g_e + p), ge_sum);
+      g_sum = _mm256_fmadd_pd(open, _mm256_loadu_pd(g_max + p), g_sum);
+      ge_sum = _mm256_fmadd_pd(open, _mm256_loadu_pd(g_e + p), ge_sum);
     }
-    _mm256_storeu_pd(k.g + l0, g_sum);
-    _mm256_storeu_pd(k.ge + l0, ge_sum);
+    if (k.contiguous && l0 + 4 <= num_cells) {
+      _mm256_storeu_pd(g_out + cells[0] + l0, g_sum);
+      _mm256_storeu_pd(ge_out + cells[0] + l0, ge_sum);
+      continue;
+    }
+    alignas(32) double g4[4], ge4[4];
+    _mm256_store_pd(g4, g_sum);
+    _mm256_store_pd(ge4, ge_sum);
+    for (std::size_t j = 0; j < 4 && l0 + j < num_cells; ++j) {
+      g_out[cells[l0 + j]] = g4[j];
+      ge_out[cells[l0 + j]] = ge4[j];
+    }
   }
 }
 
@@ -393,14 +437,13 @@ __attribute__((target("avx2,fma"))) void HhCellBatch::IndexGroupAvx2(
   }
 }
 
-void HhCellBatch::Step(std::span<const double> v_mv) noexcept {
+void HhCellBatch::Step(std::span<const double> v_mv, Sums out) noexcept {
   for (const Group& g : groups_) {
-    if (kernel_ != Kernel::kAvx2) {
+    if (kernel_ != Kernel::kAvx2 || g.gates == 0) {
       for (uint32_t lane = 0; lane < g.lanes; ++lane)
-        StepLane(g, lane, v_mv[cell_of_lane_[g.first_lane + lane]], false);
+        StepLane(g, lane, v_mv[cell_of_lane_[g.first_lane + lane]], false, out);
       continue;
     }
-    if (g.gates == 0) continue;  // constants only: sums never change
     IndexGroupAvx2(g, v_mv.data());
     const std::size_t params = g.first_param, l = g.first_lane;
     const GroupLanes k{g.rows.data()->x,
@@ -417,8 +460,11 @@ void HhCellBatch::Step(std::span<const double> v_mv) noexcept {
                        &g_e_[params],
                        &const_g_[l],
                        &const_ge_[l],
-                       &g_[l],
-                       &ge_[l],
+                       &cell_of_lane_[l],
+                       g.cells,
+                       g.contiguous,
+                       out.g.data(),
+                       out.ge.data(),
                        scratch_.data()->x};
     // One build per gate count up to eight: the blocks, gates and powers'
     // storage are then fixed, and the loop body is straight-line code.
@@ -454,36 +500,24 @@ void HhCellBatch::Step(std::span<const double> v_mv) noexcept {
   }
 }
 
-void HhCellBatch::AddConductances(std::span<double> g_sum,
-                                  std::span<double> ge_sum) const noexcept {
-  for (const Group& g : groups_) {
-    const double* g_lane = &g_[g.first_lane];
-    const double* ge_lane = &ge_[g.first_lane];
-    if (g.contiguous) {  // vectorizes
-      double* g_cell = &g_sum[g.first_cell];
-      double* ge_cell = &ge_sum[g.first_cell];
-      for (uint32_t lane = 0; lane < g.cells; ++lane) {
-        g_cell[lane] += g_lane[lane];
-        ge_cell[lane] += ge_lane[lane];
-      }
-      continue;
-    }
-    const uint32_t* cell = &cell_of_lane_[g.first_lane];
-    for (uint32_t lane = 0; lane < g.cells; ++lane) {
-      g_sum[cell[lane]] += g_lane[lane];
-      ge_sum[cell[lane]] += ge_lane[lane];
-    }
-  }
+std::vector<uint32_t> HhCellBatch::Cells() const {
+  std::vector<uint32_t> cells;
+  for (const Group& g : groups_)
+    cells.insert(cells.end(), &cell_of_lane_[g.first_lane],
+                 &cell_of_lane_[g.first_lane] + g.cells);
+  std::sort(cells.begin(), cells.end());
+  return cells;
 }
 
-void HhCellBatch::SetLive(uint32_t channel, double g_max_ns,
-                          double e_rev_mv) noexcept {
+void HhCellBatch::SetLive(uint32_t channel, double g_max_ns, double e_rev_mv,
+                          Sums out) noexcept {
   const ChannelAt& c = channel_at_[channel];
   const Group& g = groups_[c.group];
   const std::size_t p = ParamIndex(g, c.channel, c.lane);
   g_max_[p] = g_max_ns;
   g_e_[p] = g_max_ns * e_rev_mv;
-  SumsOfLane(g, c.lane);
+  ConstantsOfLane(g, c.lane);
+  SumsOfLane(g, c.lane, out);
 }
 
 }  // namespace dynclamp::rt

@@ -13,11 +13,11 @@
 // otherwise, same layout and results to rounding. Channels without gates
 // (leaks) are a constant per cell, summed only when they change. Each step
 // leaves every cell's channel sums G = sum g and GE = sum g E ready for the
-// next step's current, so the caller adds two numbers per cell instead of
-// visiting each channel.
+// next step's current, written straight into the caller's per-cell sums,
+// so the caller visits no channel.
 //
-// Threads: Build() is non-RT. Init(), Step(), AddConductances() and SetLive()
-// are RT-safe and belong to the thread that owns the batch.
+// Threads: Build() and Cells() are non-RT. Init(), Step() and SetLive() are
+// RT-safe and belong to the thread that owns the batch.
 #ifndef DYNCLAMP_RT_ENGINE_NETWORK_HH_CELL_BATCH_H_
 #define DYNCLAMP_RT_ENGINE_NETWORK_HH_CELL_BATCH_H_
 
@@ -54,16 +54,22 @@ class HhCellBatch {
   HhCellBatch(HhCellBatch&&) = default;
   HhCellBatch& operator=(HhCellBatch&&) = default;
 
-  // RT. Every gate to its steady state at the cells' V (indexed by cell).
-  void Init(std::span<const double> v_mv) noexcept;
-  // RT. Every gate one step at the cells' new V; channel sums refreshed.
-  void Step(std::span<const double> v_mv) noexcept;
-  // RT. g_sum[cell] += G, ge_sum[cell] += GE for every batched cell.
-  void AddConductances(std::span<double> g_sum,
-                       std::span<double> ge_sum) const noexcept;
+  // Where the batch writes its cells' sums: g[cell] = G, ge[cell] = GE
+  // (other cells are left alone).
+  struct Sums {
+    std::span<double> g, ge;
+  };
+  // RT. Every gate to its steady state at the cells' V (indexed by cell);
+  // the sums written.
+  void Init(std::span<const double> v_mv, Sums out) noexcept;
+  // RT. Every gate one step at the cells' new V; the sums written.
+  void Step(std::span<const double> v_mv, Sums out) noexcept;
   // RT. New g_max / E of channel `channel` (Build order); its cell's sums
-  // follow at once.
-  void SetLive(uint32_t channel, double g_max_ns, double e_rev_mv) noexcept;
+  // are written at once.
+  void SetLive(uint32_t channel, double g_max_ns, double e_rev_mv,
+               Sums out) noexcept;
+  // Non-RT. The batched cells, ascending.
+  std::vector<uint32_t> Cells() const;
 
   // Any thread once built (addresses are stable): the value of gate `gate`
   // of `channel`. RT: its open fraction prod x^p now.
@@ -108,8 +114,10 @@ class HhCellBatch {
     return g.first_param + std::size_t{channel} * g.lanes + lane;
   }
   // One lane: gates stepped (or set to steady state) at v, then its sums.
-  void StepLane(const Group& g, uint32_t lane, double v, bool steady) noexcept;
-  void SumsOfLane(const Group& g, uint32_t lane) noexcept;
+  void StepLane(const Group& g, uint32_t lane, double v, bool steady,
+                Sums out) noexcept;
+  void ConstantsOfLane(const Group& g, uint32_t lane) noexcept;
+  void SumsOfLane(const Group& g, uint32_t lane, Sums out) noexcept;
   // Rows and fractions of every lane of a group at the cells' V (AVX2).
   void IndexGroupAvx2(const Group& g, const double* v_mv) noexcept;
 
@@ -123,7 +131,6 @@ class HhCellBatch {
   std::vector<double> x_;            // gate values
   std::vector<double> g_max_, g_e_;  // per channel and lane: g_max, g_max E
   std::vector<double> const_g_, const_ge_;  // per lane: gateless channels
-  std::vector<double> g_, ge_;              // per lane: the sums
   std::vector<uint32_t> row_;   // per lane, this step: table row (AVX2)
   std::vector<double> frac_;    // per lane, this step: fraction (AVX2)
   std::vector<Block> scratch_;  // per gate: x^p of four cells (AVX2, > 8)

@@ -85,20 +85,19 @@ TEST_P(HhCellBatchTest, MatchesChannelsSteppedOneByOne) {
   EXPECT_EQ(batch.num_tables(), 3u);  // cells 0 and 3 share one
 
   std::vector<double> v = {-65, -70, -60, -65};
-  batch.Init(v);
-  for (Reference& r : refs_) HhChannel::InitGates(r.gates, r.state, v[r.cell]);
   std::vector<double> g(4), ge(4), g_ref(4), ge_ref(4);
+  batch.Init(v, {g, ge});
+  for (Reference& r : refs_) HhChannel::InitGates(r.gates, r.state, v[r.cell]);
   for (int step = 0; step < 2000; ++step) {
     // V sweeps the physiological range and beyond the table's edges.
     for (int c = 0; c < 4; ++c)
       v[c] = -60 + 120 * std::sin(0.003 * step + c) - 20 * c;
-    batch.Step(v);
+    std::fill(g.begin(), g.end(), std::nan(""));  // every cell is written
+    std::fill(ge.begin(), ge.end(), std::nan(""));
+    batch.Step(v, {g, ge});
     for (Reference& r : refs_)
       HhChannel::StepGates(Integrator::kExpEuler, kDt, r.gates, r.state,
                            v[r.cell]);
-    std::fill(g.begin(), g.end(), 0.0);
-    std::fill(ge.begin(), ge.end(), 0.0);
-    batch.AddConductances(g, ge);
     ReferenceSums(g_ref, ge_ref);
     for (int c = 0; c < 4; ++c) {
       ASSERT_NEAR(g[c], g_ref[c], 1e-9 * (1 + g_ref[c])) << "step " << step;
@@ -114,19 +113,16 @@ TEST_P(HhCellBatchTest, LiveChangesReachTheSumsAtOnce) {
   Add(5, "hh_na");
   Add(5, "hh_k");
   HhCellBatch batch = *HhCellBatch::Build(specs_, GetParam());
-  std::vector<double> v(6, -30.0), g(6), ge(6);
-  batch.Init(v);
-  batch.AddConductances(g, ge);
+  std::vector<double> v(6, -30.0), g(6, 7.0), ge(6, 7.0);
+  batch.Init(v, {g, ge});
   const double open_na = batch.OpenFraction(0);
   const double open_k = batch.OpenFraction(1);
   EXPECT_NEAR(g[5], refs_[0].g_max * open_na + refs_[1].g_max * open_k, 1e-9);
-  batch.SetLive(0, 0.0, 50.0);  // Na off
-  std::fill(g.begin(), g.end(), 0.0);
-  std::fill(ge.begin(), ge.end(), 0.0);
-  batch.AddConductances(g, ge);
+  batch.SetLive(0, 0.0, 50.0, {g, ge});  // Na off
   EXPECT_NEAR(g[5], refs_[1].g_max * open_k, 1e-9);
   EXPECT_NEAR(ge[5], refs_[1].g_max * open_k * refs_[1].e_rev, 1e-6);
-  EXPECT_EQ(g[0], 0.0);  // cells without channels are untouched
+  for (int c = 0; c < 5; ++c)
+    EXPECT_EQ(g[c], 7.0) << "cells without channels are untouched";
 }
 
 // Constant conductances on model cells join the batch as channels without
@@ -148,16 +144,15 @@ TEST_P(HhCellBatchTest, GatelessChannelsAddTheirConductance) {
   EXPECT_EQ(batch.num_cells(), 5u);
   std::vector<double> v = {-65, -60, -55, -50, -45}, g(5), ge(5);
   std::vector<double> g_ref(5), ge_ref(5);
-  batch.Init(v);
+  batch.Init(v, {g, ge});
   for (Reference& r : refs_) HhChannel::InitGates(r.gates, r.state, v[r.cell]);
   for (int step = 0; step < 100; ++step) {
     v[0] = -65 + 80 * std::sin(0.05 * step);
-    batch.Step(v);
+    batch.Step(v, {g, ge});
     for (Reference& r : refs_)
       HhChannel::StepGates(Integrator::kExpEuler, kDt, r.gates, r.state,
                            v[r.cell]);
   }
-  batch.AddConductances(g, ge);
   ReferenceSums(g_ref, ge_ref);
   EXPECT_NEAR(g[0], g_ref[0] + 3.0, 1e-9 * (1 + g_ref[0]));
   EXPECT_NEAR(ge[0], ge_ref[0] - 3.0 * 54.0, 1e-9 * (1 + std::abs(ge_ref[0])));
@@ -166,10 +161,7 @@ TEST_P(HhCellBatchTest, GatelessChannelsAddTheirConductance) {
     EXPECT_DOUBLE_EQ(ge[c], -3.0 * 54.0) << "cell " << c;
   }
   EXPECT_EQ(batch.OpenFraction(2), 1.0);  // the first gateless channel
-  batch.SetLive(3, 1.0, 0.0);               // cell 1's leak
-  std::fill(g.begin(), g.end(), 0.0);
-  std::fill(ge.begin(), ge.end(), 0.0);
-  batch.AddConductances(g, ge);
+  batch.SetLive(3, 1.0, 0.0, {g, ge});    // cell 1's leak
   EXPECT_EQ(g[1], 1.0);
   EXPECT_EQ(ge[1], 0.0);
   EXPECT_EQ(g[2], 3.0);
