@@ -77,20 +77,24 @@ TEST_P(HhCellBatchTest, MatchesChannelsSteppedOneByOne) {
   Add(2, "hh_na", 2.0);
   Add(3, "hh_na");
   Add(3, "hh_k");
+  // More than eight gates (11): the kernel built for any count.
+  for (const char* preset :
+       {"hh_na", "hh_k", "ca1_na", "ca1_kdr", "ca1_ka", "hh_na"})
+    Add(4, preset, 0.5);
   absl::StatusOr<HhCellBatch> built = HhCellBatch::Build(specs_, GetParam());
   ASSERT_TRUE(built.ok()) << built.status();
   HhCellBatch& batch = *built;
   if (batch.kernel() != GetParam()) GTEST_SKIP() << "no AVX2 on this CPU";
-  EXPECT_EQ(batch.num_cells(), 4u);
-  EXPECT_EQ(batch.num_tables(), 3u);  // cells 0 and 3 share one
+  EXPECT_EQ(batch.num_cells(), 5u);
+  EXPECT_EQ(batch.num_tables(), 4u);  // cells 0 and 3 share one
 
-  std::vector<double> v = {-65, -70, -60, -65};
-  std::vector<double> g(4), ge(4), g_ref(4), ge_ref(4);
+  std::vector<double> v = {-65, -70, -60, -65, -55};
+  std::vector<double> g(5), ge(5), g_ref(5), ge_ref(5);
   batch.Init(v, {g, ge});
   for (Reference& r : refs_) HhChannel::InitGates(r.gates, r.state, v[r.cell]);
   for (int step = 0; step < 2000; ++step) {
     // V sweeps the physiological range and beyond the table's edges.
-    for (int c = 0; c < 4; ++c)
+    for (int c = 0; c < 5; ++c)
       v[c] = -60 + 120 * std::sin(0.003 * step + c) - 20 * c;
     std::fill(g.begin(), g.end(), std::nan(""));  // every cell is written
     std::fill(ge.begin(), ge.end(), std::nan(""));
@@ -99,7 +103,7 @@ TEST_P(HhCellBatchTest, MatchesChannelsSteppedOneByOne) {
       HhChannel::StepGates(Integrator::kExpEuler, kDt, r.gates, r.state,
                            v[r.cell]);
     ReferenceSums(g_ref, ge_ref);
-    for (int c = 0; c < 4; ++c) {
+    for (int c = 0; c < 5; ++c) {
       ASSERT_NEAR(g[c], g_ref[c], 1e-9 * (1 + g_ref[c])) << "step " << step;
       ASSERT_NEAR(ge[c], ge_ref[c], 1e-9 * (1 + std::abs(ge_ref[c])));
     }
