@@ -584,7 +584,7 @@ absl::Status ModelSet::Build(
   for (ConnectionRuntime& c : connections_) {
     if (c.target.kind != TargetRef::Kind::kSynapse) continue;
     const SynapseRuntime& sy = synapses_[c.target.index];
-    c.lane = pools_.LaneOf(sy.pool);
+    if (sy.params.kind == SynapseKind::kExp) c.lane = pools_.LaneOf(sy.pool);
     c.e_rev_mv = sy.params.e_rev_mv;
     c.tau_ms = sy.params.tau_ms;
   }
