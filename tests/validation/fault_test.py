@@ -223,7 +223,7 @@ class MisbehavingClientsTest(unittest.TestCase):
                             allowed = re.search(
                                 r"Cpus_allowed_list:\s*(\S+)",
                                 f.read()).group(1)
-                    except FileNotFoundError:
+                    except (FileNotFoundError, ProcessLookupError):
                         continue  # a thread that has just ended
                     if allowed == str(cpus[-1]) or \
                             str(cpus[-1]) in allowed.replace("-", ","):
