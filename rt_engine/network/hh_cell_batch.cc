@@ -178,16 +178,22 @@ void HhCellBatch::ConstantsOfLane(const Group& g, uint32_t lane) noexcept {
   }
 }
 
-void HhCellBatch::SumsOfLane(const Group& g, uint32_t lane, Sums out) noexcept {
-  if (lane >= g.cells) return;  // padding
+double HhCellBatch::OpenOf(const Group& g, uint32_t channel,
+                           uint32_t lane) const noexcept {
   const uint32_t* first_gate = &channel_first_gate_[g.first_channel];
   const uint8_t* power = &gate_power_[g.first_gate];
+  double open = 1;
+  for (uint32_t q = first_gate[channel]; q < first_gate[channel + 1]; ++q)
+    open *= IntPow(x_[g.first_x + std::size_t{q} * g.lanes + lane], power[q]);
+  return open;
+}
+
+void HhCellBatch::SumsOfLane(const Group& g, uint32_t lane, Sums out) noexcept {
+  if (lane >= g.cells) return;  // padding
   const std::size_t l = g.first_lane + lane;
   double g_sum = const_g_[l], ge_sum = const_ge_[l];
   for (uint32_t c = 0; c < g.gated; ++c) {
-    double open = 1;
-    for (uint32_t q = first_gate[c]; q < first_gate[c + 1]; ++q)
-      open *= IntPow(x_[g.first_x + std::size_t{q} * g.lanes + lane], power[q]);
+    const double open = OpenOf(g, c, lane);
     g_sum += open * g_max_[ParamIndex(g, c, lane)];
     ge_sum += open * g_e_[ParamIndex(g, c, lane)];
   }
@@ -197,13 +203,7 @@ void HhCellBatch::SumsOfLane(const Group& g, uint32_t lane, Sums out) noexcept {
 
 double HhCellBatch::OpenFraction(uint32_t channel) const noexcept {
   const ChannelAt& c = channel_at_[channel];
-  const Group& g = groups_[c.group];
-  const uint32_t* first_gate = &channel_first_gate_[g.first_channel];
-  const uint8_t* power = &gate_power_[g.first_gate];
-  double open = 1;
-  for (uint32_t q = first_gate[c.channel]; q < first_gate[c.channel + 1]; ++q)
-    open *= IntPow(x_[g.first_x + std::size_t{q} * g.lanes + c.lane], power[q]);
-  return open;
+  return OpenOf(groups_[c.group], c.channel, c.lane);
 }
 
 void HhCellBatch::StepLane(const Group& g, uint32_t lane, double v, bool steady,
@@ -468,35 +468,11 @@ void HhCellBatch::Step(std::span<const double> v_mv, Sums out) noexcept {
                        scratch_.data()->x};
     // One build per gate count up to eight: the blocks, gates and powers'
     // storage are then fixed, and the loop body is straight-line code.
-    switch (g.gates) {
-      case 1:
-        StepGroupAvx2<1>(k);
-        break;
-      case 2:
-        StepGroupAvx2<2>(k);
-        break;
-      case 3:
-        StepGroupAvx2<3>(k);
-        break;
-      case 4:
-        StepGroupAvx2<4>(k);
-        break;
-      case 5:
-        StepGroupAvx2<5>(k);
-        break;
-      case 6:
-        StepGroupAvx2<6>(k);
-        break;
-      case 7:
-        StepGroupAvx2<7>(k);
-        break;
-      case 8:
-        StepGroupAvx2<8>(k);
-        break;
-      default:
-        StepGroupAvx2<0>(k);
-        break;
-    }
+    static constexpr void (*kKernels[])(const GroupLanes&) noexcept = {
+        StepGroupAvx2<0>, StepGroupAvx2<1>, StepGroupAvx2<2>,
+        StepGroupAvx2<3>, StepGroupAvx2<4>, StepGroupAvx2<5>,
+        StepGroupAvx2<6>, StepGroupAvx2<7>, StepGroupAvx2<8>};
+    kKernels[g.gates < std::size(kKernels) ? g.gates : 0](k);
   }
 }
 

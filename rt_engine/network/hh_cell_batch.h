@@ -118,6 +118,8 @@ class HhCellBatch {
                 Sums out) noexcept;
   void ConstantsOfLane(const Group& g, uint32_t lane) noexcept;
   void SumsOfLane(const Group& g, uint32_t lane, Sums out) noexcept;
+  // prod x^p of a group channel's gates in one lane.
+  double OpenOf(const Group& g, uint32_t channel, uint32_t lane) const noexcept;
   // Rows and fractions of every lane of a group at the cells' V (AVX2).
   void IndexGroupAvx2(const Group& g, const double* v_mv) noexcept;
 
