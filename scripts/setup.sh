@@ -14,6 +14,11 @@ packages=(
   prometheus-cpp-dev prometheus rt-tests libcomedi-dev
   python3 python3-neuron neuron-dev python3-numpy python3-matplotlib
   libssl-dev openssl clang libclang-rt-14-dev
+  python3-grpcio python3-protobuf python3-yaml
+  # ../shared/reference/nwb-tools/nwb-check (pynwb and the NWB Inspector)
+  python3-hdmf python3-pandas python3-ruamel.yaml python3-scipy
+  python3-dateutil python3-natsort python3-click python3-tqdm
+  python3-isodate python3-jsonschema
 )
 missing=()
 for p in "${packages[@]}"; do

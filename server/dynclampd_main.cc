@@ -29,6 +29,7 @@
 #include "clients/cpp/spec_file.h"
 #include "rt_engine/termination.h"
 #include "server/admin_service.h"
+#include "server/session_metadata.h"
 #include "server/auth/access.h"
 #include "server/auth/token_store.h"
 #include "server/fidelity_service.h"
@@ -130,6 +131,11 @@ ABSL_FLAG(std::string, queue_on_failure, "continue",
 ABSL_FLAG(bool, queue_resume, false,
           "start the queue when the daemon starts (otherwise it waits for "
           "'dynclamp queue start')");
+ABSL_FLAG(std::string, session_file, "",
+          "session metadata every recording carries unless a protocol or "
+          "run says otherwise (YAML/JSON, dynclamp.v1.Session: subject, "
+          "experimenter, institution, lab, keywords, slice, cells; see "
+          "examples/session.yaml)");
 ABSL_FLAG(std::string, port_file, "",
           "write the port actually bound here (useful with port 0)");
 
@@ -420,6 +426,30 @@ int main(int argc, char** argv) {
       options.sim.clock == dynclamp::rt::SimRigConfig::Clock::kNominal;
   options.max_consecutive_overruns =
       overruns >= 0 ? overruns : (nominal_sim ? 0 : 100);
+
+  // Session defaults: on the simulated rig a subject that says it is no
+  // animal; then the lab's file.
+  if (!rig.comedi) {
+    std::vector<std::string> described;
+    for (std::size_t i = 0; i < cells.size(); ++i)
+      described.push_back(
+          absl::StrCat(rig.daq.channels[i].name, ": ", cells[i]));
+    *options.session_defaults.mutable_subject() =
+        dynclamp::server::SimulatedSubject(described);
+    options.session_defaults.add_keywords("dynamic clamp");
+    options.session_defaults.add_keywords("simulated rig");
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_session_file);
+      !path.empty()) {
+    auto text = dynclamp::client::ReadTextFile(path);
+    if (!text.ok()) return Fail(text.status());
+    dynclamp::v1::Session file;
+    if (auto s = dynclamp::client::ParseYamlMessage(*text, path, file); !s.ok())
+      return Fail(s);
+    if (auto s = dynclamp::server::CheckSession(file, path); !s.ok())
+      return Fail(s);
+    dynclamp::server::OverlaySession(file, options.session_defaults);
+  }
 
   std::error_code ec;
   std::filesystem::create_directories(absl::GetFlag(FLAGS_data_dir), ec);

@@ -58,7 +58,7 @@ grpc::Status ModelServiceImpl::LoadSpec(grpc::ServerContext* ctx,
                                         const v1::LoadSpecRequest* req,
                                         v1::LoadSpecResponse* out) {
   DYNCLAMP_CHANGE(ctx)
-  return Assign(inst_.LoadSpec(req->spec()), out);
+  return Assign(inst_.LoadSpec(req->spec(), req->spec_source()), out);
 }
 
 grpc::Status ModelServiceImpl::GetLoadedSpec(grpc::ServerContext* ctx,

@@ -11,6 +11,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "rt_engine/clock.h"
 #include "server/protocol_lowering.h"
+#include "server/session_metadata.h"
 #include "server/spec_lowering.h"
 
 namespace dynclamp::server {
@@ -29,6 +30,17 @@ v1::Quantiles ToQuantiles(const rt::HistogramSnapshot& s) {
   q.set_p999_us(s.Quantile(0.999) / 1e3);
   q.set_max_us(s.max_ns / 1e3);
   return q;
+}
+
+// A message as the user could have written it: JSON with the .proto's
+// field names.
+std::string ProtoJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
 }
 
 std::vector<std::string> SignalNames(const std::vector<rt::SignalInfo>& s) {
@@ -188,18 +200,18 @@ absl::StatusOr<v1::ValidateSpecResponse> Instrument::ValidateSpec(
 }
 
 absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpec(
-    const v1::Spec& spec) {
+    const v1::Spec& spec, const std::string& source) {
   absl::MutexLock lock(&mu_);
   if (RunActiveLocked() && run_.timeline_id != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "spec: run ", run_.id, " is playing protocol '", run_.protocol_name,
         "'; load a new spec after it (or abort it)"));
   }
-  return LoadSpecLocked(spec);
+  return LoadSpecLocked(spec, source);
 }
 
 absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpecLocked(
-    const v1::Spec& spec) {
+    const v1::Spec& spec, const std::string& source) {
   if (absl::Status s = CheckSpecLimits(spec, Limits()); !s.ok()) return s;
   absl::StatusOr<rt::ModelSetSpec> lowered = LowerSpec(spec, CellNamesLocked());
   if (!lowered.ok()) return lowered.status();
@@ -208,6 +220,7 @@ absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpecLocked(
   loaded_.Clear();
   loaded_.set_generation(*gen);
   *loaded_.mutable_spec() = spec;
+  loaded_.set_spec_source(source.empty() ? ProtoJson(spec) : source);
   v1::LoadSpecResponse r;
   r.set_generation(*gen);
   absl::StatusOr<rt::FrameLayout> layout = core_->engine->LayoutFor(*gen);
@@ -349,6 +362,11 @@ v1::Run Instrument::RunLocked() const {
   }
   r.set_error(run_.error);
   *r.mutable_fidelity() = run_.fidelity;
+  if (run_.timeline_id != 0) {
+    *r.mutable_session() = run_.session;
+    for (const std::string& m : MissingForDandi(run_.session))
+      r.add_session_missing(m);
+  }
   return r;
 }
 
@@ -537,6 +555,16 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
   absl::StatusOr<rt::ProtocolSpec> lowered = LowerProtocol(request.protocol());
   if (!lowered.ok()) return lowered.status();
+  for (const auto& [given, path] :
+       {std::pair{&request.protocol().session(), "protocol.session"},
+        {&request.session(), "session"}}) {
+    if (absl::Status s = CheckSession(*given, path); !s.ok()) return s;
+  }
+  v1::Session metadata = options_.session_defaults;
+  if (!request.protocol().description().empty())
+    metadata.set_experiment_description(request.protocol().description());
+  OverlaySession(request.protocol().session(), metadata);
+  OverlaySession(request.session(), metadata);
   // With a spec, compile against it and resolve what to record before
   // loading it: a bad protocol or record list leaves the loaded spec alone.
   const std::vector<std::string> cells = CellNamesLocked();
@@ -603,7 +631,9 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
         " (--max_recorded_signals); name fewer in 'record'"));
   }
   if (request.has_spec()) {
-    if (auto r = LoadSpecLocked(request.spec()); !r.ok()) return r.status();
+    if (auto r = LoadSpecLocked(request.spec(), request.spec_source());
+        !r.ok())
+      return r.status();
   }
   const uint32_t generation = loaded_.generation();
 
@@ -633,22 +663,40 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
           : request.protocol().description();
   session.start_time = now;
   session.protocol_name = lowered->name;
-  std::string json;
-  google::protobuf::util::MessageToJsonString(request.protocol(), &json);
-  session.protocol_text =
-      request.protocol_source().empty() ? json : request.protocol_source();
-  if (generation > 0) {
-    std::string spec_json;
-    google::protobuf::util::MessageToJsonString(loaded_.spec(), &spec_json);
-    session.spec_text =
-        request.spec_source().empty() ? spec_json : request.spec_source();
-  }
+  session.protocol_text = request.protocol_source().empty()
+                              ? ProtoJson(request.protocol())
+                              : request.protocol_source();
+  if (generation > 0) session.spec_text = loaded_.spec_source();
   session.rig_text = options_.rig_file_text.empty()
                          ? core_->rig->Describe()
                          : absl::StrCat(core_->rig->Describe(), "\nrig file:\n",
                                         options_.rig_file_text);
   session.version = options_.version;
   session.cells = cells;
+  session.metadata = metadata;
+  for (const rt::DaqChannelConfig& ch : core_->rig->config().channels) {
+    // The ADC sees 1 V per input_gain mV of membrane potential; the DAC's
+    // 1 V injects output_gain pA.
+    session.recording_gain_v_per_v.push_back(1e3 / ch.input_gain_mv_per_v);
+    session.stimulus_gain_v_per_a.push_back(1e12 / ch.output_gain_pa_per_v);
+  }
+  for (const rt::SweepSpec& sweep : lowered->sweeps) {
+    NwbSession::SweepInfo info;
+    info.name = sweep.name;
+    info.family = sweep.family;
+    info.titrated_parameter = sweep.titrated_parameter;
+    info.titrated_value = sweep.titrated_value;
+    info.amplitude_pa.assign(cells.size(), 0.0);
+    for (const rt::StimulusSpec& st : sweep.stimuli) {
+      const auto cell = std::find(cells.begin(), cells.end(), st.cell);
+      if (cell == cells.end()) continue;
+      double& amplitude = info.amplitude_pa[cell - cells.begin()];
+      for (const double level : rt::EpochLevels(st)) {
+        if (std::abs(level) > std::abs(amplitude)) amplitude = level;
+      }
+    }
+    session.sweeps.push_back(std::move(info));
+  }
   session.rate_hz = 1e9 / static_cast<double>(options_.period_ns);
   absl::StatusOr<std::unique_ptr<Recorder>> recorder =
       Recorder::Start(std::move(rc));
@@ -659,6 +707,7 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
 
   run_ = RunRecord{};
   run_.protocol_name = lowered->name;
+  run_.session = std::move(metadata);
   run_.nwb_path = (*recorder)->path();
   run_.sweeps_total = static_cast<uint32_t>((*timeline)->sweeps_to_play());
   run_.recorder = *std::move(recorder);

@@ -58,6 +58,9 @@ struct InstrumentOptions {
   rt::TimelineLimits timeline;
   absl::Duration recorder_flush = absl::Milliseconds(500);
   TimingQc qc;  // defaults; a protocol's own thresholds replace them
+  // Session metadata for recordings; a protocol's and a request's own
+  // fields replace these (server/session_metadata.h).
+  v1::Session session_defaults;
   // Spec sizes, recorded signals and subscribers; null: the defaults.
   const LimitsStore* limits = nullptr;
 };
@@ -96,7 +99,10 @@ class Instrument {
   // ---- models ----
   absl::StatusOr<v1::ValidateSpecResponse> ValidateSpec(const v1::Spec& spec)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<v1::LoadSpecResponse> LoadSpec(const v1::Spec& spec)
+  // `source`: the file as the user wrote it (stored in later recordings);
+  // empty: the spec is kept as JSON.
+  absl::StatusOr<v1::LoadSpecResponse> LoadSpec(const v1::Spec& spec,
+                                                const std::string& source = "")
       ABSL_LOCKS_EXCLUDED(mu_);
   v1::LoadedSpec GetLoadedSpec() const ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status SetParameter(const std::string& name, double value)
@@ -173,6 +179,7 @@ class Instrument {
     std::string error;
     bool ending = false;  // EndRunLocked() under way
     v1::Fidelity fidelity;
+    v1::Session session;  // as recorded
   };
 
   explicit Instrument(InstrumentOptions options);
@@ -186,7 +193,8 @@ class Instrument {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartLoopLocked(double duration_s)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<v1::LoadSpecResponse> LoadSpecLocked(const v1::Spec& spec)
+  absl::StatusOr<v1::LoadSpecResponse> LoadSpecLocked(
+      const v1::Spec& spec, const std::string& source)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The loop is stopped: lets the recorder take the last frames, closes the
   // file, keeps the sweeps' summaries.

@@ -134,6 +134,7 @@ absl::Status ExpandFiCurve(const v1::FiCurve& fi, rt::ProtocolSpec& out) {
                  HoldMs(fi.post_s(), fi.holding_pa())};
     rt::SweepSpec sweep;
     sweep.name = absl::StrFormat("%g pA", amplitude);
+    sweep.family = "fi_curve";
     sweep.stimuli = {st};
     out.sweeps.push_back(std::move(sweep));
   }
@@ -161,6 +162,9 @@ absl::Status ExpandTitration(const v1::Titration& t, rt::ProtocolSpec& out) {
       return Bad(absl::StrCat(p, ".values[", k, "]"), "must be finite");
     rt::SweepSpec sweep = *base;
     sweep.name = absl::StrFormat("%s = %g", t.parameter(), t.values(k));
+    sweep.family = "titration";
+    sweep.titrated_parameter = t.parameter();
+    sweep.titrated_value = t.values(k);
     rt::StimulusSpec held;
     held.parameter = t.parameter();
     rt::EpochSpec e;
@@ -192,6 +196,7 @@ absl::Status ExpandTestPulse(const v1::TestPulse& tp, rt::ProtocolSpec& out) {
                  HoldMs(tp.baseline_s(), 0)};
     rt::SweepSpec sweep;
     sweep.name = absl::StrCat("test pulse ", k + 1);
+    sweep.family = "test_pulse";
     sweep.stimuli = {st};
     out.sweeps.push_back(std::move(sweep));
   }

@@ -354,9 +354,10 @@ int Validate(const Globals& g, const std::string& file) {
 }
 
 int Load(const Globals& g, const std::string& file) {
-  const v1::Spec spec = OrDie("load", dynclamp::client::ReadSpecFile(file));
+  const std::string text = OrDie("load", dynclamp::client::ReadTextFile(file));
+  const v1::Spec spec = OrDie("load", dynclamp::client::ParseSpec(text, file));
   auto client = ConnectOrDie(g, "load");
-  const auto r = OrDie("load", client->LoadSpec(spec));
+  const auto r = OrDie("load", client->LoadSpec(spec, text));
   std::printf("loaded %s as generation %u; signals: %s\n", file.c_str(),
               r.generation(), absl::StrJoin(r.signals(), ", ").c_str());
   return 0;
@@ -405,26 +406,81 @@ int Start(const Globals& g, double duration_s, bool wait) {
   return 0;
 }
 
-int RunProtocolFile(const Globals& g, const std::string& protocol_path,
-                    const std::string& spec_path, bool wait) {
+// The protocol file, and the spec and session files if given, as a run
+// request that carries each file as written.
+v1::RunProtocolRequest ReadRunRequest(const std::string& verb,
+                                      const std::string& protocol_path,
+                                      const std::string& spec_path,
+                                      const std::string& session_path) {
   v1::RunProtocolRequest request;
   request.set_protocol_source(
-      OrDie("run", dynclamp::client::ReadTextFile(protocol_path)));
+      OrDie(verb, dynclamp::client::ReadTextFile(protocol_path)));
   *request.mutable_protocol() =
-      OrDie("run", dynclamp::client::ParseProtocol(request.protocol_source(),
-                                                   protocol_path));
+      OrDie(verb, dynclamp::client::ParseProtocol(request.protocol_source(),
+                                                  protocol_path));
   if (!spec_path.empty()) {
     request.set_spec_source(
-        OrDie("run", dynclamp::client::ReadTextFile(spec_path)));
+        OrDie(verb, dynclamp::client::ReadTextFile(spec_path)));
     *request.mutable_spec() = OrDie(
-        "run", dynclamp::client::ParseSpec(request.spec_source(), spec_path));
+        verb, dynclamp::client::ParseSpec(request.spec_source(), spec_path));
   }
+  if (!session_path.empty()) {
+    const std::string text =
+        OrDie(verb, dynclamp::client::ReadTextFile(session_path));
+    if (absl::Status s = dynclamp::client::ParseYamlMessage(
+            text, session_path, *request.mutable_session());
+        !s.ok())
+      Die(verb, s);
+  }
+  return request;
+}
+
+std::string OrNone(const std::string& s) {
+  return s.empty() ? "(not given)" : s;
+}
+
+// What the recording will say about the session, and what the DANDI
+// archive would miss.
+void PrintSession(const v1::Run& run) {
+  const v1::Session& m = run.session();
+  const v1::Subject& s = m.subject();
+  std::printf("session: experimenter %s; institution %s; lab %s\n",
+              OrNone(absl::StrJoin(m.experimenter(), "; ")).c_str(),
+              OrNone(m.institution()).c_str(), OrNone(m.lab()).c_str());
+  std::printf("  subject %s: species %s, age %s, sex %s\n",
+              OrNone(s.subject_id()).c_str(), OrNone(s.species()).c_str(),
+              OrNone(s.age()).c_str(), OrNone(s.sex()).c_str());
+  if (!s.description().empty())
+    std::printf("  subject: %s\n", s.description().c_str());
+  if (!m.keywords().empty())
+    std::printf("  keywords: %s\n", absl::StrJoin(m.keywords(), ", ").c_str());
+  if (!m.slice().empty()) std::printf("  slice: %s\n", m.slice().c_str());
+  for (const v1::CellInfo& c : m.cells()) {
+    std::printf("  %s: %s%s%s\n", c.cell().c_str(),
+                c.cell_description().c_str(),
+                c.location().empty() ? "" : ", ", c.location().c_str());
+  }
+  if (!run.session_missing().empty()) {
+    std::printf(
+        "  WARNING: the DANDI archive will refuse this file: no %s (give "
+        "them in --session FILE, the protocol's session, or dynclampd "
+        "--session_file)\n",
+        absl::StrJoin(run.session_missing(), ", ").c_str());
+  }
+}
+
+int RunProtocolFile(const Globals& g, const std::string& protocol_path,
+                    const std::string& spec_path,
+                    const std::string& session_path, bool wait) {
+  const v1::RunProtocolRequest request =
+      ReadRunRequest("run", protocol_path, spec_path, session_path);
   auto client = ConnectOrDie(g, "run");
   const v1::Run run = OrDie("run", client->RunProtocol(request));
   std::printf("run %lu: protocol %s, %u sweeps, recording to %s\n",
               static_cast<unsigned long>(run.run_id()),
               run.protocol_name().c_str(), run.sweeps_total(),
               run.nwb_path().c_str());
+  PrintSession(run);
   std::fflush(stdout);
   if (!wait) return 0;
   const absl::Status s = client->WatchRun([&](const v1::Run& r) {
@@ -494,7 +550,7 @@ v1::Position ParsePosition(const std::string& text) {
 
 struct QueueArgs {
   std::string verb;  // the subcommand
-  std::string protocol, spec, position, request_id;
+  std::string protocol, spec, session, position, request_id;
   uint64_t id = 0;
   bool now = false;
   uint32_t limit = 20;
@@ -507,17 +563,7 @@ int QueueVerb(const Globals& g, const QueueArgs& a) {
     v1::AddItemRequest r;
     r.set_request_id(a.request_id);
     *r.mutable_position() = ParsePosition(a.position);
-    v1::RunProtocolRequest* run = r.mutable_run();
-    run->set_protocol_source(
-        OrDie(verb, dynclamp::client::ReadTextFile(a.protocol)));
-    *run->mutable_protocol() = OrDie(
-        verb,
-        dynclamp::client::ParseProtocol(run->protocol_source(), a.protocol));
-    if (!a.spec.empty()) {
-      run->set_spec_source(OrDie(verb, dynclamp::client::ReadTextFile(a.spec)));
-      *run->mutable_spec() =
-          OrDie(verb, dynclamp::client::ParseSpec(run->spec_source(), a.spec));
-    }
+    *r.mutable_run() = ReadRunRequest(verb, a.protocol, a.spec, a.session);
     const v1::QueueItem item = OrDie(verb, client->AddQueueItem(r));
     std::printf("item %lu queued at position %u\n",
                 static_cast<unsigned long>(item.id()), item.position());
@@ -792,12 +838,15 @@ int main(int argc, char** argv) {
   stream->add_option("-o,--output", out, "write to FILE (progress on stderr)");
   auto* health =
       app.add_subcommand("health", "the daemon's gRPC health status");
-  std::string protocol_file, spec_file;
+  std::string protocol_file, spec_file, session_file;
   auto* run = app.add_subcommand(
       "run", "play a protocol file and record it (NWB under the data dir)");
   run->add_option("PROTOCOL", protocol_file, "YAML or JSON protocol")
       ->required();
   run->add_option("--spec", spec_file, "load this spec first");
+  run->add_option("--session", session_file,
+                  "session metadata (YAML/JSON: subject, experimenter, ...; "
+                  "see examples/session.yaml)");
   run->add_flag("--wait", wait,
                 "wait for the end; print the file and each sweep's timing");
   auto* pause =
@@ -813,6 +862,8 @@ int main(int argc, char** argv) {
   q_add->add_option("PROTOCOL", qa.protocol, "YAML or JSON protocol")
       ->required();
   q_add->add_option("--spec", qa.spec, "load this spec before it runs");
+  q_add->add_option("--session", qa.session,
+                    "session metadata (YAML/JSON) for its recording");
   q_add->add_option("--position", qa.position,
                     "back (default), front, before:ID or after:ID");
   q_add->add_option("--request-id", qa.request_id,
@@ -932,7 +983,8 @@ int main(int argc, char** argv) {
   if (*watch) return Watch(g);
   if (*stream)
     return Stream(g, stream_signals, decimate, stream_duration, format, out);
-  if (*run) return RunProtocolFile(g, protocol_file, spec_file, wait);
+  if (*run)
+    return RunProtocolFile(g, protocol_file, spec_file, session_file, wait);
   if (*queue) {
     qa.verb = queue->get_subcommands().front()->get_name();
     return QueueVerb(g, qa);

@@ -182,9 +182,11 @@ absl::StatusOr<v1::Rig> Client::GetRig(){
   *request.mutable_spec() = spec;
   DYNCLAMP_UNARY(models_, ValidateSpec, request, v1::ValidateSpecResponse)
 }
-absl::StatusOr<v1::LoadSpecResponse> Client::LoadSpec(const v1::Spec& spec) {
+absl::StatusOr<v1::LoadSpecResponse> Client::LoadSpec(
+    const v1::Spec& spec, const std::string& source) {
   v1::LoadSpecRequest request;
   *request.mutable_spec() = spec;
+  request.set_spec_source(source);
   DYNCLAMP_UNARY(models_, LoadSpec, request, v1::LoadSpecResponse)
 }
 absl::StatusOr<v1::LoadedSpec> Client::GetLoadedSpec(){DYNCLAMP_UNARY(

@@ -59,7 +59,9 @@ class Client {
       const v1::ConfigureChannelsRequest& request);
   absl::StatusOr<v1::ListMechanismsResponse> ListMechanisms();
   absl::StatusOr<v1::ValidateSpecResponse> ValidateSpec(const v1::Spec& spec);
-  absl::StatusOr<v1::LoadSpecResponse> LoadSpec(const v1::Spec& spec);
+  // `source`: the file as written, stored in later recordings.
+  absl::StatusOr<v1::LoadSpecResponse> LoadSpec(const v1::Spec& spec,
+                                                const std::string& source = "");
   absl::StatusOr<v1::LoadedSpec> GetLoadedSpec();
   absl::Status SetParameter(const std::string& name, double value);
   absl::StatusOr<v1::ListSignalsResponse> ListSignals();

@@ -12,6 +12,29 @@
 #include "rt_engine/random.h"
 
 namespace dynclamp::rt {
+
+std::vector<double> EpochLevels(const StimulusSpec& stimulus) {
+  std::vector<double> levels;
+  for (const EpochSpec& e : stimulus.epochs) {
+    switch (e.shape) {
+      case EpochSpec::Shape::kHold:
+      case EpochSpec::Shape::kNoise:
+        levels.push_back(e.level);
+        break;
+      case EpochSpec::Shape::kRamp:
+        levels.push_back(e.level);
+        levels.push_back(e.level_end);
+        break;
+      case EpochSpec::Shape::kSine:
+        levels.push_back(e.level + e.amplitude);
+        levels.push_back(e.level - e.amplitude);
+        break;
+      case EpochSpec::Shape::kWait:
+        break;
+    }
+  }
+  return levels;
+}
 namespace {
 
 // Largest stimulus current accepted (pA): the rig's own limit clips far

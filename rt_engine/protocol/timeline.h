@@ -58,7 +58,17 @@ struct StimulusSpec {
 struct SweepSpec {
   std::string name;
   std::vector<StimulusSpec> stimuli;
+  // Where the sweep came from, for the recording: "sweeps" (written out),
+  // "fi_curve", "titration" or "test_pulse"; a titration's parameter and
+  // value.
+  std::string family = "sweeps";
+  std::string titrated_parameter;
+  double titrated_value = 0;
 };
+
+// Non-RT. The levels a stimulus's epochs reach: each hold's value, each
+// ramp's ends, each sine's offset +- amplitude, each noise's mean.
+std::vector<double> EpochLevels(const StimulusSpec& stimulus);
 
 struct ProtocolSpec {
   std::string name;

@@ -205,6 +205,11 @@ absl::Status File::WriteDouble(const std::string& path, double value) {
   return WriteDataset(file_.id(), path, H5T_NATIVE_DOUBLE, space.id(), &value);
 }
 
+absl::Status File::WriteFloat(const std::string& path, float value) {
+  const Handle space(H5Screate(H5S_SCALAR));
+  return WriteDataset(file_.id(), path, H5T_NATIVE_FLOAT, space.id(), &value);
+}
+
 absl::StatusOr<Appendable> Appendable::Create(File& file,
                                               const std::string& path,
                                               Kind kind, hsize_t chunk) {
@@ -227,6 +232,10 @@ absl::StatusOr<Appendable> Appendable::Create(File& file,
     case Kind::kInt64:
       a.type_ = H5T_NATIVE_INT64;
       file_type = H5T_STD_I64LE;
+      break;
+    case Kind::kUint64:
+      a.type_ = H5T_NATIVE_UINT64;
+      file_type = H5T_STD_U64LE;
       break;
     case Kind::kRef:
       a.type_ = file_type = H5T_STD_REF_OBJ;

@@ -71,6 +71,7 @@ class File {
   absl::Status WriteTextArray(const std::string& path,
                               const std::vector<std::string>& values);
   absl::Status WriteDouble(const std::string& path, double value);
+  absl::Status WriteFloat(const std::string& path, float value);
 
  private:
   explicit File(Handle file) : file_(std::move(file)) {}
@@ -86,6 +87,7 @@ class Appendable {
     kFloat64,
     kInt32,
     kInt64,
+    kUint64,
     kRef,
     kTimeSeriesRef,
     kText

@@ -139,20 +139,87 @@ absl::Status NwbWriter::WriteSkeleton() {
   RETURN_IF_ERROR(Typed(device, kCore, "Device"));
   RETURN_IF_ERROR(file_.SetText(device, "description", s.rig_text));
   RETURN_IF_ERROR(file_.SetText(device, "manufacturer", "dynclamp"));
-  for (const std::string& cell : s.cells) {
+  for (std::size_t c = 0; c < s.cells.size(); ++c) {
+    const std::string& cell = s.cells[c];
+    const v1::CellInfo* info = nullptr;
+    for (const v1::CellInfo& ci : s.metadata.cells())
+      if (ci.cell() == cell) info = &ci;
     const std::string electrode = "/general/intracellular_ephys/" + cell;
     if (auto g = file_.CreateGroup(electrode); !g.ok()) return g.status();
     RETURN_IF_ERROR(Typed(electrode, kCore, "IntracellularElectrode"));
+    std::string description =
+        info != nullptr && !info->electrode_description().empty()
+            ? info->electrode_description()
+            : absl::StrCat("electrode on recorded cell '", cell, "'");
+    if (info != nullptr && !info->cell_description().empty())
+      absl::StrAppend(&description, "; cell: ", info->cell_description());
+    RETURN_IF_ERROR(file_.WriteText(electrode + "/description", description));
     RETURN_IF_ERROR(file_.WriteText(
-        electrode + "/description",
-        absl::StrCat("electrode on recorded cell '", cell, "'")));
-    RETURN_IF_ERROR(file_.WriteText(electrode + "/cell_id", cell));
+        electrode + "/cell_id", info != nullptr && !info->cell_id().empty()
+                                    ? info->cell_id()
+                                    : cell));
+    if (info != nullptr && !info->location().empty())
+      RETURN_IF_ERROR(
+          file_.WriteText(electrode + "/location", info->location()));
+    if (!s.metadata.slice().empty())
+      RETURN_IF_ERROR(
+          file_.WriteText(electrode + "/slice", s.metadata.slice()));
     RETURN_IF_ERROR(file_.SoftLink(device, electrode + "/device"));
     absl::StatusOr<h5::ObjectRef> ref = file_.Reference(electrode);
     if (!ref.ok()) return ref.status();
     electrode_refs_.push_back(*ref);
   }
+  return WriteMetadata();
+}
+
+absl::Status NwbWriter::WriteMetadata() {
+  const v1::Session& m = session_.metadata;
+  auto text = [&](const char* name, const std::string& value) {
+    return value.empty() ? absl::OkStatus()
+                         : file_.WriteText(absl::StrCat("/general/", name),
+                                           value);
+  };
+  auto texts = [&](const char* name, const auto& values) {
+    return values.empty()
+               ? absl::OkStatus()
+               : file_.WriteTextArray(
+                     absl::StrCat("/general/", name),
+                     std::vector<std::string>(values.begin(), values.end()));
+  };
+  RETURN_IF_ERROR(texts("experimenter", m.experimenter()));
+  RETURN_IF_ERROR(texts("keywords", m.keywords()));
+  RETURN_IF_ERROR(text("institution", m.institution()));
+  RETURN_IF_ERROR(text("lab", m.lab()));
+  RETURN_IF_ERROR(text("experiment_description", m.experiment_description()));
+  RETURN_IF_ERROR(text("session_id", m.session_id()));
+  RETURN_IF_ERROR(text("slice", m.slice()));
+  RETURN_IF_ERROR(text("notes", m.notes()));
+  if (!m.has_subject()) return absl::OkStatus();
+  const v1::Subject& subject = m.subject();
+  const std::string path = "/general/subject";
+  if (auto g = file_.CreateGroup(path); !g.ok()) return g.status();
+  RETURN_IF_ERROR(Typed(path, kCore, "Subject"));
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string&>{"subject_id",
+                                                   subject.subject_id()},
+        {"species", subject.species()},
+        {"age", subject.age()},
+        {"sex", subject.sex()},
+        {"strain", subject.strain()},
+        {"genotype", subject.genotype()},
+        {"description", subject.description()}}) {
+    if (value.empty()) continue;
+    RETURN_IF_ERROR(file_.WriteText(absl::StrCat(path, "/", name), value));
+  }
+  if (!subject.age().empty())
+    RETURN_IF_ERROR(file_.SetText(path + "/age", "reference", "birth"));
   return absl::OkStatus();
+}
+
+bool NwbWriter::has_titration() const {
+  for (const NwbSession::SweepInfo& info : session_.sweeps)
+    if (!info.titrated_parameter.empty()) return true;
+  return false;
 }
 
 absl::Status NwbWriter::Column(const std::string& table,
@@ -206,12 +273,17 @@ absl::Status NwbWriter::CreateTables() {
   RETURN_IF_ERROR(
       table(rec + "/stimuli", kCore, "IntracellularStimuliTable",
             "Table for storing intracellular stimulus related metadata.",
-            {"stimulus"}));
+            {"stimulus", "amplitude"}));
   RETURN_IF_ERROR(Column(rec + "/stimuli", "id", Kind::kInt64, kHdmf,
                          "ElementIdentifiers", "", stim_id_));
   RETURN_IF_ERROR(Column(rec + "/stimuli", "stimulus", Kind::kTimeSeriesRef,
                          kCore, "TimeSeriesReferenceVectorData",
                          "the injected current of the recording", stimulus_));
+  RETURN_IF_ERROR(Column(rec + "/stimuli", "amplitude", Kind::kFloat64, kHdmf,
+                         "VectorData",
+                         "the protocol's largest current level on this cell "
+                         "in this sweep, holding included (amperes)",
+                         amplitude_));
   RETURN_IF_ERROR(
       table(rec + "/responses", kCore, "IntracellularResponsesTable",
             "Table for storing intracellular response related metadata.",
@@ -224,8 +296,14 @@ absl::Status NwbWriter::CreateTables() {
 
   // Sweeps: the recordings made at the same time.
   const std::string sim = ice + "/simultaneous_recordings";
+  std::vector<std::string> sim_columns = {"recordings", "protocol_sweep",
+                                          "sweep_name", "stimulus_family"};
+  if (has_titration()) {
+    sim_columns.push_back("titrated_parameter");
+    sim_columns.push_back("titrated_value");
+  }
   RETURN_IF_ERROR(table(sim, kCore, "SimultaneousRecordingsTable",
-                        "the recordings of each sweep", {"recordings"}));
+                        "the recordings of each sweep", sim_columns));
   RETURN_IF_ERROR(Column(sim, "id", Kind::kInt64, kHdmf, "ElementIdentifiers",
                          "", sim_id_));
   RETURN_IF_ERROR(Column(sim, "recordings", Kind::kInt64, kHdmf,
@@ -234,11 +312,32 @@ absl::Status NwbWriter::CreateTables() {
   absl::StatusOr<h5::ObjectRef> rec_ref = file_.Reference(rec);
   if (!rec_ref.ok()) return rec_ref.status();
   RETURN_IF_ERROR(file_.SetRef(sim + "/recordings", "table", *rec_ref));
-  RETURN_IF_ERROR(Column(sim, "recordings_index", Kind::kInt64, kHdmf,
+  RETURN_IF_ERROR(Column(sim, "recordings_index", Kind::kUint64, kHdmf,
                          "VectorIndex", "index of recordings", sim_index_));
   absl::StatusOr<h5::ObjectRef> target = file_.Reference(sim + "/recordings");
   if (!target.ok()) return target.status();
   RETURN_IF_ERROR(file_.SetRef(sim + "/recordings_index", "target", *target));
+  RETURN_IF_ERROR(Column(sim, "protocol_sweep", Kind::kInt64, kHdmf,
+                         "VectorData", "index of the sweep in the protocol",
+                         sweep_protocol_sweep_));
+  RETURN_IF_ERROR(Column(sim, "sweep_name", Kind::kText, kHdmf, "VectorData",
+                         "the sweep's name in the protocol", sweep_name_));
+  RETURN_IF_ERROR(Column(
+      sim, "stimulus_family", Kind::kText, kHdmf, "VectorData",
+      "what made the sweep: sweeps (written out), fi_curve, titration or "
+      "test_pulse",
+      sweep_family_));
+  if (has_titration()) {
+    RETURN_IF_ERROR(Column(sim, "titrated_parameter", Kind::kText, kHdmf,
+                           "VectorData",
+                           "the parameter the titration held for the sweep",
+                           titrated_parameter_));
+    RETURN_IF_ERROR(Column(
+        sim, "titrated_value", Kind::kFloat64, kHdmf, "VectorData",
+        "its value, in the parameter's unit (nS, mV, ms ...); NaN for a "
+        "sweep outside the titration",
+        titrated_value_));
+  }
 
   // Timing QC, one row per sweep.
   const std::string qc = "/processing/dynamic_clamp/sweep_timing";
@@ -293,7 +392,8 @@ absl::Status NwbWriter::CreateSeries(const std::string& path, const char* type,
                                      uint32_t number,
                                      const std::string& description,
                                      double start_s,
-                                     const std::string& electrode) {
+                                     const std::string& electrode,
+                                     double gain) {
   if (auto g = file_.CreateGroup(path); !g.ok()) return g.status();
   RETURN_IF_ERROR(Typed(path, kCore, type));
   RETURN_IF_ERROR(file_.SetText(path, "description", description));
@@ -303,6 +403,7 @@ absl::Status NwbWriter::CreateSeries(const std::string& path, const char* type,
         file_.SetText(path, "stimulus_description", session_.protocol_name));
     RETURN_IF_ERROR(file_.SetUint32(path, "sweep_number", number));
     RETURN_IF_ERROR(file_.SoftLink(electrode, path + "/electrode"));
+    RETURN_IF_ERROR(file_.WriteFloat(path + "/gain", static_cast<float>(gain)));
   }
   absl::StatusOr<h5::Appendable> data = h5::Appendable::Create(
       file_, path + "/data", h5::Appendable::Kind::kFloat32, kSampleChunk);
@@ -334,27 +435,29 @@ absl::Status NwbWriter::BeginSweep(uint32_t number, int32_t protocol_sweep,
   series_paths_.clear();
   const std::string sweep = SweepName(number);
   const std::string ice = "/general/intracellular_ephys/";
-  for (const std::string& cell : session_.cells) {
+  const std::vector<std::string>& cells = session_.cells;
+  for (std::size_t c = 0; c < cells.size(); ++c) {
     RETURN_IF_ERROR(CreateSeries(
-        absl::StrCat("/acquisition/", cell, "_", sweep), "CurrentClampSeries",
-        "mV", number,
-        absl::StrCat("membrane potential of ", cell, ", ", description),
-        starting_time_s, ice + cell));
+        absl::StrCat("/acquisition/", cells[c], "_", sweep),
+        "CurrentClampSeries", "mV", number,
+        absl::StrCat("membrane potential of ", cells[c], ", ", description),
+        starting_time_s, ice + cells[c], session_.recording_gain_v_per_v[c]));
   }
-  for (const std::string& cell : session_.cells) {
+  for (std::size_t c = 0; c < cells.size(); ++c) {
     RETURN_IF_ERROR(CreateSeries(
-        absl::StrCat("/stimulus/presentation/", cell, "_stimulus_", sweep),
+        absl::StrCat("/stimulus/presentation/", cells[c], "_stimulus_", sweep),
         "CurrentClampStimulusSeries", "pA", number,
-        absl::StrCat("current injected into ", cell,
-                     " (protocol and dynamic clamp), ", description),
-        starting_time_s, ice + cell));
+        absl::StrCat("current delivered to ", cells[c],
+                     " (protocol and dynamic clamp, after clipping), ",
+                     description),
+        starting_time_s, ice + cells[c], session_.stimulus_gain_v_per_a[c]));
   }
   for (const NwbSession::Signal& sig : session_.signals) {
     RETURN_IF_ERROR(CreateSeries(
         absl::StrCat("/processing/dynamic_clamp/", sig.name, "_", sweep),
         "TimeSeries", sig.unit, number,
         absl::StrCat(sig.name, " as the clamp computed it, ", description),
-        starting_time_s, ""));
+        starting_time_s, "", 0));
   }
   in_sweep_ = true;
   sweep_number_ = number;
@@ -382,6 +485,11 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
   const int32_t count =
       series_.empty() ? 0 : static_cast<int32_t>(series_[0].size());
   const int64_t first_row = recordings_;
+  const NwbSession::SweepInfo* info =
+      protocol_sweep_ >= 0 &&
+              static_cast<std::size_t>(protocol_sweep_) < session_.sweeps.size()
+          ? &session_.sweeps[protocol_sweep_]
+          : nullptr;
   for (std::size_t c = 0; c < cells; ++c) {
     const int64_t row = recordings_++;
     for (h5::Appendable* id : {&rec_id_, &elec_id_, &stim_id_, &resp_id_})
@@ -394,12 +502,32 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
     const h5::Appendable::TimeSeriesRef stim{0, count, *i}, resp{0, count, *v};
     RETURN_IF_ERROR(stimulus_.Append(&stim, 1));
     RETURN_IF_ERROR(response_.Append(&resp, 1));
+    const double amplitude_a =
+        info != nullptr && c < info->amplitude_pa.size()
+            ? info->amplitude_pa[c] * 1e-12
+            : 0.0;
+    RETURN_IF_ERROR(amplitude_.Append(&amplitude_a, 1));
   }
   const int64_t sim_row = simultaneous_++;
   RETURN_IF_ERROR(sim_id_.Append(&sim_row, 1));
   for (int64_t r = first_row; r < recordings_; ++r)
     RETURN_IF_ERROR(sim_recordings_.Append(&r, 1));
-  RETURN_IF_ERROR(sim_index_.Append(&recordings_, 1));
+  const uint64_t end_row = static_cast<uint64_t>(recordings_);
+  RETURN_IF_ERROR(sim_index_.Append(&end_row, 1));
+  const int64_t psweep_row = protocol_sweep_;
+  RETURN_IF_ERROR(sweep_protocol_sweep_.Append(&psweep_row, 1));
+  const char* sweep_name = info != nullptr ? info->name.c_str() : "";
+  const char* family = info != nullptr ? info->family.c_str() : "";
+  RETURN_IF_ERROR(sweep_name_.Append(&sweep_name, 1));
+  RETURN_IF_ERROR(sweep_family_.Append(&family, 1));
+  if (has_titration()) {
+    const bool titrated =
+        info != nullptr && !info->titrated_parameter.empty();
+    const char* parameter = titrated ? info->titrated_parameter.c_str() : "";
+    const double value = titrated ? info->titrated_value : std::nan("");
+    RETURN_IF_ERROR(titrated_parameter_.Append(&parameter, 1));
+    RETURN_IF_ERROR(titrated_value_.Append(&value, 1));
+  }
 
   TimingColumns& t = timing_;
   const int64_t row = t.id.size(), number = sweep_number_,
@@ -457,13 +585,14 @@ absl::Status NwbWriter::Close() {
       Column(seq, "id", Kind::kInt64, kHdmf, "ElementIdentifiers", "", id));
   RETURN_IF_ERROR(Column(seq, "simultaneous_recordings", Kind::kInt64, kHdmf,
                          "DynamicTableRegion", "the sweeps", region));
-  RETURN_IF_ERROR(Column(seq, "simultaneous_recordings_index", Kind::kInt64,
+  RETURN_IF_ERROR(Column(seq, "simultaneous_recordings_index", Kind::kUint64,
                          kHdmf, "VectorIndex", "index of the sweeps", index));
   const int64_t zero = 0;
   RETURN_IF_ERROR(id.Append(&zero, 1));
   for (int64_t r = 0; r < simultaneous_; ++r)
     RETURN_IF_ERROR(region.Append(&r, 1));
-  RETURN_IF_ERROR(index.Append(&simultaneous_, 1));
+  const uint64_t sweeps = static_cast<uint64_t>(simultaneous_);
+  RETURN_IF_ERROR(index.Append(&sweeps, 1));
   auto sim_ref =
       file_.Reference("/general/intracellular_ephys/simultaneous_recordings");
   if (!sim_ref.ok()) return sim_ref.status();
@@ -488,9 +617,15 @@ absl::Status NwbWriter::Close() {
                             &electrode_,
                             &stimulus_,
                             &response_,
+                            &amplitude_,
                             &sim_id_,
                             &sim_recordings_,
                             &sim_index_,
+                            &sweep_protocol_sweep_,
+                            &sweep_name_,
+                            &sweep_family_,
+                            &titrated_parameter_,
+                            &titrated_value_,
                             &timing_.id,
                             &timing_.sweep_number,
                             &timing_.protocol_sweep,

@@ -12,8 +12,13 @@
 //     and sweep (electrode, stimulus, response), simultaneous_recordings one
 //     row per sweep, sequential_recordings one row for the protocol (at
 //     Close()).
-//   /general/protocol (the protocol as sent), /general/stimulus (the spec as
-//   sent), /general/data_collection (rig, daemon version), source_script.
+//   /general/protocol (the protocol as the user wrote it), /general/stimulus
+//   (the spec as written), /general/data_collection (rig, daemon version),
+//   source_script; the session metadata (experimenter, institution, lab,
+//   keywords, slice, /general/subject) that the NWB Inspector and DANDI ask
+//   for. Each sweep's stimulus parameters are columns: sweep name, family,
+//   titrated parameter and value in simultaneous_recordings, each cell's
+//   stimulus amplitude in intracellular_recordings/stimuli.
 // Samples are stored as float32 in the engine's units with the NWB
 // conversion to SI (mV -> volts 1e-3, pA -> amperes 1e-12, nS -> siemens
 // 1e-9, ms -> seconds 1e-3).
@@ -29,6 +34,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "dynclamp/v1/protocol.pb.h"
 #include "server/recorder/hdf5.h"
 
 namespace dynclamp::server {
@@ -44,6 +50,20 @@ struct NwbSession {
   std::string version;        // the daemon's
   std::string device_name = "dynclamp_rig";
   std::vector<std::string> cells;  // recorded cells: one electrode each
+  // Per cell: the amplifier's gains as NWB states them (recording V/V,
+  // command V/A).
+  std::vector<double> recording_gain_v_per_v;
+  std::vector<double> stimulus_gain_v_per_a;
+  v1::Session metadata;  // subject, experimenter, ... (merged)
+  // Per protocol sweep: what it plays, for the icephys tables.
+  struct SweepInfo {
+    std::string name;
+    std::string family;  // "sweeps", "fi_curve", "titration", "test_pulse"
+    std::string titrated_parameter;  // empty: not a titration sweep
+    double titrated_value = 0;
+    std::vector<double> amplitude_pa;  // per cell: largest |current level|
+  };
+  std::vector<SweepInfo> sweeps;
   struct Signal {
     std::string name;
     std::string unit;  // engine unit: mV, pA, nS, ms, 1, ...
@@ -108,7 +128,7 @@ class NwbWriter {
   absl::Status CreateSeries(const std::string& path, const char* type,
                             const std::string& unit_in, uint32_t number,
                             const std::string& description, double start_s,
-                            const std::string& electrode);
+                            const std::string& electrode, double gain);
   absl::Status Column(const std::string& table, const std::string& name,
                       h5::Appendable::Kind kind, const char* ns,
                       const char* type, const std::string& description,
@@ -128,10 +148,15 @@ class NwbWriter {
   std::vector<float> column_;  // demultiplexing scratch
   uint32_t sweeps_written_ = 0;
 
+  absl::Status WriteMetadata();
+  bool has_titration() const;
+
   // Tables.
   h5::Appendable rec_id_, elec_id_, stim_id_, resp_id_;
-  h5::Appendable electrode_, stimulus_, response_;
+  h5::Appendable electrode_, stimulus_, response_, amplitude_;
   h5::Appendable sim_id_, sim_recordings_, sim_index_;
+  h5::Appendable sweep_protocol_sweep_, sweep_name_, sweep_family_,
+      titrated_parameter_, titrated_value_;
   int64_t recordings_ = 0, simultaneous_ = 0;
   std::vector<h5::ObjectRef> electrode_refs_;
   struct TimingColumns {
