@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
     c.session.protocol_name = "bench";
     c.session.version = "bench";
     c.session.cells = {"cell0", "cell1"};
+    c.session.recording_gain_v_per_v = {10, 10};
+    c.session.stimulus_gain_v_per_a = {2.5e9, 2.5e9};
     c.session.signals = {{"na.g_ns", "nS"},
                          {"na.i_pa", "pA"},
                          {"k.g_ns", "nS"},

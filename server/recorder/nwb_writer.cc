@@ -75,6 +75,12 @@ SiUnit ToSi(const std::string& unit) {
 
 absl::StatusOr<std::unique_ptr<NwbWriter>> NwbWriter::Create(
     const std::string& path, const NwbSession& session) {
+  if (session.recording_gain_v_per_v.size() != session.cells.size() ||
+      session.stimulus_gain_v_per_a.size() != session.cells.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nwb: ", session.cells.size(),
+                     " cells need as many recording and stimulus gains"));
+  }
   absl::StatusOr<h5::File> file = h5::File::Create(path);
   if (!file.ok()) return file.status();
   auto writer = std::unique_ptr<NwbWriter>(

@@ -113,6 +113,8 @@ class RecorderTest : public ::testing::Test {
     c.session.version = "test";
     c.session.rig_text = "simulated rig";
     c.session.cells = {"cell0", "cell1"};
+    c.session.recording_gain_v_per_v = {10, 10};
+    c.session.stimulus_gain_v_per_a = {2.5e9, 2.5e9};
     c.session.signals = {{"leak.g_ns", "nS"}, {"leak.i_pa", "pA"}};
     c.session.rate_hz = 20'000;
     // Frame: V0 V1 I0 I1 leak.g_ns leak.i_pa
