@@ -1,5 +1,6 @@
 #include "rt_engine/daq.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -59,6 +60,23 @@ absl::Status Daq::Configure(const DaqConfig& config) {
       return s;
   }
   if (auto s = DoConfigure(config); !s.ok()) return s;
+  for (std::size_t i = 0; i < config.channels.size(); ++i) {
+    const DaqChannelConfig& c = config.channels[i];
+    const VoltRange range = OutputRange(i);
+    // Both polarities: a clamp injects and withdraws current.
+    const double reach_pa =
+        std::max(0.0, std::min(-range.min, range.max)) * c.output_gain_pa_per_v;
+    if (c.current_limit_pa > reach_pa * (1 + 1e-9)) {
+      return FieldError(
+          absl::StrCat("channels[", i, "]"), "current_limit_pa",
+          absl::StrFormat(
+              "%g pA is beyond what the output can deliver: its converter "
+              "spans [%g, %g] V at %g pA/V, so at most %g pA; lower the "
+              "limit or raise the amplifier's command gain",
+              c.current_limit_pa, range.min, range.max, c.output_gain_pa_per_v,
+              reach_pa));
+    }
+  }
   config_ = config;
   volts_in_.assign(config.channels.size(), 0.0);
   volts_out_.assign(config.channels.size(), 0.0);
@@ -88,7 +106,6 @@ DaqWriteResult Daq::WriteOutputs(std::span<double> i_pa) noexcept {
           clipped_per_channel_[c].load(std::memory_order_relaxed) + 1,
           std::memory_order_relaxed);
     }
-    if (c < i_pa.size()) i_pa[c] = i;
     volts_out_[c] = i / ch.output_gain_pa_per_v;
   }
   if (result.clipped) {
@@ -97,6 +114,9 @@ DaqWriteResult Daq::WriteOutputs(std::span<double> i_pa) noexcept {
         std::memory_order_relaxed);
   }
   result.error = DoWriteVolts(volts_out_);
+  // What the converter put out is what the cell gets, and what is recorded.
+  for (std::size_t c = 0; c < volts_out_.size() && c < i_pa.size(); ++c)
+    i_pa[c] = volts_out_[c] * config_.channels[c].output_gain_pa_per_v;
   return result;
 }
 

@@ -8,9 +8,13 @@
 //                  simulated rig advances its cells here);
 //   ReadInputs()   membrane potentials in mV;
 //   WriteOutputs() command currents in pA, each clipped to its channel's
-//                  limit first (every clip counted), then converted to volts.
+//                  limit first (every clip counted), then converted to volts;
+//                  the currents come back as delivered (the converter's
+//                  own step), so what is recorded is what the cell got.
 // Conversions between volts and physical units and clipping live here, so
-// every backend behaves the same; a backend moves volts only.
+// every backend behaves the same; a backend moves volts only. A channel's
+// limit must lie within what its converter can put out (range x gain):
+// beyond it the converter would saturate unseen, so Configure refuses it.
 //
 // Threads: Configure()/Prepare()/Describe() are non-RT. After the loop starts,
 // only the RT thread calls the per-cycle methods. Counters are readable from
@@ -49,6 +53,12 @@ enum class DaqError : uint8_t {
 };
 const char* DaqErrorName(DaqError error);
 
+// The volts an analog output can put out.
+struct VoltRange {
+  double min = -10.0;
+  double max = 10.0;
+};
+
 struct DaqWriteResult {
   DaqError error = DaqError::kOk;
   uint32_t clipped = 0;  // channels clipped this cycle
@@ -83,7 +93,8 @@ class Daq {
     return static_cast<double>(wake_interval_ns) * 1e-6;
   }
   DaqError ReadInputs(std::span<double> v_mv) noexcept;
-  // Clips `i_pa` in place to each channel's limit, then writes it.
+  // Clips `i_pa` in place to each channel's limit, writes it, and leaves in
+  // `i_pa` the current the converter delivers.
   DaqWriteResult WriteOutputs(std::span<double> i_pa) noexcept;
   // Drives every output to 0 A. Safe to call at any time after Configure
   // from the thread that owns the Daq (RT thread while running).
@@ -102,9 +113,12 @@ class Daq {
  protected:
   Daq() = default;
   virtual absl::Status DoConfigure(const DaqConfig& config) = 0;
-  // RT. Volts at each input, volts to put on each output.
+  // Non-RT, after DoConfigure: what output `channel`'s converter spans.
+  virtual VoltRange OutputRange(std::size_t channel) const { return {}; }
+  // RT. Volts at each input. Volts to put on each output, replaced by what
+  // the converter puts out (its nearest code).
   virtual DaqError DoReadVolts(std::span<double> volts) noexcept = 0;
-  virtual DaqError DoWriteVolts(std::span<const double> volts) noexcept = 0;
+  virtual DaqError DoWriteVolts(std::span<double> volts) noexcept = 0;
 
  private:
   DaqConfig config_;

@@ -209,7 +209,7 @@ DaqError SimRig::DoReadVolts(std::span<double> volts) noexcept {
   return DaqError::kOk;
 }
 
-DaqError SimRig::DoWriteVolts(std::span<const double> volts) noexcept {
+DaqError SimRig::DoWriteVolts(std::span<double> volts) noexcept {
   if (fail_writes_.load(std::memory_order_relaxed) > 0) {
     fail_writes_.fetch_sub(1, std::memory_order_relaxed);
     return DaqError::kWriteFailed;
@@ -225,6 +225,7 @@ DaqError SimRig::DoWriteVolts(std::span<const double> volts) noexcept {
   for (std::size_t i = 0; i < wires_.size() && i < volts.size(); ++i) {
     const double v =
         Quantize(volts[i], sim_config_.dac_bits, sim_config_.dac_range_v);
+    volts[i] = v;
     const double gain =
         i < channels.size() ? channels[i].output_gain_pa_per_v : 400.0;
     CellWire& w = wires_[i];

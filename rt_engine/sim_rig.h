@@ -47,7 +47,7 @@ struct SimRigConfig {
   double substep_us = 5.0;  // largest integration substep, <= 5 us
   int adc_bits = 16;        // 0: no quantization
   double adc_range_v = 10.0;
-  int dac_bits = 16;
+  int dac_bits = 20;  // fine steps (0.38 pA at 20 nA/V): the gain is high
   double dac_range_v = 10.0;
   double noise_sd_mv = 0.0;   // recording noise on the measured V
   double latency_us = 0.0;    // extra input-to-output latency
@@ -87,7 +87,10 @@ class SimRig final : public Daq {
  protected:
   absl::Status DoConfigure(const DaqConfig& config) override;
   DaqError DoReadVolts(std::span<double> volts) noexcept override;
-  DaqError DoWriteVolts(std::span<const double> volts) noexcept override;
+  DaqError DoWriteVolts(std::span<double> volts) noexcept override;
+  VoltRange OutputRange(std::size_t) const override {
+    return {-sim_config_.dac_range_v, sim_config_.dac_range_v};
+  }
 
  private:
   struct PendingOutput {

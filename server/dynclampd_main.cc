@@ -390,6 +390,10 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < cells.size(); ++i) {
       dynclamp::rt::DaqChannelConfig ch;
       ch.name = absl::StrCat("cell", i);
+      // The simulated amplifier's command gain, 20 nA/V: its +-10 V DAC
+      // reaches +-200 nA, enough for the currents of the examples' virtual
+      // conductances (a full-density Na+ knock-in peaks near 80 nA).
+      ch.output_gain_pa_per_v = 20'000;
       ch.current_limit_pa = absl::GetFlag(FLAGS_current_limit_pa);
       rig.daq.channels.push_back(ch);
     }

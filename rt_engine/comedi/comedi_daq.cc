@@ -202,9 +202,20 @@ DaqError ComediDaq::DoReadVolts(std::span<double> volts) noexcept {
   return DaqError::kOk;
 }
 
-DaqError ComediDaq::DoWriteVolts(std::span<const double> volts) noexcept {
+VoltRange ComediDaq::OutputRange(std::size_t channel) const {
+  if (channel >= out_.size()) return {0, 0};
+  return {out_[channel].range.min, out_[channel].range.max};
+}
+
+DaqError ComediDaq::DoWriteVolts(std::span<double> volts) noexcept {
   for (std::size_t i = 0; i < out_.size(); ++i) {
-    const double v = i < volts.size() ? volts[i] : 0.0;
+    // The board's range bounds what it puts out (the limit lies within it,
+    // so this only shaves a code's width at the edge).
+    const double v =
+        i < volts.size() ? std::clamp(volts[i], out_[i].range.min,
+                                      out_[i].range.max)
+                         : 0.0;
+    if (i < volts.size()) volts[i] = v;
     double raw = std::round(out_[i].polynomial.Eval(v));
     // The board's range bounds the raw value (and NaN becomes 0 V's code
     // in the base class before it gets here).

@@ -70,7 +70,8 @@ class ComediDaq final : public Daq {
  protected:
   absl::Status DoConfigure(const DaqConfig& config) override;
   DaqError DoReadVolts(std::span<double> volts) noexcept override;
-  DaqError DoWriteVolts(std::span<const double> volts) noexcept override;
+  DaqError DoWriteVolts(std::span<double> volts) noexcept override;
+  VoltRange OutputRange(std::size_t channel) const override;
 
  private:
   struct Endpoint {

@@ -88,7 +88,7 @@ class StallingDaq : public Daq {
     for (double& x : v) x = -0.65;
     return DaqError::kOk;
   }
-  DaqError DoWriteVolts(std::span<const double> v) noexcept override {
+  DaqError DoWriteVolts(std::span<double> v) noexcept override {
     last_out.store(v[0] * 400.0);
     return DaqError::kOk;
   }

@@ -13,7 +13,8 @@
 
 namespace dynclamp::rt::testing {
 
-inline DaqConfig ChannelsFor(std::size_t n, double limit_pa = 1e6) {
+// The default limit, 100 nA, is what a +-10 V converter reaches at 10 nA/V.
+inline DaqConfig ChannelsFor(std::size_t n, double limit_pa = 1e5) {
   DaqConfig d;
   for (std::size_t i = 0; i < n; ++i) {
     DaqChannelConfig c;

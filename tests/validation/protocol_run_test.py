@@ -144,14 +144,17 @@ sweeps:{steps}
              "--sweeps", "3", "--samples", "1400", "1400", "1400",
              "--cells", "cell0", "cell1"], capture_output=True, text=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        # The stimulus is in the file as played.
+        # The stimulus is in the file as delivered: within half a step of
+        # the simulated rig's DAC (20 V / 2^20 at 20 nA/V: 0.38 pA).
+        step = 20.0 / 2**20 * 20000
         with h5py.File(path, "r") as f:
             i = f["stimulus/presentation/cell0_stimulus_sweep_0002/data"]
             pa = i[:] * i.attrs["conversion"] * 1e12
-            self.assertAlmostEqual(float(pa[199]), 0.0, places=3)
-            self.assertAlmostEqual(float(pa[200]), 200.0, places=3)
-            self.assertAlmostEqual(float(pa[1199]), 200.0, places=3)
-            self.assertAlmostEqual(float(pa[1200]), 0.0, places=3)
+            self.assertAlmostEqual(float(pa[199]), 0.0, delta=step / 2)
+            self.assertAlmostEqual(float(pa[200]), 200.0, delta=step / 2)
+            self.assertAlmostEqual(float(pa[1199]), 200.0, delta=step / 2)
+            self.assertAlmostEqual(float(pa[1200]), 0.0, delta=step / 2)
+            self.assertNotEqual(float(pa[200]), 200.0)  # really the DAC's value
 
     def test_a_bad_protocol_changes_nothing(self):
         # A daemon of its own: this test loads a spec.
