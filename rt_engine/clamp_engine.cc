@@ -171,6 +171,19 @@ uint64_t ClampEngine::PlayTimeline(std::unique_ptr<Timeline> timeline) {
   return id;
 }
 
+void ClampEngine::DropTimeline() {
+  absl::MutexLock lock(&mu_);
+  timeline_mailbox_.Post(nullptr);  // a posted one not yet taken
+  if (posted_timeline_ != nullptr) {
+    posted_timeline_->timeline->Begin(active_, PlayerCommand::kAbort);
+    delete posted_timeline_;
+    posted_timeline_ = nullptr;
+  }
+  player_command_.store(0, std::memory_order_release);
+  player_word_.store(0, std::memory_order_release);
+  player_counts_.store(0, std::memory_order_release);
+}
+
 void ClampEngine::CommandPlayer(PlayerCommand command) {
   player_command_.store(static_cast<uint8_t>(command),
                         std::memory_order_release);

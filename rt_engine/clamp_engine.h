@@ -120,6 +120,11 @@ class ClampEngine {
   // returns its id for player_status().
   uint64_t PlayTimeline(std::unique_ptr<Timeline> timeline)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Only while no loop runs (the caller owns the engine then): ends the
+  // timeline being played (its driven parameters back to their values
+  // before it) and drops any posted one, so the next run starts without a
+  // protocol unless it posts its own.
+  void DropTimeline() ABSL_LOCKS_EXCLUDED(mu_);
   // Pause, resume or abort the playing timeline at the next cycle. A
   // FAULT aborts it by itself.
   void CommandPlayer(PlayerCommand command);

@@ -41,6 +41,21 @@ HistogramSnapshot HistogramSnapshot::Since(
   }
   d.count = count - std::min(count, earlier.count);
   d.sum_ns = sum_ns - std::min(sum_ns, earlier.sum_ns);
+  // The extremes of this share alone: the lifetime ones if they fall in its
+  // outermost buckets, else those buckets' edges (within 1.6 %), never a
+  // value from before `earlier`.
+  std::size_t lo = d.counts.size(), hi = 0;
+  for (std::size_t b = 0; b < d.counts.size(); ++b) {
+    if (d.counts[b] == 0) continue;
+    lo = std::min(lo, b);
+    hi = b;
+  }
+  if (d.count == 0 || lo == d.counts.size()) {
+    d.min_ns = d.max_ns = 0;
+    return d;
+  }
+  d.max_ns = std::min(max_ns, HistogramLayout::UpperBound(hi) - 1);
+  d.min_ns = std::max(min_ns, HistogramLayout::LowerBound(lo));
   return d;
 }
 

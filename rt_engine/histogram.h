@@ -63,8 +63,9 @@ struct HistogramSnapshot {
   // Samples >= threshold_ns (counted by bucket, so exact only at bucket
   // edges; conservative: a bucket straddling the threshold counts).
   uint64_t CountAtOrAbove(uint64_t threshold_ns) const;
-  // This snapshot minus an earlier one of the same histogram (for a sweep's
-  // share). min/max keep this snapshot's values.
+  // This snapshot minus an earlier one of the same histogram (a run's
+  // share). min/max are the share's own: exact when the lifetime extreme
+  // lies in the share's outermost bucket, else that bucket's edge.
   HistogramSnapshot Since(const HistogramSnapshot& earlier) const;
 };
 

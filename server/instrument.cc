@@ -420,12 +420,21 @@ void Instrument::EndRunLocked(v1::RunState final_state) {
     loop_->Stop();  // the RT thread zeroes the outputs before it exits
     loop_.reset();
   }
+  if (run_.timeline_id != 0) {
+    // The player's last word (a stop can come between two monitor passes),
+    // then no protocol left to play into the next run.
+    const rt::PlayerStatus last = core_->engine->player_status();
+    if (last.timeline_id == run_.timeline_id) run_.player = last;
+    core_->engine->DropTimeline();
+  }
   if (run_.recorder != nullptr) FinishRecordingLocked();
   if (final_state == v1::COMPLETED && !run_.error.empty())
     final_state = v1::FAILED;
   run_.ended_mono_ns = rt::MonotonicNowNs();
   run_.final_timing = Summarize(Mark(*core_), run_.at_start);
-  if (loaded_.generation() > 0 && !shutting_down_.load()) {
+  // Only conductances can be distorted by the run's timing.
+  if (loaded_.generation() > 0 && loaded_.spec().conductances_size() > 0 &&
+      !shutting_down_.load()) {
     absl::StatusOr<rt::ModelSetSpec> spec =
         LowerSpec(loaded_.spec(), CellNamesLocked());
     if (spec.ok()) {
@@ -437,6 +446,7 @@ void Instrument::EndRunLocked(v1::RunState final_state) {
       in.worst_step_us = run_.final_timing.period().max_us();
       in.worst_latency_us = run_.final_timing.latency().max_us();
       fidelity_pending_ = std::make_pair(run_.id, std::move(in));
+      run_.fidelity.set_pending(true);
     }
   }
   run_.state = final_state;
@@ -522,6 +532,7 @@ void Instrument::EstimatePendingFidelity() {
   absl::MutexLock lock(&mu_);
   if (run_.id != pending->first) return;  // a new run started meanwhile
   v1::Fidelity& f = run_.fidelity;
+  f.set_pending(false);
   f.set_computed(report.ok());
   if (!report.ok()) {
     f.set_warning(
@@ -712,13 +723,17 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   run_.sweeps_total = static_cast<uint32_t>((*timeline)->sweeps_to_play());
   run_.recorder = *std::move(recorder);
   core_->fanout->AddSink(run_.recorder.get());
+  // Posted before the loop starts: its first cycle plays it.
+  const uint64_t timeline_id =
+      core_->engine->PlayTimeline(*std::move(timeline));
   if (absl::Status s = StartLoopLocked(0); !s.ok()) {
+    core_->engine->DropTimeline();
     core_->fanout->RemoveSink(run_.recorder.get());
     run_.recorder->Finish().IgnoreError();
     run_ = RunRecord{};
     return s;
   }
-  run_.timeline_id = core_->engine->PlayTimeline(*std::move(timeline));
+  run_.timeline_id = timeline_id;
   return RunLocked();
 }
 

@@ -249,7 +249,7 @@ void PrintFidelity(const v1::Run& r) {
 // it a few seconds.
 v1::Run WithFidelity(Client& client, v1::Run r, const char* verb) {
   for (int k = 0;
-       k < 100 && r.spec_generation() > 0 && !r.fidelity().computed(); ++k) {
+       k < 100 && r.fidelity().pending(); ++k) {
     absl::SleepFor(absl::Milliseconds(100));
     r = OrDie(verb, client.GetRun());
   }
@@ -313,7 +313,9 @@ int Status(const Globals& g) {
     for (const auto& lc : spec.live_changes())
       std::printf("  live: %s = %g\n", lc.parameter().c_str(), lc.value());
   }
-  PrintRun(OrDie("status", client->GetRun()));
+  const v1::Run run = OrDie("status", client->GetRun());
+  PrintRun(run);
+  PrintSweeps(run);
   return 0;
 }
 

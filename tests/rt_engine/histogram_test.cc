@@ -67,5 +67,24 @@ TEST(HistogramTest, NegativeAndHugeValuesAreClamped) {
   EXPECT_EQ(s.min_ns, 0u);
 }
 
+TEST(HistogramTest, ASharesExtremesAreItsOwn) {
+  LatencyHistogram h;
+  h.Record(291'000);  // an earlier run's worst step
+  h.Record(40'000);
+  const HistogramSnapshot before = h.Snapshot();
+  h.Record(50'000);
+  h.Record(194'800);  // this run's worst
+  const HistogramSnapshot run = h.Snapshot().Since(before);
+  EXPECT_EQ(run.count, 2u);
+  EXPECT_GE(run.max_ns, 194'800u);
+  EXPECT_LE(run.max_ns, 194'800u * 1.016);
+  EXPECT_LE(run.min_ns, 50'000u);
+  EXPECT_GE(run.min_ns, 50'000u / 1.016);
+  // The lifetime worst in this share's top bucket is exact.
+  h.Record(300'000);
+  EXPECT_EQ(h.Snapshot().Since(before).max_ns, 300'000u);
+  EXPECT_EQ(h.Snapshot().Since(h.Snapshot()).max_ns, 0u);
+}
+
 }  // namespace
 }  // namespace dynclamp::rt
