@@ -134,11 +134,11 @@ class ExampleRecordingsTest(unittest.TestCase):
                              ["fi_curve"] * 11)
             self.assertEqual(text(sim["sweep_name"][3]), "300 pA")
             self.assertEqual(list(sim["protocol_sweep"][:]), list(range(11)))
-            # The amplifier's gains (sim: 100 mV/V in, 400 pA/V out).
+            # The amplifier's gains (sim: 100 mV/V in, 20 nA/V out).
             self.assertAlmostEqual(float(f["acquisition/cell0_sweep_0001/gain"][()]), 10.0)
             self.assertAlmostEqual(
                 float(f["stimulus/presentation/cell0_stimulus_sweep_0001/gain"][()]),
-                2.5e9, delta=1e3)
+                1e12 / 20000, delta=1)
 
     def test_titration_values_are_columns_and_texts_are_verbatim(self):
         for key in ("gaba_titration", "titration_after_load"):
