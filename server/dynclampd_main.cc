@@ -29,7 +29,6 @@
 #include "clients/cpp/spec_file.h"
 #include "rt_engine/termination.h"
 #include "server/admin_service.h"
-#include "server/session_metadata.h"
 #include "server/auth/access.h"
 #include "server/auth/token_store.h"
 #include "server/fidelity_service.h"
@@ -41,6 +40,7 @@
 #include "server/queue/queue_store.h"
 #include "server/rig_check.h"
 #include "server/rig_file.h"
+#include "server/session_metadata.h"
 #include "server/version.h"
 
 ABSL_FLAG(std::string, rig, "sim",

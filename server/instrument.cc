@@ -642,8 +642,7 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
         " (--max_recorded_signals); name fewer in 'record'"));
   }
   if (request.has_spec()) {
-    if (auto r = LoadSpecLocked(request.spec(), request.spec_source());
-        !r.ok())
+    if (auto r = LoadSpecLocked(request.spec(), request.spec_source()); !r.ok())
       return r.status();
   }
   const uint32_t generation = loaded_.generation();

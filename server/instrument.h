@@ -193,8 +193,8 @@ class Instrument {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status StartLoopLocked(double duration_s)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<v1::LoadSpecResponse> LoadSpecLocked(
-      const v1::Spec& spec, const std::string& source)
+  absl::StatusOr<v1::LoadSpecResponse> LoadSpecLocked(const v1::Spec& spec,
+                                                      const std::string& source)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The loop is stopped: lets the recorder take the last frames, closes the
   // file, keeps the sweeps' summaries.

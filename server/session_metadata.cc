@@ -68,8 +68,8 @@ absl::Status CheckSession(const v1::Session& session, const std::string& path) {
   const std::string subject = absl::StrCat(path, ".subject");
   auto bad = [&](const char* field, const std::string& value,
                  const char* want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        subject, ".", field, ": '", value, "' is not ", want));
+    return absl::InvalidArgumentError(
+        absl::StrCat(subject, ".", field, ": '", value, "' is not ", want));
   };
   static const std::set<std::string> kSexes = {"M", "F", "U", "O"};
   if (!s.sex().empty() && !kSexes.contains(s.sex()))
@@ -115,10 +115,10 @@ v1::Subject SimulatedSubject(const std::vector<std::string>& cells) {
   s.set_species("http://purl.obolibrary.org/obo/NCBITaxon_32630");
   s.set_age("P0D");
   s.set_sex("U");
-  s.set_description(absl::StrCat(
-      "no animal: the cells of dynclamp's simulated rig (",
-      absl::StrJoin(cells, ", "),
-      "); species, age and sex are placeholders that say so"));
+  s.set_description(
+      absl::StrCat("no animal: the cells of dynclamp's simulated rig (",
+                   absl::StrJoin(cells, ", "),
+                   "); species, age and sex are placeholders that say so"));
   return s;
 }
 

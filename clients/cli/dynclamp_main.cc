@@ -248,8 +248,7 @@ void PrintFidelity(const v1::Run& r) {
 // After a run with a spec loaded ends, the daemon replays its timing; give
 // it a few seconds.
 v1::Run WithFidelity(Client& client, v1::Run r, const char* verb) {
-  for (int k = 0;
-       k < 100 && r.fidelity().pending(); ++k) {
+  for (int k = 0; k < 100 && r.fidelity().pending(); ++k) {
     absl::SleepFor(absl::Milliseconds(100));
     r = OrDie(verb, client.GetRun());
   }
@@ -459,8 +458,8 @@ void PrintSession(const v1::Run& run) {
   if (!m.slice().empty()) std::printf("  slice: %s\n", m.slice().c_str());
   for (const v1::CellInfo& c : m.cells()) {
     std::printf("  %s: %s%s%s\n", c.cell().c_str(),
-                c.cell_description().c_str(),
-                c.location().empty() ? "" : ", ", c.location().c_str());
+                c.cell_description().c_str(), c.location().empty() ? "" : ", ",
+                c.location().c_str());
   }
   if (!run.session_missing().empty()) {
     std::printf(

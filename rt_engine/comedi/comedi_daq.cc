@@ -211,10 +211,9 @@ DaqError ComediDaq::DoWriteVolts(std::span<double> volts) noexcept {
   for (std::size_t i = 0; i < out_.size(); ++i) {
     // The board's range bounds what it puts out (the limit lies within it,
     // so this only shaves a code's width at the edge).
-    const double v =
-        i < volts.size() ? std::clamp(volts[i], out_[i].range.min,
-                                      out_[i].range.max)
-                         : 0.0;
+    const double v = i < volts.size() ? std::clamp(volts[i], out_[i].range.min,
+                                                   out_[i].range.max)
+                                      : 0.0;
     if (i < volts.size()) volts[i] = v;
     double raw = std::round(out_[i].polynomial.Eval(v));
     // The board's range bounds the raw value (and NaN becomes 0 V's code

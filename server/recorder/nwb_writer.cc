@@ -161,9 +161,8 @@ absl::Status NwbWriter::WriteSkeleton() {
       absl::StrAppend(&description, "; cell: ", info->cell_description());
     RETURN_IF_ERROR(file_.WriteText(electrode + "/description", description));
     RETURN_IF_ERROR(file_.WriteText(
-        electrode + "/cell_id", info != nullptr && !info->cell_id().empty()
-                                    ? info->cell_id()
-                                    : cell));
+        electrode + "/cell_id",
+        info != nullptr && !info->cell_id().empty() ? info->cell_id() : cell));
     if (info != nullptr && !info->location().empty())
       RETURN_IF_ERROR(
           file_.WriteText(electrode + "/location", info->location()));
@@ -181,9 +180,9 @@ absl::Status NwbWriter::WriteSkeleton() {
 absl::Status NwbWriter::WriteMetadata() {
   const v1::Session& m = session_.metadata;
   auto text = [&](const char* name, const std::string& value) {
-    return value.empty() ? absl::OkStatus()
-                         : file_.WriteText(absl::StrCat("/general/", name),
-                                           value);
+    return value.empty()
+               ? absl::OkStatus()
+               : file_.WriteText(absl::StrCat("/general/", name), value);
   };
   auto texts = [&](const char* name, const auto& values) {
     return values.empty()
@@ -205,15 +204,14 @@ absl::Status NwbWriter::WriteMetadata() {
   const std::string path = "/general/subject";
   if (auto g = file_.CreateGroup(path); !g.ok()) return g.status();
   RETURN_IF_ERROR(Typed(path, kCore, "Subject"));
-  for (const auto& [name, value] :
-       {std::pair<const char*, const std::string&>{"subject_id",
-                                                   subject.subject_id()},
-        {"species", subject.species()},
-        {"age", subject.age()},
-        {"sex", subject.sex()},
-        {"strain", subject.strain()},
-        {"genotype", subject.genotype()},
-        {"description", subject.description()}}) {
+  for (const auto& [name, value] : {std::pair<const char*, const std::string&>{
+                                        "subject_id", subject.subject_id()},
+                                    {"species", subject.species()},
+                                    {"age", subject.age()},
+                                    {"sex", subject.sex()},
+                                    {"strain", subject.strain()},
+                                    {"genotype", subject.genotype()},
+                                    {"description", subject.description()}}) {
     if (value.empty()) continue;
     RETURN_IF_ERROR(file_.WriteText(absl::StrCat(path, "/", name), value));
   }
@@ -334,15 +332,14 @@ absl::Status NwbWriter::CreateTables() {
       "test_pulse",
       sweep_family_));
   if (has_titration()) {
-    RETURN_IF_ERROR(Column(sim, "titrated_parameter", Kind::kText, kHdmf,
-                           "VectorData",
-                           "the parameter the titration held for the sweep",
-                           titrated_parameter_));
     RETURN_IF_ERROR(Column(
-        sim, "titrated_value", Kind::kFloat64, kHdmf, "VectorData",
-        "its value, in the parameter's unit (nS, mV, ms ...); NaN for a "
-        "sweep outside the titration",
-        titrated_value_));
+        sim, "titrated_parameter", Kind::kText, kHdmf, "VectorData",
+        "the parameter the titration held for the sweep", titrated_parameter_));
+    RETURN_IF_ERROR(
+        Column(sim, "titrated_value", Kind::kFloat64, kHdmf, "VectorData",
+               "its value, in the parameter's unit (nS, mV, ms ...); NaN for a "
+               "sweep outside the titration",
+               titrated_value_));
   }
 
   // Timing QC, one row per sweep.
@@ -393,13 +390,10 @@ absl::Status NwbWriter::CreateTables() {
   return absl::OkStatus();
 }
 
-absl::Status NwbWriter::CreateSeries(const std::string& path, const char* type,
-                                     const std::string& unit_in,
-                                     uint32_t number,
-                                     const std::string& description,
-                                     double start_s,
-                                     const std::string& electrode,
-                                     double gain) {
+absl::Status NwbWriter::CreateSeries(
+    const std::string& path, const char* type, const std::string& unit_in,
+    uint32_t number, const std::string& description, double start_s,
+    const std::string& electrode, double gain) {
   if (auto g = file_.CreateGroup(path); !g.ok()) return g.status();
   RETURN_IF_ERROR(Typed(path, kCore, type));
   RETURN_IF_ERROR(file_.SetText(path, "description", description));
@@ -508,10 +502,9 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
     const h5::Appendable::TimeSeriesRef stim{0, count, *i}, resp{0, count, *v};
     RETURN_IF_ERROR(stimulus_.Append(&stim, 1));
     RETURN_IF_ERROR(response_.Append(&resp, 1));
-    const double amplitude_a =
-        info != nullptr && c < info->amplitude_pa.size()
-            ? info->amplitude_pa[c] * 1e-12
-            : 0.0;
+    const double amplitude_a = info != nullptr && c < info->amplitude_pa.size()
+                                   ? info->amplitude_pa[c] * 1e-12
+                                   : 0.0;
     RETURN_IF_ERROR(amplitude_.Append(&amplitude_a, 1));
   }
   const int64_t sim_row = simultaneous_++;
@@ -527,8 +520,7 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
   RETURN_IF_ERROR(sweep_name_.Append(&sweep_name, 1));
   RETURN_IF_ERROR(sweep_family_.Append(&family, 1));
   if (has_titration()) {
-    const bool titrated =
-        info != nullptr && !info->titrated_parameter.empty();
+    const bool titrated = info != nullptr && !info->titrated_parameter.empty();
     const char* parameter = titrated ? info->titrated_parameter.c_str() : "";
     const double value = titrated ? info->titrated_value : std::nan("");
     RETURN_IF_ERROR(titrated_parameter_.Append(&parameter, 1));

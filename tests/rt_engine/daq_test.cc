@@ -104,7 +104,7 @@ TEST(DaqTest, ALimitBeyondTheConvertersReachIsRefusedWithBothNumbers) {
             std::string::npos)
       << s;
   EXPECT_NE(s.message().find("at most 4000 pA"), std::string::npos) << s;
-  EXPECT_EQ(d.writes, 0);  // nothing configured, nothing written
+  EXPECT_EQ(d.writes, 0);                 // nothing configured, nothing written
   c.channels[0].current_limit_pa = 4000;  // exactly the reach: fine
   EXPECT_TRUE(d.Configure(c).ok());
   // A converter that cannot go negative cannot clamp at all.

@@ -41,8 +41,8 @@ inline SimRigConfig IdealSim(std::vector<SimCellConfig> cells) {
 
 // Upward crossings of `threshold_mv` in a trace sampled every dt_ms (the
 // time of the first sample at or above it).
-inline std::vector<double> SpikeTimes(const std::vector<double>& v, double dt_ms,
-                                      double threshold_mv = 0.0) {
+inline std::vector<double> SpikeTimes(const std::vector<double>& v,
+                                      double dt_ms, double threshold_mv = 0.0) {
   std::vector<double> t;
   for (std::size_t k = 1; k < v.size(); ++k)
     if (v[k - 1] < threshold_mv && v[k] >= threshold_mv) t.push_back(k * dt_ms);
