@@ -67,9 +67,11 @@ class ExampleRecordingsTest(unittest.TestCase):
         d = cls.d
         cls.files = {}
         cls.outputs = {}
-        for name in ("test_pulse", "step_series", "fi_curve"):
+        for name, file in (("test_pulse", "test_pulse.yaml"),
+                           ("step_series", "step_series.yaml"),
+                           ("fi_curve", "fi_curve.yaml")):
             cls.files[name], cls.outputs[name] = run_file(
-                d, example("protocols", f"{name}.yaml"))
+                d, example("protocols", file))
         # The titration as its comment says: the spec with the run ...
         cls.files["gaba_titration"], _ = run_file(
             d, example("protocols", "gaba_titration.yaml"),
