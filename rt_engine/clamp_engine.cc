@@ -247,6 +247,10 @@ void ClampEngine::ZeroOutputs() noexcept {
 void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
                            int64_t period_ns) noexcept {
   uint32_t flags = previous_overran_ ? kFrameAfterOverrun : 0;
+  const uint64_t skipped = pending_skip_;
+  pending_skip_ = 0;
+  slot_ += skipped;
+  slots_skipped_ += static_cast<uint32_t>(skipped);
 
   // 1. Changes take effect only here, between cycles.
   ModelSet* next = mailbox_.SwapFromRT(active_);
@@ -294,7 +298,7 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     auto command = static_cast<PlayerCommand>(
         player_command_.exchange(0, std::memory_order_acq_rel));
     if (!running) command = PlayerCommand::kAbort;
-    tick = timeline->Begin(active_, command);
+    tick = timeline->Begin(active_, command, static_cast<int64_t>(skipped));
     flags |= tick.flags;
   }
   if (running && active_ != nullptr) {
@@ -345,7 +349,8 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
   FrameView frame = ring_.BeginPush();
   if (frame.header != nullptr) {
     FrameHeader& h = *frame.header;
-    h.cycle = stats_.cycles.Get();
+    h.cycle = slot_;
+    h.slots_skipped = slots_skipped_;
     h.wake_time_ns = wake_ns;
     h.flags = flags;
     h.model_generation = active_ ? active_->generation() : 0;
@@ -374,6 +379,7 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     ring_.CommitPush();
   }
   stats_.cycles.Add();
+  ++slot_;
   if (period_ns > 0) stats_.period_ns.Record(period_ns);
   stats_.lateness_ns.Record(lateness_ns);
   stats_.compute_ns.Record(compute_ns);
@@ -387,7 +393,10 @@ void ClampEngine::NoteDeadline(bool overran, int64_t missed) noexcept {
     return;
   }
   stats_.overruns.Add();
-  if (missed > 0) stats_.skipped_cycles.Add(static_cast<uint64_t>(missed));
+  if (missed > 0) {
+    stats_.skipped_cycles.Add(static_cast<uint64_t>(missed));
+    pending_skip_ += static_cast<uint64_t>(missed);
+  }
   ++consecutive_overruns_;
   if (static_cast<uint64_t>(consecutive_overruns_) >
       stats_.max_consecutive_overruns.Get())

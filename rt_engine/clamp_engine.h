@@ -143,7 +143,9 @@ class ClampEngine {
   void RunCycle(int64_t deadline_ns, int64_t wake_ns,
                 int64_t period_ns) noexcept;
   // After a cycle: tell the engine whether it overran (ended past the next
-  // deadline, `missed` deadlines skipped). Enough in a row enter FAULT.
+  // deadline) and how many deadlines the schedule skipped (`missed`): the
+  // next cycle's frame and the protocol then move on by as many slots.
+  // Enough overruns in a row enter FAULT.
   void NoteDeadline(bool overran, int64_t missed) noexcept;
   // Drive every output to 0 (start, stop, termination).
   void ZeroOutputs() noexcept;
@@ -185,6 +187,9 @@ class ClampEngine {
   std::vector<double> i_pa_;
   int consecutive_overruns_ = 0;
   bool previous_overran_ = false;
+  uint64_t slot_ = 0;           // the schedule's slot of the next cycle
+  uint64_t pending_skip_ = 0;   // slots skipped since the last cycle
+  uint32_t slots_skipped_ = 0;  // in all (mod 2^32), for frames
 
   // Crossing the boundary.
   SwapMailbox<ModelSet> mailbox_;

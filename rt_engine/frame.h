@@ -25,7 +25,10 @@ enum FrameFlags : uint32_t {
 };
 
 struct FrameHeader {
-  uint64_t cycle = 0;             // cycle index since the loop started
+  // The schedule's slot this sample fills: periods since the engine began,
+  // counting the deadlines skipped after overruns (which have no frame), so
+  // cycle x period is the sample's time on the loop's schedule.
+  uint64_t cycle = 0;
   int64_t wake_time_ns = 0;       // CLOCK_MONOTONIC time the cycle woke
   uint32_t flags = 0;             // FrameFlags
   uint32_t model_generation = 0;  // generation of the model set that ran
@@ -37,7 +40,9 @@ struct FrameHeader {
   uint32_t sweep = 0;             // recorded sweep number; 0: not in one
   int64_t sweep_sample = 0;       // sample index within that sweep
   int32_t protocol_sweep = -1;    // the protocol's sweep being played
-  uint32_t reserved = 0;
+  // Slots skipped so far (mod 2^32): the difference between two frames is
+  // how many slots between them had no cycle, as distinct from frames lost.
+  uint32_t slots_skipped = 0;
 };
 static_assert(sizeof(FrameHeader) == 64);
 

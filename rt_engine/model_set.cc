@@ -17,6 +17,25 @@
 namespace dynclamp::rt {
 namespace {
 
+// The live parameter `param` of a background (BackgroundParamInfo order), or
+// null if that one is not live.
+template <typename Spec>
+auto* BackgroundLive(Spec& b, int param) noexcept {
+  using Ptr = decltype(&b.ge0_ns);
+  switch (param) {
+    case 0:
+      return &b.ge0_ns;
+    case 1:
+      return &b.sigma_e_ns;
+    case 4:
+      return &b.gi0_ns;
+    case 5:
+      return &b.sigma_i_ns;
+    default:
+      return Ptr{nullptr};
+  }
+}
+
 constexpr int kMaxEventsPerCycle = 1'000'000;
 
 std::span<const ParamInfo> InfoFor(const ConductanceModel& m) {
@@ -609,12 +628,9 @@ absl::Status ModelSet::Build(
     BackgroundRuntime rt;
     rt.cell = static_cast<uint32_t>(b.cell);
     rt.p = b;
-    // Exact OU update: g <- g0 + (g - g0) e^{-dt/tau} + sigma sqrt(1 -
-    // e^{-2dt/tau}) N.
     rt.decay_e = std::exp(-dt / b.tau_e_ms);
     rt.decay_i = std::exp(-dt / b.tau_i_ms);
-    rt.noise_e = b.sigma_e_ns * std::sqrt(1.0 - rt.decay_e * rt.decay_e);
-    rt.noise_i = b.sigma_i_ns * std::sqrt(1.0 - rt.decay_i * rt.decay_i);
+    rt.UpdateNoise();
     rt.rng.Seed(b.seed);
     backgrounds_.push_back(rt);
   }
@@ -775,8 +791,8 @@ void ModelSet::Initialize() noexcept {
   }
   detectors_.Arm(v_);
   for (BackgroundRuntime& b : backgrounds_) {
-    b.ge = b.p.ge0_ns;
-    b.gi = b.p.gi0_ns;
+    b.ge = b.xe = b.p.ge0_ns;
+    b.gi = b.xi = b.p.gi0_ns;
   }
   for (std::size_t c = 0; c < n_cells_; ++c) v_prev_[c] = v_[c];
   initialized_ = true;
@@ -1011,10 +1027,12 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
 
   // 5. Synapses and background advance to the next step.
   for (BackgroundRuntime& b : backgrounds_) {
-    b.ge = b.p.ge0_ns + (b.ge - b.p.ge0_ns) * b.decay_e +
+    b.xe = b.p.ge0_ns + (b.xe - b.p.ge0_ns) * b.decay_e +
            b.noise_e * b.rng.Normal();
-    b.gi = b.p.gi0_ns + (b.gi - b.p.gi0_ns) * b.decay_i +
+    b.xi = b.p.gi0_ns + (b.xi - b.p.gi0_ns) * b.decay_i +
            b.noise_i * b.rng.Normal();
+    b.ge = std::max(0.0, b.xe);
+    b.gi = std::max(0.0, b.xi);
   }
   for (uint32_t k : m_published_) {
     ArtificialRuntime& a = artificial_[k];
@@ -1079,11 +1097,15 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
       if (u.index >= model_cells_.size()) return false;
       bias_pa_[u.index] = u.value;
       return true;
-    case ParamUpdate::Object::kBackground:
+    case ParamUpdate::Object::kBackground: {
       if (u.index >= backgrounds_.size()) return false;
-      (u.param == 0 ? backgrounds_[u.index].p.ge0_ns
-                    : backgrounds_[u.index].p.gi0_ns) = u.value;
+      BackgroundRuntime& b = backgrounds_[u.index];
+      double* live = BackgroundLive(b.p, u.param);
+      if (live == nullptr) return false;
+      *live = u.value;
+      b.UpdateNoise();
       return true;
+    }
   }
   return false;
 }
@@ -1123,12 +1145,20 @@ double ModelSet::Read(const ParamUpdate& u) const noexcept {
       return u.index < gaps_.size() ? gaps_[u.index].g : kNone;
     case ParamUpdate::Object::kModelCell:
       return u.index < model_cells_.size() ? bias_pa_[u.index] : kNone;
-    case ParamUpdate::Object::kBackground:
+    case ParamUpdate::Object::kBackground: {
       if (u.index >= backgrounds_.size()) return kNone;
-      return u.param == 0 ? backgrounds_[u.index].p.ge0_ns
-                          : backgrounds_[u.index].p.gi0_ns;
+      const double* live = BackgroundLive(backgrounds_[u.index].p, u.param);
+      return live != nullptr ? *live : kNone;
+    }
   }
   return kNone;
+}
+
+void ModelSet::BackgroundRuntime::UpdateNoise() noexcept {
+  // Exact OU update: x <- x0 + (x - x0) e^{-dt/tau} + sigma
+  // sqrt(1 - e^{-2dt/tau}) N.
+  noise_e = p.sigma_e_ns * std::sqrt(1.0 - decay_e * decay_e);
+  noise_i = p.sigma_i_ns * std::sqrt(1.0 - decay_i * decay_i);
 }
 
 absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
@@ -1201,10 +1231,8 @@ absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
                     ModelCellParamInfo()))
     return *r;
   if (auto r = find(spec_.backgrounds, ParamUpdate::Object::kBackground,
-                    BackgroundParamInfo())) {
-    if (r->ok() && (*r)->param == 4) (*r)->param = 1;  // gi0_ns
+                    BackgroundParamInfo()))
     return *r;
-  }
   return absl::NotFoundError(
       absl::StrCat(path, ": no conductance or object named '", name, "'"));
 }

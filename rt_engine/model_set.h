@@ -271,12 +271,20 @@ class ModelSet {
     uint32_t a = 0, b = 0;
     double g = 0, i_a = 0;
   };
+  // The point-conductance background: each conductance is an OU process
+  // (xe, xi) rectified at 0 (ge, gi), so it never turns into a reversed
+  // current; the process itself is left unbounded, so its mean and SD are
+  // the parameters' and the delivered ones those of a rectified Gaussian.
   struct BackgroundRuntime {
     uint32_t cell = 0;
     BackgroundSpec p;
-    double ge = 0, gi = 0, g_total = 0, i_pa = 0;
+    double xe = 0, xi = 0;  // the OU processes (nS)
+    double ge = 0, gi = 0;  // the conductances delivered: max(0, x)
+    double g_total = 0, i_pa = 0;
     double decay_e = 0, decay_i = 0, noise_e = 0, noise_i = 0;
     Rng rng;
+    // The noise coefficients from the SDs and the decays.
+    void UpdateNoise() noexcept;
   };
   class ArtificialCtx;
 

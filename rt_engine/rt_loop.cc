@@ -67,6 +67,8 @@ void RtLoop::ThreadMain() {
   int64_t previous_wake = -1;
   int64_t periods = 0;
   while (!stop_requested_.load(std::memory_order_acquire)) {
+    // Behind schedule already (catching up): no sleep this time.
+    const bool behind = config_.realtime && MonotonicNowNs() >= deadline;
     if (config_.realtime) WaitUntilNs(deadline, config_.busy_wait_ns);
     const int64_t wake = MonotonicNowNs();
     const int64_t due = config_.realtime ? deadline : wake;
@@ -76,14 +78,16 @@ void RtLoop::ThreadMain() {
     ++periods;
     if (config_.realtime) {
       const int64_t end = MonotonicNowNs();
-      if (end > deadline) {
+      if (end <= deadline) {
+        engine_.NoteDeadline(false, 0);
+      } else if (config_.catch_up) {
+        engine_.NoteDeadline(!behind || end - wake > period, 0);
+      } else {
         // Overran: skip every deadline already in the past.
         const int64_t missed = (end - deadline) / period + 1;
         deadline += missed * period;
         periods += missed;
         engine_.NoteDeadline(true, missed);
-      } else {
-        engine_.NoteDeadline(false, 0);
       }
     }
     if (config_.stop_after_periods > 0 &&

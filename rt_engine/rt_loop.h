@@ -5,9 +5,18 @@
 // sleep to the absolute deadline (clock_nanosleep, TIMER_ABSTIME,
 // CLOCK_MONOTONIC) with an optional busy-wait tail; run one cycle; advance
 // the deadline by one period. A cycle that ends past the next deadline is an
-// overrun: it is counted and the schedule skips the deadlines already missed
-// rather than running late cycles back to back. On stop the outputs are
-// zeroed by the RT thread before it exits.
+// overrun. What follows one depends on whose clock the cell lives by:
+//  - skip (a real cell, or the simulated rig's wall clock): the schedule
+//    skips the deadlines already missed rather than running late cycles back
+//    to back; the engine is told how many, so frames and the protocol keep
+//    the schedule's time and mark the slots that have no sample;
+//  - catch up (the simulated rig's nominal clock, whose cells advance one
+//    period per cycle): every deadline gets its cycle, late ones back to
+//    back, so a run of T seconds gives its cells exactly T seconds. A cycle
+//    that starts already behind counts as an overrun only if it itself took
+//    longer than a period: one late wake-up is one overrun, not one per
+//    cycle of the catch-up.
+// On stop the outputs are zeroed by the RT thread before it exits.
 //
 // With `realtime = false` the loop does not sleep: cycles run back to back
 // (offline runs on the simulated rig's nominal clock).
@@ -33,8 +42,9 @@ struct RtLoopConfig {
   int64_t busy_wait_ns = 0;  // spin this long before each deadline
   RtSettingsRequest rt;      // priority, memory lock, CPU
   bool realtime = true;      // false: no sleeping (offline)
-  // Stop by itself once this many periods have passed (cycles run plus
-  // deadlines skipped, so it is a wall-clock duration); 0 = never.
+  bool catch_up = false;     // run missed deadlines late instead of skipping
+  // Stop by itself once this many periods of the schedule have passed
+  // (cycles run plus deadlines skipped); 0 = never.
   int64_t stop_after_periods = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -152,10 +153,21 @@ void Log(const std::string& line) {
                line.c_str());
 }
 
+// MODEL[-BLOCKED]...[@BIAS_PA], e.g. "ca1-na", "hh@800".
 absl::StatusOr<dynclamp::rt::SimCellConfig> ParseSimCell(
     const std::string& text, std::size_t index) {
-  std::vector<std::string> parts = absl::StrSplit(text, '-');
+  const std::pair<std::string, std::string> model_bias =
+      absl::StrSplit(text, absl::MaxSplits('@', 1));
+  std::vector<std::string> parts = absl::StrSplit(model_bias.first, '-');
   dynclamp::rt::SimCellConfig cell;
+  if (absl::StrContains(text, '@') &&
+      (!absl::SimpleAtod(model_bias.second, &cell.bias_pa) ||
+       !std::isfinite(cell.bias_pa) || std::abs(cell.bias_pa) > 1e5)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--sim_cells[", index, "]: '", model_bias.second,
+        "' after '@' is not a bias current in pA (e.g. hh@800, within "
+        "+-100000)"));
+  }
   if (parts[0] == "passive") {
     cell.model = dynclamp::rt::SimCellConfig::Model::kPassive;
   } else if (parts[0] == "hh") {

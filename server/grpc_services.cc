@@ -188,6 +188,9 @@ grpc::Status StreamServiceImpl::Subscribe(
     out.set_num_samples(chunk.num_samples);
     out.mutable_values()->Assign(chunk.values.begin(), chunk.values.end());
     out.set_samples_lost(chunk.samples_lost);
+    out.set_cycles_skipped(chunk.cycles_skipped);
+    out.mutable_skipped_samples()->Assign(chunk.skipped_samples.begin(),
+                                          chunk.skipped_samples.end());
     if (!writer->Write(out)) break;  // the client went away
   }
   inst_.Unsubscribe(*sub);

@@ -352,6 +352,7 @@ v1::Run Instrument::RunLocked() const {
       s->set_cycles(rs.timing.cycles);
       s->set_overruns(rs.timing.overruns);
       s->set_dropped_frames(rs.timing.dropped_frames);
+      s->set_skipped_cycles(rs.timing.skipped_cycles);
       s->set_clipped_outputs(rs.timing.clipped_outputs);
       s->set_worst_period_us(rs.timing.worst_period_s * 1e6);
       s->set_p999_period_us(rs.timing.p999_period_s * 1e6);
@@ -395,6 +396,10 @@ absl::Status Instrument::StartLoopLocked(double duration_s) {
   lc.stop_after_periods = static_cast<int64_t>(
       std::llround(duration_s * 1e9 / static_cast<double>(options_.period_ns)));
   if (duration_s > 0 && lc.stop_after_periods == 0) lc.stop_after_periods = 1;
+  // The nominal clock's cells live one period per cycle: a late cycle is run
+  // late rather than skipped, or they would lose the time.
+  lc.catch_up = core_->sim != nullptr &&
+                options_.sim.clock == rt::SimRigConfig::Clock::kNominal;
   // A new run starts from a clean slate: no FAULT carried over.
   core_->engine->RequestClearFault();
   auto loop = std::make_unique<rt::RtLoop>(*core_->engine, lc);
@@ -690,8 +695,10 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     session.recording_gain_v_per_v.push_back(1e3 / ch.input_gain_mv_per_v);
     session.stimulus_gain_v_per_a.push_back(1e12 / ch.output_gain_pa_per_v);
   }
-  for (const rt::SweepSpec& sweep : lowered->sweeps) {
+  for (std::size_t k = 0; k < lowered->sweeps.size(); ++k) {
+    const rt::SweepSpec& sweep = lowered->sweeps[k];
     NwbSession::SweepInfo info;
+    info.samples = (*timeline)->sweep_samples(k);
     info.name = sweep.name;
     info.family = sweep.family;
     info.titrated_parameter = sweep.titrated_parameter;

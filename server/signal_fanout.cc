@@ -168,37 +168,69 @@ void SignalFanout::Flush(Subscription& s) {
   s.building_ = ChunkData{};
 }
 
-void SignalFanout::Feed(Subscription& s, const rt::FrameHeader& h,
-                        std::span<const double> values) {
-  if (h.cycle % s.decimation_ != 0) return;
-  if (s.have_next_ && h.cycle != s.next_cycle_) {
-    // Frames the ring dropped: the chunk must stay contiguous, and the
-    // subscriber is told what it lost.
-    Flush(s);
-    if (h.cycle > s.next_cycle_) {
-      s.lost_.fetch_add((h.cycle - s.next_cycle_) / s.decimation_,
-                        std::memory_order_relaxed);
-    }
-  }
-  if (h.model_generation != s.mapped_generation_) Remap(s, h.model_generation);
+void SignalFanout::Append(Subscription& s, uint64_t slot, int64_t mono_ns,
+                          const rt::FrameHeader* h,
+                          std::span<const double> values) {
   ChunkData& c = s.building_;
   if (c.num_samples == 0) {
-    c.first_index = h.cycle;
-    c.first_monotonic_ns = h.wake_time_ns;
+    c.first_index = slot;
+    c.cycles_skipped = s.cycles_skipped_;
+    c.first_monotonic_ns = mono_ns;
     c.sample_period_ns = engine_.config().period_ns * s.decimation_;
     c.values.reserve(static_cast<std::size_t>(s.samples_per_chunk_) *
                      s.signals_.size());
     s.building_since_ns_ = rt::MonotonicNowNs();
   }
+  if (h == nullptr) c.skipped_samples.push_back(c.num_samples);
   for (int idx : s.index_in_frame_) {
-    c.values.push_back(idx >= 0 && static_cast<uint32_t>(idx) < h.num_values
+    c.values.push_back(h != nullptr && idx >= 0 &&
+                               static_cast<uint32_t>(idx) < h->num_values
                            ? values[idx]
                            : std::numeric_limits<double>::quiet_NaN());
   }
   ++c.num_samples;
-  s.next_cycle_ = h.cycle + s.decimation_;
+  s.next_cycle_ = slot + s.decimation_;
   s.have_next_ = true;
   if (c.num_samples >= s.samples_per_chunk_) Flush(s);
+}
+
+void SignalFanout::Feed(Subscription& s, const rt::FrameHeader& h,
+                        std::span<const double> values) {
+  // Slots the loop skipped since the frame before (the wrapping difference
+  // of the engine's count) are gaps in time, not losses.
+  const uint32_t skipped =
+      s.seen_frame_ ? h.slots_skipped - s.last_slots_skipped_ : 0;
+  s.seen_frame_ = true;
+  s.last_slots_skipped_ = h.slots_skipped;
+  s.cycles_skipped_ += skipped;
+  s.skipped_since_sample_ += skipped;
+  if (h.cycle % s.decimation_ != 0) return;
+  if (s.have_next_ && h.cycle > s.next_cycle_) {
+    const uint64_t gap = h.cycle - s.next_cycle_;
+    if (gap <= s.skipped_since_sample_) {
+      // The loop skipped these slots: NaN samples, listed in the chunk,
+      // keep its time base (skips can come every few cycles on a slow
+      // rig; a chunk for each would overflow the queue).
+      const int64_t period = engine_.config().period_ns;
+      for (uint64_t slot = s.next_cycle_; slot < h.cycle;
+           slot += s.decimation_) {
+        Append(s, slot,
+               h.wake_time_ns - static_cast<int64_t>(h.cycle - slot) * period,
+               nullptr, values);
+      }
+    } else {
+      // Frames the ring dropped: the chunk must stay contiguous in time,
+      // and the subscriber is told what it lost.
+      Flush(s);
+      s.lost_.fetch_add((gap - s.skipped_since_sample_) / s.decimation_,
+                        std::memory_order_relaxed);
+    }
+  } else if (s.have_next_ && h.cycle != s.next_cycle_) {
+    Flush(s);
+  }
+  s.skipped_since_sample_ = 0;
+  if (h.model_generation != s.mapped_generation_) Remap(s, h.model_generation);
+  Append(s, h.cycle, h.wake_time_ns, &h, values);
 }
 
 std::size_t SignalFanout::DrainBatch(std::size_t max_frames) {

@@ -29,12 +29,16 @@ namespace dynclamp::server {
 
 // A run of consecutive (decimated) samples of a subscription's signals.
 struct ChunkData {
-  uint64_t first_index = 0;  // cycle of the first sample
+  uint64_t first_index = 0;  // schedule slot (cycle) of the first sample
   int64_t first_monotonic_ns = 0;
   int64_t sample_period_ns = 0;
   uint32_t num_samples = 0;
   std::vector<double> values;  // sample-major
   uint64_t samples_lost = 0;   // this subscriber's total so far
+  // Slots the loop skipped (overruns) since the subscription began, and
+  // the samples of this chunk that are such slots (NaN): not lost.
+  uint64_t cycles_skipped = 0;
+  std::vector<uint32_t> skipped_samples;
 };
 
 class Subscription {
@@ -83,6 +87,10 @@ class Subscription {
   std::vector<int> index_in_frame_;  // per signal; -1 = absent
   uint64_t next_cycle_ = 0;          // expected cycle of the next sample
   bool have_next_ = false;
+  bool seen_frame_ = false;
+  uint32_t last_slots_skipped_ = 0;  // the engine's count at the last frame
+  uint64_t cycles_skipped_ = 0;
+  uint64_t skipped_since_sample_ = 0;
   int64_t building_since_ns_ = 0;
   ChunkData building_;
 };
@@ -143,6 +151,10 @@ class SignalFanout {
             std::span<const double> values);
   void Remap(Subscription& s, uint32_t generation);
   void Flush(Subscription& s);
+  // Adds the sample of `slot` to the chunk being built: the frame's values,
+  // or NaN for a slot the loop skipped (`h` null).
+  void Append(Subscription& s, uint64_t slot, int64_t mono_ns,
+              const rt::FrameHeader* h, std::span<const double> values);
 
   rt::ClampEngine& engine_;
   const Options options_;

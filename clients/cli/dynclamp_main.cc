@@ -264,12 +264,13 @@ void PrintSweeps(const v1::Run& r) {
   if (!r.error().empty()) std::printf("error: %s\n", r.error().c_str());
   for (const v1::SweepSummary& s : r.sweeps()) {
     std::printf(
-        "  sweep %3u (protocol %d): %ld samples%s  overruns %lu  dropped %lu  "
-        "clipped %lu  worst step %.1f us  p99.9 %.1f us  worst latency %.1f "
-        "us%s%s\n",
+        "  sweep %3u (protocol %d): %ld samples%s  overruns %lu  skipped %lu  "
+        "dropped %lu  clipped %lu  worst step %.1f us  p99.9 %.1f us  worst "
+        "latency %.1f us%s%s\n",
         s.sweep_number(), s.protocol_sweep(), static_cast<long>(s.samples()),
         s.complete() ? "" : " (cut short)",
         static_cast<unsigned long>(s.overruns()),
+        static_cast<unsigned long>(s.skipped_cycles()),
         static_cast<unsigned long>(s.dropped_frames()),
         static_cast<unsigned long>(s.clipped_outputs()), s.worst_period_us(),
         s.p999_period_us(), s.worst_latency_us(),
@@ -668,8 +669,8 @@ int Watch(const Globals& g) {
 }
 
 int Stream(const Globals& g, std::vector<std::string> signals,
-           uint32_t decimate, double duration_s, const std::string& format,
-           const std::string& out_path) {
+           uint32_t decimate, double duration_s, uint64_t max_samples,
+           const std::string& format, const std::string& out_path) {
   if (format != "csv" && format != "table") {
     Die("stream", absl::InvalidArgumentError("--format: csv or table"));
   }
@@ -693,7 +694,7 @@ int Stream(const Globals& g, std::vector<std::string> signals,
   for (const auto& s : signals) request.add_signals(s);
   request.set_decimation(decimate);
   int64_t period_ns = 0;
-  uint64_t samples = 0, lost = 0;
+  uint64_t samples = 0, lost = 0, skipped = 0;
   const absl::Time wall_start = absl::Now();
   absl::Time last_progress = wall_start;
   // --duration is wall-clock time, whether or not samples arrive: a timer
@@ -725,9 +726,19 @@ int Stream(const Globals& g, std::vector<std::string> signals,
       return true;
     }
     lost = c.samples_lost();
+    skipped += static_cast<uint64_t>(c.skipped_samples_size());
     const int n = static_cast<int>(signals.size());
     const int64_t cycle_ns = decimate > 1 ? period_ns / decimate : period_ns;
+    // Skipped cycles have no sample: their rows are left out, so t_s jumps.
+    auto next_skip = c.skipped_samples().begin();
+    uint32_t taken = 0;
     for (uint32_t k = 0; k < c.num_samples(); ++k) {
+      if (next_skip != c.skipped_samples().end() && *next_skip == k) {
+        ++next_skip;
+        continue;
+      }
+      if (max_samples > 0 && samples + taken >= max_samples) break;
+      ++taken;
       const double t =
           static_cast<double>(c.first_sample_index()) * cycle_ns * 1e-9 +
           static_cast<double>(k) * c.sample_period_ns() * 1e-9;
@@ -742,7 +753,8 @@ int Stream(const Globals& g, std::vector<std::string> signals,
       }
       out << "\n";
     }
-    samples += c.num_samples();
+    samples += taken;
+    if (max_samples > 0 && samples >= max_samples) return false;
     const absl::Time now = absl::Now();
     if (!out_path.empty() && now - last_progress > absl::Milliseconds(500)) {
       std::fprintf(stderr, "\r  %lu samples (%.1f s), lost %lu   ",
@@ -758,10 +770,16 @@ int Stream(const Globals& g, std::vector<std::string> signals,
   if (timed_out.load() && absl::IsCancelled(s)) s = absl::OkStatus();
   if (!out_path.empty()) std::fprintf(stderr, "\n");
   out.flush();
-  if (s.ok())
-    std::fprintf(stderr, "%lu samples, %lu lost\n",
+  if (s.ok()) {
+    std::fprintf(stderr, "%lu samples, %lu lost",
                  static_cast<unsigned long>(samples),
                  static_cast<unsigned long>(lost));
+    // Skipped cycles are gaps in the t_s column, not lost samples.
+    if (skipped > 0)
+      std::fprintf(stderr, ", %lu skipped by the loop (overruns)",
+                   static_cast<unsigned long>(skipped));
+    std::fprintf(stderr, "\n");
+  }
   if (!s.ok()) Die("stream", s);
   return 0;
 }
@@ -834,7 +852,11 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   stream->add_option("--decimate", decimate, "keep every Nth sample");
   stream->add_option("--duration", stream_duration,
-                     "seconds to stream; 0 = until Ctrl-C");
+                     "seconds (wall clock) to stream; 0 = until Ctrl-C");
+  uint64_t stream_samples = 0;
+  stream->add_option("--samples", stream_samples,
+                     "stop after this many samples (after decimation), e.g. "
+                     "a run's duration x rate / decimation");
   stream->add_option("--format", format, "csv or table")->capture_default_str();
   stream->add_option("-o,--output", out, "write to FILE (progress on stderr)");
   auto* health =
@@ -983,7 +1005,8 @@ int main(int argc, char** argv) {
   if (*clear) return ClearFault(g);
   if (*watch) return Watch(g);
   if (*stream)
-    return Stream(g, stream_signals, decimate, stream_duration, format, out);
+    return Stream(g, stream_signals, decimate, stream_duration, stream_samples,
+                  format, out);
   if (*run)
     return RunProtocolFile(g, protocol_file, spec_file, session_file, wait);
   if (*queue) {

@@ -90,13 +90,23 @@ void AppendScalar(std::string& out, const YAML::Node& node) {
 // Aliases can make a small file expand without bound ("billion laughs"):
 // the JSON is cut off at this size.
 constexpr std::size_t kMaxJsonBytes = 16 << 20;
+// Aliases can also nest a small file without bound (each anchor holding the
+// one before, a few hundred levels deeper); no spec or protocol goes beyond
+// a dozen levels, and the protobuf JSON parser refuses past 100.
+constexpr int kMaxDepth = 64;
 
 absl::Status AppendNode(std::string& out, const YAML::Node& node,
-                        absl::string_view source) {
+                        absl::string_view source, int depth = 0) {
   if (out.size() > kMaxJsonBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": over ", kMaxJsonBytes >> 20,
                      " MB once its aliases are expanded"));
+  }
+  if (depth > kMaxDepth) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: line %d, column %d: nested more than %d levels deep (once its "
+        "aliases are expanded)",
+        source, node.Mark().line + 1, node.Mark().column + 1, kMaxDepth));
   }
   switch (node.Type()) {
     case YAML::NodeType::Map: {
@@ -113,7 +123,8 @@ absl::Status AppendNode(std::string& out, const YAML::Node& node,
         first = false;
         AppendJsonString(out, kv.first.Scalar());
         out += ':';
-        if (absl::Status s = AppendNode(out, kv.second, source); !s.ok())
+        if (absl::Status s = AppendNode(out, kv.second, source, depth + 1);
+            !s.ok())
           return s;
       }
       out += '}';
@@ -125,7 +136,8 @@ absl::Status AppendNode(std::string& out, const YAML::Node& node,
       for (const auto& item : node) {
         if (!first) out += ',';
         first = false;
-        if (absl::Status s = AppendNode(out, item, source); !s.ok()) return s;
+        if (absl::Status s = AppendNode(out, item, source, depth + 1); !s.ok())
+          return s;
       }
       out += ']';
       break;

@@ -120,16 +120,18 @@ struct GapJunctionSpec {
 };
 
 // Point-conductance background (Destexhe et al. 2001): excitatory and
-// inhibitory Ornstein-Uhlenbeck conductances, exact update for the step.
+// inhibitory Ornstein-Uhlenbeck conductances, exact update for the step,
+// each rectified at 0 (a conductance is never negative). The means and SDs
+// are the OU processes'; what is delivered is their rectified Gaussian.
 struct BackgroundSpec {
   std::string name;
   int cell = 0;
-  double ge0_ns = 12.0;  // live
-  double sigma_e_ns = 3.0;
+  double ge0_ns = 12.0;     // live
+  double sigma_e_ns = 3.0;  // live
   double tau_e_ms = 2.7;
   double e_e_mv = 0.0;
-  double gi0_ns = 57.0;  // live
-  double sigma_i_ns = 6.6;
+  double gi0_ns = 57.0;     // live
+  double sigma_i_ns = 6.6;  // live
   double tau_i_ms = 10.5;
   double e_i_mv = -75.0;
   uint64_t seed = 1;

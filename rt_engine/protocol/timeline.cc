@@ -335,7 +335,50 @@ void Timeline::LeaveSweep(ModelSet* set) noexcept {
   }
 }
 
-TimelineTick Timeline::Begin(ModelSet* set, PlayerCommand command) noexcept {
+void Timeline::FinishSweep(ModelSet* set) noexcept {
+  ++completed_;
+  ++position_;
+  LeaveSweep(set);
+  if (position_ == order_.size()) {
+    state_ = PlayerState::kDone;
+  } else if (pause_after_sweep_) {
+    state_ = PlayerState::kPaused;
+    pause_after_sweep_ = false;
+  } else if (interval_samples_ > 0) {
+    state_ = PlayerState::kInterval;
+    sample_ = 0;
+  } else {
+    StartSweep();
+  }
+}
+
+void Timeline::Skip(ModelSet* set, int64_t slots) noexcept {
+  while (slots > 0) {
+    if (state_ == PlayerState::kSweep) {
+      const int64_t left = sweeps_[order_[position_]].samples - sample_;
+      if (slots <= left) {
+        sample_ += slots;
+        return;
+      }
+      slots -= left;
+      sample_ += left;
+      FinishSweep(set);
+    } else if (state_ == PlayerState::kInterval) {
+      const int64_t left = interval_samples_ - sample_;
+      if (slots <= left) {
+        sample_ += slots;
+        return;
+      }
+      slots -= left;
+      StartSweep();
+    } else {
+      return;  // paused, done or aborted: nothing plays
+    }
+  }
+}
+
+TimelineTick Timeline::Begin(ModelSet* set, PlayerCommand command,
+                             int64_t skipped) noexcept {
   TimelineTick tick;
   if (state_ == PlayerState::kIdle) {
     // The values the driven parameters have now are the ones to restore.
@@ -343,6 +386,8 @@ TimelineTick Timeline::Begin(ModelSet* set, PlayerCommand command) noexcept {
       for (Driven& d : driven_) d.original = set->Read(d.update);
     }
     StartSweep();
+  } else if (skipped > 0) {
+    Skip(set, skipped);
   }
   switch (command) {
     case PlayerCommand::kNone:
@@ -375,20 +420,7 @@ TimelineTick Timeline::Begin(ModelSet* set, PlayerCommand command) noexcept {
   }
   if (state_ == PlayerState::kSweep &&
       sample_ >= sweeps_[order_[position_]].samples) {
-    ++completed_;
-    ++position_;
-    LeaveSweep(set);
-    if (position_ == order_.size()) {
-      state_ = PlayerState::kDone;
-    } else if (pause_after_sweep_) {
-      state_ = PlayerState::kPaused;
-      pause_after_sweep_ = false;
-    } else if (interval_samples_ > 0) {
-      state_ = PlayerState::kInterval;
-      sample_ = 0;
-    } else {
-      StartSweep();
-    }
+    FinishSweep(set);
   }
   if (state_ == PlayerState::kInterval) {
     if (sample_ < interval_samples_) {
@@ -404,7 +436,8 @@ TimelineTick Timeline::Begin(ModelSet* set, PlayerCommand command) noexcept {
   for (std::size_t k = 0; k < sweep.tracks.size(); ++k) {
     const Track& track = sweep.tracks[k];
     std::size_t& c = cursor_[k];
-    while (c < track.changes.size() && track.changes[c].sample == sample_) {
+    // Changes due in skipped slots take effect now, the latest one last.
+    while (c < track.changes.size() && track.changes[c].sample <= sample_) {
       track_value_[k] = track.changes[c].value;
       if (!track.is_current && set != nullptr) {
         ParamUpdate u = track.update;

@@ -122,7 +122,11 @@ class Timeline {
 
   // RT. Plays one cycle: follows `command`, applies parameter changes to
   // `set` (ignored if null or of another generation) and fixes stimulus().
-  TimelineTick Begin(ModelSet* set, PlayerCommand command) noexcept;
+  // `skipped`: slots of the schedule that passed without a cycle since the
+  // last one (deadlines skipped after an overrun); the protocol moves on by
+  // as many, so it keeps the schedule's time and those samples are missing.
+  TimelineTick Begin(ModelSet* set, PlayerCommand command,
+                     int64_t skipped = 0) noexcept;
   // RT. This cycle's stimulus current per recorded cell (pA).
   std::span<const double> stimulus() const noexcept { return current_; }
   PlayerState state() const noexcept { return state_; }
@@ -166,6 +170,11 @@ class Timeline {
 
   Timeline() = default;
   void StartSweep() noexcept;
+  // The end of a sweep played to its last sample: on to the rest, the next
+  // sweep, a pause or done.
+  void FinishSweep(ModelSet* set) noexcept;
+  // Moves on by `slots` samples without playing them.
+  void Skip(ModelSet* set, int64_t slots) noexcept;
   // Out of a sweep: no stimulus, driven parameters back to their originals.
   void LeaveSweep(ModelSet* set) noexcept;
 

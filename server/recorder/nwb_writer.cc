@@ -349,8 +349,8 @@ absl::Status NwbWriter::CreateTables() {
       "Timing of each sweep as the clamp measured it (Bettencourt et al. "
       "2008: data from long steps should be discarded)",
       {"sweep_number", "protocol_sweep", "cycles", "overruns", "dropped_frames",
-       "clipped_outputs", "worst_period_s", "p999_period_s", "worst_latency_s",
-       "complete", "qc_pass", "qc_reason"}));
+       "skipped_cycles", "clipped_outputs", "worst_period_s", "p999_period_s",
+       "worst_latency_s", "complete", "qc_pass", "qc_reason"}));
   TimingColumns& t = timing_;
   RETURN_IF_ERROR(
       Column(qc, "id", Kind::kInt64, kHdmf, "ElementIdentifiers", "", t.id));
@@ -370,6 +370,10 @@ absl::Status NwbWriter::CreateTables() {
            {"dropped_frames", Kind::kInt64,
             "samples lost between the loop and the file (stored as NaN)",
             &t.dropped_frames},
+           {"skipped_cycles", Kind::kInt64,
+            "samples whose deadline the loop skipped after an overrun, "
+            "keeping real time (stored as NaN)",
+            &t.skipped_cycles},
            {"clipped_outputs", Kind::kInt64, "cycles with a clipped output",
             &t.clipped_outputs},
            {"worst_period_s", Kind::kFloat64, "longest clamp step (s)",
@@ -532,6 +536,7 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
                 psweep = protocol_sweep_;
   const int64_t cycles = timing.cycles, overruns = timing.overruns,
                 dropped = timing.dropped_frames,
+                skipped = timing.skipped_cycles,
                 clipped = timing.clipped_outputs;
   const int32_t complete = timing.complete ? 1 : 0;
   RETURN_IF_ERROR(t.id.Append(&row, 1));
@@ -540,6 +545,7 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
   RETURN_IF_ERROR(t.cycles.Append(&cycles, 1));
   RETURN_IF_ERROR(t.overruns.Append(&overruns, 1));
   RETURN_IF_ERROR(t.dropped_frames.Append(&dropped, 1));
+  RETURN_IF_ERROR(t.skipped_cycles.Append(&skipped, 1));
   RETURN_IF_ERROR(t.clipped_outputs.Append(&clipped, 1));
   RETURN_IF_ERROR(t.worst_period.Append(&timing.worst_period_s, 1));
   RETURN_IF_ERROR(t.p999_period.Append(&timing.p999_period_s, 1));
@@ -630,6 +636,7 @@ absl::Status NwbWriter::Close() {
                             &timing_.cycles,
                             &timing_.overruns,
                             &timing_.dropped_frames,
+                            &timing_.skipped_cycles,
                             &timing_.clipped_outputs,
                             &timing_.worst_period,
                             &timing_.p999_period,

@@ -62,6 +62,7 @@ struct NwbSession {
     std::string titrated_parameter;  // empty: not a titration sweep
     double titrated_value = 0;
     std::vector<double> amplitude_pa;  // per cell: largest |current level|
+    int64_t samples = 0;               // the sweep's length in samples
   };
   std::vector<SweepInfo> sweeps;
   struct Signal {
@@ -76,7 +77,8 @@ struct NwbSession {
 struct SweepTiming {
   uint64_t cycles = 0;
   uint64_t overruns = 0;         // cycles after an overrun
-  uint64_t dropped_frames = 0;   // samples missing (stored as NaN)
+  uint64_t dropped_frames = 0;   // samples lost on the way (stored as NaN)
+  uint64_t skipped_cycles = 0;   // samples the loop skipped (stored as NaN)
   uint64_t clipped_outputs = 0;  // cycles with a clipped output
   double worst_period_s = 0;
   double p999_period_s = 0;
@@ -161,8 +163,8 @@ class NwbWriter {
   std::vector<h5::ObjectRef> electrode_refs_;
   struct TimingColumns {
     h5::Appendable id, sweep_number, protocol_sweep, cycles, overruns,
-        dropped_frames, clipped_outputs, worst_period, p999_period,
-        worst_latency, complete, qc_pass, qc_reason;
+        dropped_frames, skipped_cycles, clipped_outputs, worst_period,
+        p999_period, worst_latency, complete, qc_pass, qc_reason;
   } timing_;
 };
 

@@ -100,9 +100,31 @@ void Recorder::BeginSweep(const rt::FrameHeader& h) {
   Push(std::move(begin));
 }
 
+void Recorder::FillMissing(int64_t samples) {
+  building_.samples.insert(building_.samples.end(),
+                           static_cast<std::size_t>(samples) * width_,
+                           kMissing);
+  // What the loop skipped is not lost; the rest was dropped on the way.
+  const uint64_t skipped =
+      std::min<uint64_t>(static_cast<uint64_t>(samples), skipped_since_sample_);
+  open_.timing.skipped_cycles += skipped;
+  open_.timing.dropped_frames += static_cast<uint64_t>(samples) - skipped;
+  skipped_since_sample_ -= skipped;
+  open_.next_sample += samples;
+}
+
 void Recorder::EndSweep(bool complete) {
   if (!open_.active) return;
   open_.active = false;
+  // A sweep played to its end keeps its length even if its last samples
+  // never reached us.
+  const auto& sweeps = config_.session.sweeps;
+  if (complete && open_.protocol_sweep >= 0 &&
+      static_cast<std::size_t>(open_.protocol_sweep) < sweeps.size()) {
+    const int64_t left =
+        sweeps[open_.protocol_sweep].samples - open_.next_sample;
+    if (left > 0) FillMissing(left);
+  }
   FlushBuilding();
   SweepTiming& t = open_.timing;
   t.complete = complete;
@@ -129,7 +151,11 @@ void Recorder::OnFrame(const rt::FrameHeader& h,
   if (!have_first_cycle_) {
     first_cycle_ = h.cycle;
     have_first_cycle_ = true;
+    last_slots_skipped_ = h.slots_skipped;
   }
+  // Slots the loop skipped since the frame before (wrapping difference).
+  skipped_since_sample_ += h.slots_skipped - last_slots_skipped_;
+  last_slots_skipped_ = h.slots_skipped;
   if (h.flags & rt::kFrameSweepCut) {
     if (open_.active && h.sweep == open_.sweep) EndSweep(false);
     return;
@@ -137,6 +163,7 @@ void Recorder::OnFrame(const rt::FrameHeader& h,
   if (h.sweep == 0) {
     // Its end frame was lost: the sweep is over all the same.
     if (open_.active) EndSweep(true);
+    skipped_since_sample_ = 0;  // outside sweeps skipped slots are no gap
     return;
   }
   if (!open_.active || h.sweep != open_.sweep) {
@@ -145,11 +172,8 @@ void Recorder::OnFrame(const rt::FrameHeader& h,
   }
   const int64_t gap = h.sweep_sample - open_.next_sample;
   if (gap < 0) return;  // not expected; never write a sample twice
-  if (gap > 0) {
-    building_.samples.insert(building_.samples.end(),
-                             static_cast<std::size_t>(gap) * width_, kMissing);
-    open_.timing.dropped_frames += static_cast<uint64_t>(gap);
-  }
+  if (gap > 0) FillMissing(gap);
+  skipped_since_sample_ = 0;
   for (int index : config_.frame_index) {
     building_.samples.push_back(index >= 0 && static_cast<std::size_t>(index) <
                                                   values.size()

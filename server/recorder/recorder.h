@@ -5,8 +5,9 @@
 // each sweep's timing from the frame headers; a writer thread of its own
 // writes the blocks through NwbWriter and flushes the file at least every
 // `flush_interval`, so a crash loses at most that much and the file stays
-// readable. Samples the ring dropped are stored as NaN (the sweep keeps its
-// exact sample count and time base) and counted in the sweep's timing.
+// readable. Samples the ring dropped, and those the loop skipped after an
+// overrun (on a rig that keeps real time), are stored as NaN: a sweep keeps
+// its exact sample count and time base. Both are counted in its timing.
 //
 // Threads: Start()/Finish()/accessors non-RT, any thread; OnFrame() on the
 // drain thread only.
@@ -88,6 +89,8 @@ class Recorder final : public FrameSink {
   void Push(Block block) ABSL_LOCKS_EXCLUDED(mu_);
   void BeginSweep(const rt::FrameHeader& h);
   void EndSweep(bool complete);
+  // `samples` missing samples (NaN) in the open sweep.
+  void FillMissing(int64_t samples);
   void FlushBuilding();
   // A cleared sample buffer: one the writer has finished with, else a new
   // one reserved for a block. Reuse keeps a long recording from churning
@@ -106,6 +109,8 @@ class Recorder final : public FrameSink {
   std::size_t block_samples_ = 0;  // floats in a block of ~0.1 s
   uint64_t first_cycle_ = 0;
   bool have_first_cycle_ = false;
+  uint32_t last_slots_skipped_ = 0;    // the engine's count, last frame
+  uint64_t skipped_since_sample_ = 0;  // slots skipped since the last sample
   std::size_t width_ = 0;
 
   mutable absl::Mutex mu_;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace dynclamp::client {
@@ -64,6 +65,26 @@ TEST(SpecFileTest, UnknownOrMistypedFieldsAreNamed) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("g_ns"), absl::string_view::npos)
       << s.status();
+}
+
+// Each anchor nests the one before a little deeper: a 35 kB file that
+// expands 16 000 levels deep (the fuzzer's stack overflow) is refused.
+TEST(SpecFileTest, AliasesNestedWithoutBoundAreRefused) {
+  std::string text;
+  for (int i = 0; i < 80; ++i) {
+    absl::StrAppend(&text, "a", i, ": &a", i, " ", std::string(200, '['),
+                    i == 0 ? std::string("1") : absl::StrCat("*a", i - 1),
+                    std::string(200, ']'), "\n");
+  }
+  const auto spec = ParseSpec(text, "deep.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(spec.status().message().find("deep.yaml: line 1"),
+            std::string::npos)
+      << spec.status();
+  EXPECT_NE(spec.status().message().find("nested more than 64 levels"),
+            std::string::npos)
+      << spec.status();
 }
 
 TEST(SpecFileTest, MissingFileIsNotFound) {

@@ -60,6 +60,34 @@ TEST(SignalFanoutTest, DeliversDecimatedContiguousChunks) {
   EXPECT_EQ((*sub)->samples_lost(), 0u);
 }
 
+// Deadlines the loop skipped after an overrun are samples of no cycle: NaN,
+// listed in their chunk, keeping its time base; not counted as lost.
+TEST(SignalFanoutTest, SkippedCyclesAreMarkedNotLost) {
+  Fixture f;
+  auto sub = f.fanout.Subscribe({"cell0.v_mv"}, 1, 10);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  f.Cycles(7);                            // slots 0..6
+  f.bench.engine->NoteDeadline(true, 5);  // slots 7..11 skipped
+  f.Cycles(13);                           // slots 12..24
+  const auto chunks = f.Pop(**sub);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].first_index, 0u);
+  EXPECT_EQ(chunks[0].num_samples, 10u);
+  EXPECT_EQ(chunks[0].skipped_samples, (std::vector<uint32_t>{7, 8, 9}));
+  EXPECT_EQ(chunks[0].cycles_skipped, 0u);
+  EXPECT_EQ(chunks[1].first_index, 10u);
+  EXPECT_EQ(chunks[1].skipped_samples, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(chunks[1].cycles_skipped, 5u);
+  for (const ChunkData& c : chunks) {
+    for (uint32_t k = 0; k < c.num_samples; ++k) {
+      const bool skipped =
+          std::count(c.skipped_samples.begin(), c.skipped_samples.end(), k) > 0;
+      EXPECT_EQ(std::isnan(c.values[k]), skipped) << c.first_index + k;
+    }
+  }
+  EXPECT_EQ((*sub)->samples_lost(), 0u);
+}
+
 TEST(SignalFanoutTest, SlowSubscriberLosesOnlyItsOwnSamples) {
   Fixture f;
   SignalFanout::Options small;

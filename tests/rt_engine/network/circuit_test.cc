@@ -1,6 +1,7 @@
 // The circuit parts of ModelSet: background statistics, event overflow,
 // no allocation while stepping.
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <optional>
 
@@ -69,6 +70,83 @@ TEST(CircuitTest, BackgroundConductanceHasItsTheoreticalStatistics) {
   };
   check(xe, 12, 3, 2.7, 0.05);
   check(xi, 57, 6.6, 10.5, 0.05);
+}
+
+// A conductance is never negative: each OU process is rectified at 0, and
+// what is delivered has the rectified Gaussian's mean and SD,
+//   mean = mu Phi(a) + sigma phi(a),
+//   E[g^2] = (mu^2 + sigma^2) Phi(a) + mu sigma phi(a),   a = mu / sigma,
+// here for the worst case (means at 0) and the example's values.
+// Setting means and SDs to 0 (live) switches the background off.
+TEST(CircuitTest, BackgroundIsRectifiedWithTheRectifiedGaussianStatistics) {
+  struct Case {
+    double mu_e, sigma_e, mu_i, sigma_i;
+  };
+  for (const Case& c : {Case{0, 6, 0, 16}, Case{12, 6, 78, 16}}) {
+    ModelSetSpec spec;
+    BackgroundSpec b;
+    b.name = "bg";
+    b.ge0_ns = c.mu_e;
+    b.sigma_e_ns = c.sigma_e;
+    b.tau_e_ms = 2.7;
+    b.gi0_ns = c.mu_i;
+    b.sigma_i_ns = c.sigma_i;
+    b.tau_i_ms = 10.5;
+    b.seed = 5;
+    spec.backgrounds = {b};
+    auto set = *ModelSet::Prepare(spec, OneCell());
+    const int ge = SignalIndex(*set, "bg.ge_ns"),
+              gi = SignalIndex(*set, "bg.gi_ns");
+    const std::size_t n = 4'000'000;  // 200 s at 50 us
+    std::vector<double> sig(set->signals().size());
+    double v = -65, i = 0;
+    double sum[2] = {0, 0}, sum2[2] = {0, 0}, low[2] = {1e9, 1e9};
+    for (std::size_t k = 0; k < n; ++k) {
+      set->Step({&v, 1}, {&i, 1});
+      set->WriteSignals(sig);
+      for (int j = 0; j < 2; ++j) {
+        const double g = sig[j == 0 ? ge : gi];
+        sum[j] += g;
+        sum2[j] += g * g;
+        low[j] = std::min(low[j], g);
+      }
+    }
+    const double params[2][3] = {{c.mu_e, c.sigma_e, 2.7},
+                                 {c.mu_i, c.sigma_i, 10.5}};
+    for (int j = 0; j < 2; ++j) {
+      const double mu = params[j][0], sigma = params[j][1], tau = params[j][2];
+      const double a = mu / sigma;
+      const double phi = std::exp(-0.5 * a * a) / std::sqrt(2 * M_PI);
+      const double cdf = 0.5 * std::erfc(-a / std::sqrt(2.0));
+      const double mean = mu * cdf + sigma * phi;
+      const double sd = std::sqrt((mu * mu + sigma * sigma) * cdf +
+                                  mu * sigma * phi - mean * mean);
+      const double m = sum[j] / n;
+      const double s = std::sqrt(sum2[j] / n - m * m);
+      // Correlated samples: about 200 s / (2 tau) independent ones; 5 SE.
+      const double independent = 200'000.0 / (2 * tau);
+      std::printf(
+          "%s: mu %.0f sigma %.0f nS -> delivered mean %.3f nS (rectified "
+          "Gaussian %.3f), SD %.3f nS (%.3f), min %.3g nS\n",
+          j == 0 ? "ge" : "gi", mu, sigma, m, mean, s, sd, low[j]);
+      EXPECT_GE(low[j], 0.0) << "never negative";
+      EXPECT_NEAR(m, mean, 5 * sd / std::sqrt(independent));
+      EXPECT_NEAR(s, sd, 5 * sd / std::sqrt(2 * independent));
+    }
+    // Off: means and SDs to 0, live.
+    for (const char* p :
+         {"bg.ge0_ns", "bg.sigma_e_ns", "bg.gi0_ns", "bg.sigma_i_ns"}) {
+      const auto u = set->ResolveParam(p, 0);
+      ASSERT_TRUE(u.ok()) << u.status();
+      ASSERT_TRUE(set->Apply(*u));
+      EXPECT_EQ(set->Read(*u), 0.0) << p;
+    }
+    for (int k = 0; k < 20'000; ++k) set->Step({&v, 1}, {&i, 1});  // 1 s
+    set->WriteSignals(sig);
+    EXPECT_LT(sig[ge], 1e-12);
+    EXPECT_LT(sig[gi], 1e-12);
+    EXPECT_LT(std::abs(i), 1e-9) << "no current";
+  }
 }
 
 TEST(CircuitTest, BackgroundIsReproducibleFromItsSeed) {

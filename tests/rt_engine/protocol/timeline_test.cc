@@ -113,6 +113,58 @@ TEST(TimelineTest, StepSweepsWithIntervalsPlaySampleExactly) {
   EXPECT_EQ(p.current0.back(), 0.0);
 }
 
+// Slots the loop skips after an overrun pass for the protocol too: every
+// cycle that does run plays what the protocol holds at its slot, across
+// epoch, sweep and rest boundaries, and a parameter change due in a skipped
+// slot takes effect at the next cycle.
+TEST(TimelineTest, SkippedSlotsKeepTheScheduleTime) {
+  ProtocolSpec spec;
+  SweepSpec sweep;
+  sweep.stimuli = {
+      Current("cell0", {Hold(0.5, 0), Hold(1.0, 100), Hold(0.5, -10)}),
+      Param("leak.g_ns", {Hold(0.5, 1), Hold(1.5, 7)})};
+  spec.sweeps = {sweep};
+  spec.repetitions = 3;
+  spec.interval_ms = 0.25;  // 5 samples
+  auto ref_set = LeakSet(5.0);
+  auto ref = *Timeline::Compile(spec, kCells, ref_set.get(), kDt);
+  const ParamUpdate g = *ref_set->ResolveParam("leak.g_ns", 0);
+  const int slots = 3 * 40 + 2 * 5 + 3;
+  std::vector<TimelineTick> want_tick;
+  std::vector<double> want_i, want_g;
+  for (int k = 0; k < slots; ++k) {
+    want_tick.push_back(ref->Begin(ref_set.get(), PlayerCommand::kNone));
+    want_i.push_back(ref->stimulus()[0]);
+    want_g.push_back(ref_set->Read(g));
+  }
+
+  auto set = LeakSet(5.0);
+  auto t = *Timeline::Compile(spec, kCells, set.get(), kDt);
+  // Skips: inside an epoch, over a change (sample 10), over a sweep's end
+  // and the rest into the next sweep (slots 38..47), and over a whole rest
+  // and a sweep's start.
+  const std::map<int, int> skip_before = {{3, 4}, {8, 5}, {38, 10}, {84, 8}};
+  int slot = 0, cycles = 0;
+  while (slot < slots) {
+    const auto it = skip_before.find(slot);
+    const int skipped = it == skip_before.end() ? 0 : it->second;
+    slot += skipped;
+    if (slot >= slots) break;
+    const TimelineTick tick =
+        t->Begin(set.get(), PlayerCommand::kNone, cycles == 0 ? 0 : skipped);
+    ++cycles;
+    ASSERT_EQ(tick.sweep, want_tick[slot].sweep) << "slot " << slot;
+    ASSERT_EQ(tick.sample, want_tick[slot].sample) << "slot " << slot;
+    ASSERT_EQ(t->stimulus()[0], want_i[slot]) << "slot " << slot;
+    ASSERT_EQ(set->Read(g), want_g[slot]) << "slot " << slot;
+    ++slot;
+  }
+  EXPECT_EQ(cycles, slots - 4 - 5 - 10 - 8);
+  EXPECT_EQ(t->state(), PlayerState::kDone);
+  EXPECT_EQ(t->sweeps_completed(), 3u);
+  EXPECT_EQ(set->Read(g), 5.0);  // restored at the end
+}
+
 TEST(TimelineTest, RampSineAndNoiseFollowTheirFormulas) {
   ProtocolSpec spec;
   EpochSpec ramp = Hold(1.0, -50);
