@@ -562,8 +562,8 @@ int main(int argc, char** argv) {
   dynclamp::server::ModelServiceImpl model_service(**instrument, gate);
   dynclamp::server::RunServiceImpl run_service(**instrument, gate);
   dynclamp::server::StreamServiceImpl stream_service(**instrument, gate);
-  dynclamp::server::QueueServiceImpl queue_service(**queue_store, queue_runner,
-                                                   gate, limits_store);
+  dynclamp::server::QueueServiceImpl queue_service(
+      **instrument, **queue_store, queue_runner, gate, limits_store);
   const int lab_threads =
       absl::GetFlag(FLAGS_lab_threads) > 0
           ? absl::GetFlag(FLAGS_lab_threads)

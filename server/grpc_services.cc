@@ -214,8 +214,13 @@ grpc::Status QueueServiceImpl::AddItem(grpc::ServerContext* ctx,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  v1::AddItemRequest add = *req;
+  absl::StatusOr<v1::RunProtocolRequest> run =
+      inst_.FixQueuedRun(req->run(), req->keep_loaded_spec());
+  if (!run.ok()) return ToGrpcStatus(run.status());
+  *add.mutable_run() = *std::move(run);
   const grpc::Status s = Assign(
-      store_.Add(*req, gate_.Caller(ctx), absl::ToUnixNanos(absl::Now())), out);
+      store_.Add(add, gate_.Caller(ctx), absl::ToUnixNanos(absl::Now())), out);
   runner_.Notify();
   return s;
 }
@@ -244,7 +249,10 @@ grpc::Status QueueServiceImpl::UpdateItem(grpc::ServerContext* ctx,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
-  return Assign(store_.Update(req->id(), req->run()), out);
+  absl::StatusOr<v1::RunProtocolRequest> run =
+      inst_.FixQueuedRun(req->run(), req->keep_loaded_spec());
+  if (!run.ok()) return ToGrpcStatus(run.status());
+  return Assign(store_.Update(req->id(), *run), out);
 }
 
 grpc::Status QueueServiceImpl::MoveItem(grpc::ServerContext* ctx,

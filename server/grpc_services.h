@@ -122,9 +122,13 @@ class StreamServiceImpl final : public v1::StreamService::Service {
 
 class QueueServiceImpl final : public v1::QueueService::Service {
  public:
-  QueueServiceImpl(QueueStore& store, QueueRunner& runner,
+  QueueServiceImpl(Instrument& inst, QueueStore& store, QueueRunner& runner,
                    const AccessGate& gate, const LimitsStore& limits)
-      : store_(store), runner_(runner), gate_(gate), limits_(limits) {}
+      : inst_(inst),
+        store_(store),
+        runner_(runner),
+        gate_(gate),
+        limits_(limits) {}
   grpc::Status AddItem(grpc::ServerContext*, const v1::AddItemRequest*,
                        v1::QueueItem*) override;
   grpc::Status ListItems(grpc::ServerContext*, const v1::ListItemsRequest*,
@@ -163,6 +167,7 @@ class QueueServiceImpl final : public v1::QueueService::Service {
                        v1::LockStatus*) override;
 
  private:
+  Instrument& inst_;
   QueueStore& store_;
   QueueRunner& runner_;
   const AccessGate& gate_;

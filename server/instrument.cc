@@ -558,32 +558,30 @@ void Instrument::EstimatePendingFidelity() {
 
 // ---- protocols -------------------------------------------------------------
 
-absl::StatusOr<v1::Run> Instrument::RunProtocol(
+// Everything a run of `request` needs that can be refused, without changing
+// anything: the protocol lowered and compiled against the spec it will run
+// with, the session checked and merged, what to record resolved.
+absl::StatusOr<Instrument::PreparedRun> Instrument::PrepareRunLocked(
     const v1::RunProtocolRequest& request) {
-  absl::MutexLock lock(&mu_);
-  if (shutting_down_.load()) {
-    return absl::UnavailableError("the daemon is shutting down");
-  }
-  if (RunActiveLocked()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("run ", run_.id,
-                     " is already running; stop it before starting another"));
-  }
+  PreparedRun run;
   absl::StatusOr<rt::ProtocolSpec> lowered = LowerProtocol(request.protocol());
   if (!lowered.ok()) return lowered.status();
+  run.lowered = *std::move(lowered);
   for (const auto& [given, path] :
        {std::pair{&request.protocol().session(), "protocol.session"},
         {&request.session(), "session"}}) {
     if (absl::Status s = CheckSession(*given, path); !s.ok()) return s;
   }
-  v1::Session metadata = options_.session_defaults;
+  v1::Session& metadata = run.metadata;
+  metadata = options_.session_defaults;
   if (!request.protocol().description().empty())
     metadata.set_experiment_description(request.protocol().description());
   OverlaySession(request.protocol().session(), metadata);
   OverlaySession(request.session(), metadata);
   // With a spec, compile against it and resolve what to record before
   // loading it: a bad protocol or record list leaves the loaded spec alone.
-  const std::vector<std::string> cells = CellNamesLocked();
+  run.cells = CellNamesLocked();
+  const std::vector<std::string>& cells = run.cells;
   absl::StatusOr<std::unique_ptr<rt::Timeline>> timeline;
   std::vector<rt::SignalInfo> model_signals;
   if (request.has_spec()) {
@@ -592,10 +590,10 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     absl::StatusOr<rt::ModelSetSpec> spec = LowerSpec(request.spec(), cells);
     if (!spec.ok()) return spec.status();
     timeline = core_->engine->CompileTimelineFor(
-        *spec, *lowered, options_.timeline, &model_signals);
+        *spec, run.lowered, options_.timeline, &model_signals);
     if (!timeline.ok()) return timeline.status();
   } else {
-    timeline = core_->engine->CompileTimeline(*lowered, options_.timeline);
+    timeline = core_->engine->CompileTimeline(run.lowered, options_.timeline);
     if (!timeline.ok()) return timeline.status();
     if (loaded_.generation() > 0) {
       absl::StatusOr<rt::FrameLayout> layout =
@@ -607,7 +605,7 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
 
   // What is recorded: V and I of every cell, then the chosen signals.
-  RecorderConfig rc;
+  RecorderConfig& rc = run.recorder;
   for (std::size_t c = 0; c < cells.size(); ++c)
     rc.frame_index.push_back(static_cast<int>(c));
   for (std::size_t c = 0; c < cells.size(); ++c)
@@ -646,6 +644,28 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
         " model signals to record, over the daemon's limit of ", limit,
         " (--max_recorded_signals); name fewer in 'record'"));
   }
+  run.timeline = *std::move(timeline);
+  return run;
+}
+
+absl::StatusOr<v1::Run> Instrument::RunProtocol(
+    const v1::RunProtocolRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_.load()) {
+    return absl::UnavailableError("the daemon is shutting down");
+  }
+  if (RunActiveLocked()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_.id,
+                     " is already running; stop it before starting another"));
+  }
+  absl::StatusOr<PreparedRun> prepared = PrepareRunLocked(request);
+  if (!prepared.ok()) return prepared.status();
+  const rt::ProtocolSpec& lowered = prepared->lowered;
+  const std::vector<std::string>& cells = prepared->cells;
+  v1::Session& metadata = prepared->metadata;
+  RecorderConfig& rc = prepared->recorder;
+  std::unique_ptr<rt::Timeline>& timeline = prepared->timeline;
   if (request.has_spec()) {
     if (auto r = LoadSpecLocked(request.spec(), request.spec_source()); !r.ok())
       return r.status();
@@ -659,7 +679,7 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   rc.path =
       (std::filesystem::path(options_.data_dir) /
        absl::StrCat(absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()),
-                    "_run", id, "_", lowered->name, ".nwb"))
+                    "_run", id, "_", lowered.name, ".nwb"))
           .string();
   rc.flush_interval = options_.recorder_flush;
   rc.qc = options_.qc;
@@ -674,10 +694,10 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
       absl::StrCat("dynclamp-run", id, "-", absl::ToUnixNanos(now));
   session.session_description =
       request.protocol().description().empty()
-          ? absl::StrCat("dynamic clamp protocol ", lowered->name)
+          ? absl::StrCat("dynamic clamp protocol ", lowered.name)
           : request.protocol().description();
   session.start_time = now;
-  session.protocol_name = lowered->name;
+  session.protocol_name = lowered.name;
   session.protocol_text = request.protocol_source().empty()
                               ? ProtoJson(request.protocol())
                               : request.protocol_source();
@@ -695,10 +715,10 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     session.recording_gain_v_per_v.push_back(1e3 / ch.input_gain_mv_per_v);
     session.stimulus_gain_v_per_a.push_back(1e12 / ch.output_gain_pa_per_v);
   }
-  for (std::size_t k = 0; k < lowered->sweeps.size(); ++k) {
-    const rt::SweepSpec& sweep = lowered->sweeps[k];
+  for (std::size_t k = 0; k < lowered.sweeps.size(); ++k) {
+    const rt::SweepSpec& sweep = lowered.sweeps[k];
     NwbSession::SweepInfo info;
-    info.samples = (*timeline)->sweep_samples(k);
+    info.samples = timeline->sweep_samples(k);
     info.name = sweep.name;
     info.family = sweep.family;
     info.titrated_parameter = sweep.titrated_parameter;
@@ -723,15 +743,14 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
 
   run_ = RunRecord{};
-  run_.protocol_name = lowered->name;
+  run_.protocol_name = lowered.name;
   run_.session = std::move(metadata);
   run_.nwb_path = (*recorder)->path();
-  run_.sweeps_total = static_cast<uint32_t>((*timeline)->sweeps_to_play());
+  run_.sweeps_total = static_cast<uint32_t>(timeline->sweeps_to_play());
   run_.recorder = *std::move(recorder);
   core_->fanout->AddSink(run_.recorder.get());
   // Posted before the loop starts: its first cycle plays it.
-  const uint64_t timeline_id =
-      core_->engine->PlayTimeline(*std::move(timeline));
+  const uint64_t timeline_id = core_->engine->PlayTimeline(std::move(timeline));
   if (absl::Status s = StartLoopLocked(0); !s.ok()) {
     core_->engine->DropTimeline();
     core_->fanout->RemoveSink(run_.recorder.get());
@@ -741,6 +760,31 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
   run_.timeline_id = timeline_id;
   return RunLocked();
+}
+
+absl::StatusOr<v1::RunProtocolRequest> Instrument::FixQueuedRun(
+    v1::RunProtocolRequest run, bool keep_loaded_spec) {
+  absl::MutexLock lock(&mu_);
+  if (keep_loaded_spec) {
+    if (run.has_spec()) {
+      return absl::InvalidArgumentError(
+          "keep_loaded_spec: the item brings its own spec; give one or the "
+          "other");
+    }
+    if (loaded_.generation() == 0) {
+      return absl::FailedPreconditionError(
+          "keep_loaded_spec: no spec is loaded; load one, or give the item "
+          "its own");
+    }
+    *run.mutable_spec() = loaded_.spec();
+    run.set_spec_source(loaded_.spec_source());
+  } else if (!run.has_spec()) {
+    run.mutable_spec();  // none, explicitly
+    run.clear_spec_source();
+  }
+  if (absl::StatusOr<PreparedRun> p = PrepareRunLocked(run); !p.ok())
+    return p.status();
+  return run;
 }
 
 void Instrument::FinishRecordingLocked() {

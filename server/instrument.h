@@ -118,6 +118,15 @@ class Instrument {
   // Nothing starts if anything is wrong (InvalidArgument with the path).
   absl::StatusOr<v1::Run> RunProtocol(const v1::RunProtocolRequest& request)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // What a queue item will run, fixed when it is added: the spec it
+  // carries; else, with `keep_loaded_spec`, the loaded spec and its text,
+  // copied now; else no spec (an empty one, so it never runs under a spec
+  // loaded later). Checked as RunProtocol checks a run (the protocol
+  // compiled against that spec, the session, what to record), so a bad item
+  // is refused at once: InvalidArgument with the path.
+  absl::StatusOr<v1::RunProtocolRequest> FixQueuedRun(
+      v1::RunProtocolRequest run, bool keep_loaded_spec)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::Run> PauseRun(bool immediately) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::Run> ResumeRun() ABSL_LOCKS_EXCLUDED(mu_);
   // Aborts the protocol of the active run (the run ends ABORTED).
@@ -158,6 +167,16 @@ class Instrument {
     std::unique_ptr<SignalFanout> fanout;
   };
 
+  // A protocol run checked and compiled, ready to start.
+  struct PreparedRun {
+    rt::ProtocolSpec lowered;
+    std::unique_ptr<rt::Timeline> timeline;
+    std::vector<std::string> cells;
+    v1::Session metadata;
+    RecorderConfig recorder;  // what to record; path and session to fill
+  };
+  absl::StatusOr<PreparedRun> PrepareRunLocked(
+      const v1::RunProtocolRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct RunRecord {
     uint64_t id = 0;
     v1::RunState state = v1::IDLE;

@@ -520,12 +520,17 @@ void PrintQueueStatus(const v1::QueueStatus& s) {
   std::printf("%s\n", s.stop_on_failure() ? " (stops on failure)" : "");
 }
 
+// What spec a queued item runs with (fixed when it was added).
+std::string ItemSpec(const v1::QueueItem& item) {
+  return item.run().spec().ByteSizeLong() > 0 ? "with its spec" : "no spec";
+}
+
 void PrintItem(const v1::QueueItem& item) {
-  std::printf("%4u  item %-5lu %-24s added %s by %s%s\n", item.position(),
+  std::printf("%4u  item %-5lu %-24s added %s by %s (%s)\n", item.position(),
               static_cast<unsigned long>(item.id()), item.name().c_str(),
               Time(item.added_unix_ns()).c_str(),
               item.added_by().empty() ? "-" : item.added_by().c_str(),
-              item.run().has_spec() ? " (with spec)" : "");
+              ItemSpec(item).c_str());
 }
 
 // "back", "front", "before:ID", "after:ID".
@@ -555,6 +560,7 @@ struct QueueArgs {
   std::string protocol, spec, session, position, request_id;
   uint64_t id = 0;
   bool now = false;
+  bool keep_spec = false;
   uint32_t limit = 20;
 };
 
@@ -566,9 +572,16 @@ int QueueVerb(const Globals& g, const QueueArgs& a) {
     r.set_request_id(a.request_id);
     *r.mutable_position() = ParsePosition(a.position);
     *r.mutable_run() = ReadRunRequest(verb, a.protocol, a.spec, a.session);
+    r.set_keep_loaded_spec(a.keep_spec);
     const v1::QueueItem item = OrDie(verb, client->AddQueueItem(r));
-    std::printf("item %lu queued at position %u\n",
-                static_cast<unsigned long>(item.id()), item.position());
+    std::printf("item %lu queued at position %u, %s%s\n",
+                static_cast<unsigned long>(item.id()), item.position(),
+                !a.spec.empty() ? absl::StrCat("with ", a.spec).c_str()
+                : a.keep_spec   ? "with the spec loaded now (a copy)"
+                                : "with no spec",
+                a.spec.empty() && !a.keep_spec
+                    ? " (--spec FILE or --keep-spec to run with one)"
+                    : "");
   } else if (a.verb == "list") {
     PrintQueueStatus(OrDie(verb, client->GetQueueStatus()));
     const v1::ListItemsResponse items = OrDie(verb, client->ListQueue());
@@ -885,6 +898,9 @@ int main(int argc, char** argv) {
   q_add->add_option("PROTOCOL", qa.protocol, "YAML or JSON protocol")
       ->required();
   q_add->add_option("--spec", qa.spec, "load this spec before it runs");
+  q_add->add_flag("--keep-spec", qa.keep_spec,
+                  "run it with the spec loaded now (its text is copied into "
+                  "the item); without --spec or this, it runs with no spec");
   q_add->add_option("--session", qa.session,
                     "session metadata (YAML/JSON) for its recording");
   q_add->add_option("--position", qa.position,

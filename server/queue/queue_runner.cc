@@ -130,7 +130,11 @@ void QueueRunner::RunItem(const v1::QueueItem& item) {
     abort_requested_ = false;
   }
   v1::HistoryEntry entry;
-  absl::StatusOr<v1::Run> started = instrument_.RunProtocol(item.run());
+  // Items queued before specs were fixed at add run with none, as every
+  // item without a spec does.
+  v1::RunProtocolRequest run = item.run();
+  if (!run.has_spec()) run.mutable_spec();
+  absl::StatusOr<v1::Run> started = instrument_.RunProtocol(run);
   if (!started.ok()) {
     entry.set_status(v1::FAILED_ITEM);
     entry.set_error(std::string(started.status().message()));

@@ -6,6 +6,11 @@
     which h5py reads (with the sweeps recorded before the kill), the rest of
     the queue is intact and waits for a start;
   - adding twice with the same request id adds once;
+  - what is queued is what runs: an item runs with the spec it was queued
+    with, a copy of the spec loaded when it was added (--keep-spec), or none,
+    whatever is loaded when its turn comes; a bad item is refused at add,
+    naming the field; an item that fails when it runs is recorded and the
+    queue goes on (or stops, as configured);
   - a second operator is refused while the lock is held, and can still
     watch; nothing changes.
 
@@ -27,6 +32,7 @@ from protocol_run_test import Daemon, write  # noqa: E402
 import protocol_run_test  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(HERE, "..", "..", "examples")
 
 LONG = """
 name: long_steps
@@ -38,6 +44,14 @@ sweeps:
         epochs:
           - {duration_s: 0.05, hold: {value: 0}}
           - {duration_s: 0.2, hold: {value: 300}}
+"""
+HOLD = """
+name: hold
+sweeps:
+  - stimuli:
+      - cell: cell0
+        epochs:
+          - {duration_s: 0.3, hold: {value: 100}}
 """
 SHORT = """
 name: short
@@ -126,31 +140,111 @@ class QueueTest(unittest.TestCase):
             d2.stop()
 
     def test_a_failing_item_is_recorded_and_the_queue_goes_on(self):
+        # Items that are fine when added but fail when they run: a board so
+        # slow that every cycle overruns, and FAULT at the first overrun.
         for policy, runs_next in (("continue", True), ("stop", False)):
-            d = Daemon("--sim_cells=hh,passive", f"--queue_on_failure={policy}")
+            d = Daemon("--sim_cells=hh,passive", "--sim_io_jitter_us=500",
+                       "--max_consecutive_overruns=1",
+                       f"--queue_on_failure={policy}")
             try:
-                bad = write(os.path.join(d.dir, "bad.yaml"),
-                            SHORT.replace("cell: cell0", "cell: cell9"))
                 good = write(os.path.join(d.dir, "short.yaml"), SHORT)
-                for p in (bad, good):
-                    self.assertEqual(cli(d, "queue", "add", p).returncode, 0)
+                for _ in range(2):
+                    self.assertEqual(cli(d, "queue", "add", good).returncode, 0)
                 self.assertEqual(cli(d, "queue", "start").returncode, 0)
-                deadline = time.time() + 10
+                want = 2 if runs_next else 1
+                deadline = time.time() + 20
                 while time.time() < deadline:
                     history = cli(d, "history").stdout
-                    if "FAILED" in history and (not runs_next or "COMPLETED" in history):
+                    if history.count("FAILED") >= want:
                         break
                     time.sleep(0.1)
                 time.sleep(0.5)
                 history = cli(d, "history").stdout
-                self.assertRegex(history, r"short\s+FAILED.*'cell9' is not a recorded cell",
+                self.assertRegex(history,
+                                 r"short\s+FAILED.*FAULT: too many consecutive overruns",
                                  history)
-                self.assertEqual("COMPLETED" in history, runs_next, policy + history)
+                self.assertEqual(history.count("FAILED"), want, policy + history)
                 if not runs_next:
                     self.assertIn("queue: STOPPED, 1 waiting",
                                   cli(d, "queue", "status").stdout)
             finally:
                 d.stop()
+
+    def test_a_bad_item_is_refused_when_it_is_added(self):
+        d = Daemon("--sim_cells=hh,passive")
+        try:
+            bad = write(os.path.join(d.dir, "bad.yaml"),
+                        SHORT.replace("cell: cell0", "cell: cell9"))
+            out = cli(d, "queue", "add", bad)
+            self.assertNotEqual(out.returncode, 0, out.stdout)
+            self.assertIn("sweeps[0].stimuli[0].cell", out.stderr)
+            self.assertIn("'cell9' is not a recorded cell", out.stderr)
+            # Against the spec it will run with: a parameter it does not have.
+            titration = os.path.join(EXAMPLES, "protocols", "gaba_titration.yaml")
+            out = cli(d, "queue", "add", titration)
+            self.assertNotEqual(out.returncode, 0, out.stdout)
+            self.assertIn("gaba.g_ns", out.stderr)
+            self.assertIn("0 waiting", cli(d, "queue", "status").stdout)
+            self.assertEqual(cli(d, "queue", "list").stdout.count(" item "), 0)
+            out = cli(d, "queue", "add", titration, "--spec",
+                      os.path.join(EXAMPLES, "tonic_gaba.yaml"))
+            self.assertEqual(out.returncode, 0, out.stderr)
+            out = cli(d, "queue", "add", titration, "--keep-spec")
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn("keep_loaded_spec: no spec is loaded", out.stderr)
+        finally:
+            d.stop()
+
+    def test_what_is_queued_is_what_runs(self):
+        """The README's night: a titration with tonic GABA, then an item
+        queued without a spec, and one keeping the spec loaded when it was
+        added; the loaded spec changes before the queue runs."""
+        d = Daemon("--sim_cells=passive")
+        try:
+            tonic = os.path.join(EXAMPLES, "tonic_gaba.yaml")
+            with open(tonic) as f:
+                tonic_text = f.read()
+            hold = write(os.path.join(d.dir, "hold.yaml"), HOLD)
+            self.assertEqual(cli(d, "load", tonic).returncode, 0)
+            none = cli(d, "queue", "add", hold)
+            self.assertEqual(none.returncode, 0, none.stderr)
+            self.assertIn("with no spec", none.stdout)
+            kept = cli(d, "queue", "add", hold, "--keep-spec")
+            self.assertEqual(kept.returncode, 0, kept.stderr)
+            self.assertIn("with the spec loaded now", kept.stdout)
+            listing = cli(d, "queue", "list").stdout
+            self.assertIn("(no spec)", listing)
+            self.assertIn("(with its spec)", listing)
+            # The loaded spec changes before the night.
+            self.assertEqual(cli(d, "load", os.path.join(
+                EXAMPLES, "gaba_step.yaml")).returncode, 0)
+            self.assertEqual(cli(d, "queue", "start").returncode, 0)
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if cli(d, "history").stdout.count("COMPLETED") == 2:
+                    break
+                time.sleep(0.2)
+            history = cli(d, "history").stdout
+            self.assertEqual(history.count("COMPLETED"), 2, history)
+            files = re.findall(r"(\S+\.nwb)", history)  # newest first
+            self.assertEqual(len(files), 2, history)
+            v_end, stimulus = [], []
+            for path in reversed(files):
+                with h5py.File(path, "r") as f:
+                    data = f["acquisition/cell0_sweep_0001/data"]
+                    v_end.append(float(data[-1]) * data.attrs["conversion"] * 1e3)
+                    g = f["general"]
+                    stimulus.append(g["stimulus"][()].decode()
+                                    if "stimulus" in g else "")
+            # 100 pA into the passive cell (10 nS, -65 mV): with no spec
+            # -55 mV; with the kept tonic GABA (10 nS at -75 mV)
+            # (10 x -65 + 10 x -75 + 100) / 20 = -65 mV.
+            self.assertAlmostEqual(v_end[0], -55.0, delta=0.2, msg=history)
+            self.assertAlmostEqual(v_end[1], -65.0, delta=0.2, msg=history)
+            self.assertNotIn("conductances", stimulus[0])
+            self.assertEqual(stimulus[1], tonic_text, "stored as written")
+        finally:
+            d.stop()
 
     def test_same_request_id_adds_once(self):
         d = Daemon("--sim_cells=hh,passive")
