@@ -35,6 +35,8 @@ LigandGated::Coeffs LigandGated::Prepare(const Params& p, double dt_ms) {
   Coeffs c;
   c.rise_decay = std::exp(-dt_ms / p.tau_rise_ms);
   c.decay_decay = std::exp(-dt_ms / p.tau_decay_ms);
+  c.rise_half = std::exp(-0.5 * dt_ms / p.tau_rise_ms);
+  c.decay_half = std::exp(-0.5 * dt_ms / p.tau_decay_ms);
   if (p.mode == Mode::kTriggered) {
     const double tr = p.tau_rise_ms, td = p.tau_decay_ms;
     const double t_peak = tr * td / (td - tr) * std::log(td / tr);
@@ -63,25 +65,28 @@ double LigandGated::Step(const Params& p, const Coeffs& c, State& st,
       since_start = -1;  // single trigger already delivered
   }
   if (p.mode == Mode::kTriggered) {
-    st.a *= c.rise_decay;
-    st.b *= c.decay_decay;
     if (since_start == 0 || st.trigger_pending) {
       st.a += 1.0;
       st.b += 1.0;
       st.trigger_pending = false;
     }
-    return p.g_max_ns * c.peak_norm * (st.b - st.a);
+    const double g =
+        p.g_max_ns * c.peak_norm * (st.b * c.decay_half - st.a * c.rise_half);
+    st.a *= c.rise_decay;
+    st.b *= c.decay_decay;
+    return g;
   }
   const bool scheduled = since_start >= 0 && (c.duration_cycles == 0 ||
                                               since_start < c.duration_cycles);
   const bool applied = scheduled || p.applied > 0.5;
-  if (applied) {
-    st.s = 1.0 + (st.s - 1.0) * c.rise_decay;
-  } else {
-    st.s *= c.decay_decay;
-  }
+  // s relaxes towards 1 while applied, towards 0 after.
+  const double target = applied ? 1.0 : 0.0;
+  const double g =
+      p.g_max_ns *
+      (target + (st.s - target) * (applied ? c.rise_half : c.decay_half));
+  st.s = target + (st.s - target) * (applied ? c.rise_decay : c.decay_decay);
   st.trigger_pending = false;
-  return p.g_max_ns * st.s;
+  return g;
 }
 
 void LigandGated::SetLive(Params& p, State& st, int param,

@@ -12,7 +12,11 @@
 //    after; g = g_max * s. Applied during the scheduled window (onset_ms,
 //    for duration_ms, 0 = for ever; repeated every interval_ms if > 0) or
 //    while the live parameter `applied` is 1.
-// Both updates are exact for the step.
+// Both updates are exact for the step. The conductance a step returns is
+// the one at the step's midpoint, t + dt/2, as NEURON's fixed step
+// evaluates a conductance given as a function of time: the current held
+// over the step is then second-order accurate instead of first, and a
+// trigger at t already conducts during its own step.
 //
 // Threads: Validate()/Prepare() are non-RT; Step() and the live setters are
 // RT-safe.
@@ -78,6 +82,8 @@ struct LigandGated {
   struct Coeffs {
     double rise_decay = 0;   // exp(-dt / tau_rise)
     double decay_decay = 0;  // exp(-dt / tau_decay)
+    double rise_half = 0;    // exp(-dt / (2 tau_rise)): to the midpoint
+    double decay_half = 0;   // exp(-dt / (2 tau_decay))
     double peak_norm = 1;    // triggered: 1 / peak of the raw waveform
     int64_t onset_cycle = -1;
     int64_t interval_cycles = 0;
@@ -85,6 +91,7 @@ struct LigandGated {
   };
   static Coeffs Prepare(const Params& p, double dt_ms);
 
+  // At the start of the step about to be taken.
   struct State {
     double a = 0;  // triggered: rising component
     double b = 0;  // triggered: decaying component
@@ -93,7 +100,8 @@ struct LigandGated {
   };
 
   // RT. `cycle` counts steps since the model set was loaded. Returns the
-  // conductance in nS; the caller forms the current.
+  // conductance (nS) at the midpoint of this step, and advances the state
+  // to the next; the caller forms the current.
   static double Step(const Params& p, const Coeffs& c, State& st,
                      int64_t cycle) noexcept;
 

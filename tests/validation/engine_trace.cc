@@ -4,7 +4,8 @@
 //
 //   engine_trace --cell=hh|ca1|passive|hh_passive [--block=na,...]
 //                [--clamp=hh_na,hh_k,...] [--integrator=exp_euler|rk4|
-//                forward_euler] --i_pa=1000 --duration_ms=100 --period_us=10
+//                forward_euler] [--synapse=G,E,RISE,DECAY,ONSET]
+//                --i_pa=1000 --duration_ms=100 --period_us=10
 //
 // hh_passive is a passive cell with the HH leak, to which the clamp adds the
 // HH channels.
@@ -14,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "rt_engine/clamp_engine.h"
 #include "rt_engine/sim_rig.h"
 
@@ -24,6 +26,9 @@ ABSL_FLAG(std::vector<std::string>, block, {},
 ABSL_FLAG(std::vector<std::string>, clamp, {}, "presets the clamp adds");
 ABSL_FLAG(std::string, integrator, "exp_euler",
           "exp_euler, rk4, forward_euler");
+ABSL_FLAG(std::vector<std::string>, synapse, {},
+          "a triggered ligand-gated conductance the clamp adds: g_max_ns,"
+          "e_rev_mv,tau_rise_ms,tau_decay_ms,onset_ms");
 ABSL_FLAG(double, i_pa, 1000.0, "steady injected current (pA)");
 ABSL_FLAG(double, duration_ms, 100.0, "simulated time");
 ABSL_FLAG(double, period_us, 10.0, "clamp period");
@@ -68,6 +73,24 @@ int main(int argc, char** argv) {
     auto c = PresetConductance(preset, preset, 0, integrator);
     if (!c.ok()) return Fail(c.status());
     spec.conductances.push_back(*c);
+  }
+  if (const auto syn = absl::GetFlag(FLAGS_synapse); !syn.empty()) {
+    double x[5];
+    if (syn.size() != 5) return Fail(absl::InvalidArgumentError("--synapse"));
+    for (int k = 0; k < 5; ++k) {
+      if (!absl::SimpleAtod(syn[k], &x[k]))
+        return Fail(absl::InvalidArgumentError("--synapse: " + syn[k]));
+    }
+    LigandGated::Params p;
+    p.g_max_ns = x[0];
+    p.e_rev_mv = x[1];
+    p.tau_rise_ms = x[2];
+    p.tau_decay_ms = x[3];
+    p.onset_ms = x[4];
+    ConductanceSpec c;
+    c.name = "syn";
+    c.model = p;
+    spec.conductances.push_back(c);
   }
 
   SimRigConfig sim;

@@ -7,6 +7,7 @@
 namespace dynclamp::rt {
 namespace {
 
+// Each step's conductance is the waveform at the step's midpoint.
 TEST(LigandGatedTest, TriggeredTimeCourseIsNormalizedDoubleExponential) {
   LigandGated::Params p;
   p.g_max_ns = 20;
@@ -19,7 +20,7 @@ TEST(LigandGatedTest, TriggeredTimeCourseIsNormalizedDoubleExponential) {
   double peak = 0, t_peak = 0;
   for (int64_t k = 0; k < 10000; ++k) {
     const double g = LigandGated::Step(p, c, st, k);
-    const double t = k * dt - 1.0;  // time since the trigger
+    const double t = k * dt + dt / 2 - 1.0;  // since the trigger, mid-step
     if (t < 0) {
       ASSERT_EQ(g, 0.0);
       continue;
@@ -32,6 +33,16 @@ TEST(LigandGatedTest, TriggeredTimeCourseIsNormalizedDoubleExponential) {
   }
   EXPECT_NEAR(peak, 20.0, 1e-3);
   EXPECT_NEAR(t_peak, 5 * 15 / 10.0 * std::log(3.0), dt);
+  // A coarse step still samples the waveform exactly at its midpoints.
+  const auto coarse = LigandGated::Prepare(p, 0.5);
+  LigandGated::State cs;
+  for (int64_t k = 0; k < 2; ++k) LigandGated::Step(p, coarse, cs, k);
+  const double g2 = LigandGated::Step(p, coarse, cs, 2);  // onset at k = 2
+  const double tp = 5 * 15 / (15.0 - 5.0) * std::log(15.0 / 5.0);
+  const double norm = 1 / (std::exp(-tp / 15) - std::exp(-tp / 5));
+  EXPECT_NEAR(g2, 20 * norm * (std::exp(-0.25 / 15) - std::exp(-0.25 / 5)),
+              1e-12)
+      << "a trigger conducts in its own step";
 }
 
 TEST(LigandGatedTest, LiveTriggerStartsATimeCourse) {
@@ -59,11 +70,12 @@ TEST(LigandGatedTest, ContinuousApplicationRisesAndFallsWithItsTaus) {
   const auto c = LigandGated::Prepare(p, dt);
   LigandGated::State st;
   double g = 0;
+  // Applied over [0, 100) ms; each step's g is the one mid-step.
   for (int64_t k = 0; k < 1000; ++k) g = LigandGated::Step(p, c, st, k);
-  EXPECT_NEAR(g, 10 * (1 - std::exp(-100.0 / 50)), 1e-9);
-  const double at_off = g;
+  EXPECT_NEAR(g, 10 * (1 - std::exp(-99.95 / 50)), 1e-9);
+  const double at_off = 10 * (1 - std::exp(-100.0 / 50));
   for (int64_t k = 1000; k < 2500; ++k) g = LigandGated::Step(p, c, st, k);
-  EXPECT_NEAR(g, at_off * std::exp(-150.0 / 150), 1e-9);
+  EXPECT_NEAR(g, at_off * std::exp(-149.95 / 150), 1e-9);
 }
 
 TEST(LigandGatedTest, ValidationNamesFieldAndReason) {
