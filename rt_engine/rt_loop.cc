@@ -62,6 +62,7 @@ void RtLoop::ThreadMain() {
   }
   // ---- RT section: no allocation, locks, logging or blocking below ----
   engine_.ZeroOutputs();
+  engine_.BeginSchedule();
   const int64_t period = engine_.config().period_ns;
   int64_t deadline = MonotonicNowNs() + period;
   int64_t previous_wake = -1;

@@ -371,8 +371,7 @@ v1::Run Instrument::RunLocked() const {
   return r;
 }
 
-absl::StatusOr<v1::Run> Instrument::StartRun(double duration_s) {
-  absl::MutexLock lock(&mu_);
+absl::Status Instrument::CanStartLocked() const {
   if (shutting_down_.load()) {
     return absl::UnavailableError("the daemon is shutting down");
   }
@@ -381,6 +380,12 @@ absl::StatusOr<v1::Run> Instrument::StartRun(double duration_s) {
         absl::StrCat("run ", run_.id,
                      " is already running; stop it before starting another"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Run> Instrument::StartRun(double duration_s) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CanStartLocked(); !s.ok()) return s;
   if (!(duration_s >= 0) || duration_s > 7 * 24 * 3600.0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "duration_s: must be in [0, 604800] s (0 = until stopped), got ",
@@ -651,14 +656,7 @@ absl::StatusOr<Instrument::PreparedRun> Instrument::PrepareRunLocked(
 absl::StatusOr<v1::Run> Instrument::RunProtocol(
     const v1::RunProtocolRequest& request) {
   absl::MutexLock lock(&mu_);
-  if (shutting_down_.load()) {
-    return absl::UnavailableError("the daemon is shutting down");
-  }
-  if (RunActiveLocked()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("run ", run_.id,
-                     " is already running; stop it before starting another"));
-  }
+  if (absl::Status s = CanStartLocked(); !s.ok()) return s;
   absl::StatusOr<PreparedRun> prepared = PrepareRunLocked(request);
   if (!prepared.ok()) return prepared.status();
   const rt::ProtocolSpec& lowered = prepared->lowered;

@@ -167,6 +167,9 @@ class Instrument {
     std::unique_ptr<SignalFanout> fanout;
   };
 
+  // Unavailable while shutting down; FailedPrecondition while a run is
+  // active.
+  absl::Status CanStartLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A protocol run checked and compiled, ready to start.
   struct PreparedRun {
     rt::ProtocolSpec lowered;
