@@ -137,8 +137,11 @@ TEST(RtLoopTest, OverrunsAreCountedAndTheScheduleSkipsAhead) {
               1 + frames[k].slots_skipped - frames[k - 1].slots_skipped)
         << k;
   }
-  EXPECT_EQ(frames.back().slots_skipped, st.skipped_cycles.Get());
-  EXPECT_EQ(frames.back().cycle + 1, cycles + st.skipped_cycles.Get());
+  EXPECT_EQ(frames.back().cycle + 1, cycles + frames.back().slots_skipped);
+  // Only the last cycle's overrun can skip slots that no frame follows
+  // (a 1 ms stall: about 5).
+  EXPECT_LE(frames.back().slots_skipped, st.skipped_cycles.Get());
+  EXPECT_LE(st.skipped_cycles.Get() - frames.back().slots_skipped, 10u);
 }
 
 // The nominal clock's way: every deadline gets its cycle, late ones back to
