@@ -246,7 +246,7 @@ void ClampEngine::ZeroOutputs() noexcept {
 
 void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
                            int64_t period_ns) noexcept {
-  uint32_t flags = previous_overran_ ? kFrameAfterOverrun : 0;
+  uint32_t flags = previous_overran_ ? uint32_t{kFrameAfterOverrun} : 0u;
   const uint64_t skipped = pending_skip_;
   pending_skip_ = 0;
   slot_ += skipped;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: installs the packages, builds, starts dynclampd on the
 # simulated rig, loads the GABA example, runs it for 2 s while streaming the
-# membrane potential, and shows what happened. Then stops the daemon.
+# membrane potential, and shows what happened (every 100 ms, three numbers
+# and a plot, build/quick_start.png). Then stops the daemon.
 # (Tests run it as it is, with DYNCLAMP_NO_SETUP=1, the binaries' directory
 # in DYNCLAMP_BIN_DIR and extra daemon flags in DYNCLAMPD_FLAGS, e.g. a slow
 # simulated board.)
@@ -54,3 +55,8 @@ awk -F, 'NR == 1 { next }
     printf "\nrest before GABA:          %.2f mV\n", b / nb
     printf "with 20 nS GABA at -75 mV: %.2f mV (a 10 nS, -65 mV cell: (10*-65 + 20*-75)/30 = %.2f mV)\n", d / nd, (10*-65 + 20*-75)/30
     printf "after washout:             %.2f mV\n", last }' "$work/trace.csv"
+
+plot="$(cd "$bin/.." && pwd)/quick_start.png"
+/usr/bin/python3 scripts/plot_trace.py "$work/trace.csv" "$plot" --window 0.5 1.5 \
+  --title "20 nS GABA at -75 mV on the passive cell (examples/gaba_step.yaml)"
+echo "plot: $plot"

@@ -6,7 +6,8 @@
     as it is) still runs 40 000 cycles for its 2 s at 20 kHz, streams 400
     samples at 1/100, and prints the right three values: rest, V under 20 nS
     of GABA at -75 mV as the conductances predict, and back to rest within
-    0.1 mV after washout (the GABA switch-off at 1.5 s happens);
+    0.1 mV after washout (the GABA switch-off at 1.5 s happens), and writes
+    its plot (a PNG, this run's);
   - on the wall clock, where a late loop skips deadlines, a recorded sweep
     still spans its duration in samples, the skipped cycles are NaN in the
     file, and a stream counts them as skipped (not lost): samples received
@@ -19,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 import h5py
@@ -36,6 +38,7 @@ SLOW_BOARD_US = 150
 
 class QuickStartTest(unittest.TestCase):
     def run_quick_start(self, *daemon_flags):
+        self.started = time.time() - 1
         env = dict(os.environ, DYNCLAMP_NO_SETUP="1",
                    DYNCLAMP_BIN_DIR=protocol_run_test.BIN,
                    DYNCLAMPD_FLAGS=" ".join(daemon_flags))
@@ -58,6 +61,12 @@ class QuickStartTest(unittest.TestCase):
         self.assertAlmostEqual(rest, -65.0, delta=0.1, msg=out)
         self.assertAlmostEqual(gaba, want, delta=0.05, msg=out)
         self.assertAlmostEqual(after, rest, delta=0.1, msg=out)
+        # And a picture of it, written by this run.
+        plot = re.search(r"^plot: (.*\.png)$", out, re.M).group(1)
+        with open(plot, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertGreater(os.path.getmtime(plot), self.started)
+        self.assertGreater(os.path.getsize(plot), 10_000)
 
     def test_quick_start(self):
         self.check(self.run_quick_start())
@@ -100,7 +109,6 @@ class WallClockTest(unittest.TestCase):
                  f"--server={d.server}", "stream", "--signals", "cell0.v_mv",
                  "--duration", "8", "-o", os.path.join(d.dir, "s.csv")],
                 stderr=subprocess.PIPE, text=True)
-            import time
             time.sleep(1.0)
             run = d.cli("start", "--duration", "1", "--wait")
             self.assertEqual(run.returncode, 0, run.stderr)
