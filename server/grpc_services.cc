@@ -118,6 +118,13 @@ grpc::Status RunServiceImpl::RunProtocol(grpc::ServerContext* ctx,
   return Assign(inst_.RunProtocol(*req), out);
 }
 
+grpc::Status RunServiceImpl::ValidateProtocol(grpc::ServerContext* ctx,
+                                              const v1::RunProtocolRequest* req,
+                                              v1::ProtocolCheck* out) {
+  DYNCLAMP_READ(ctx)
+  return Assign(inst_.ValidateProtocol(*req), out);
+}
+
 grpc::Status RunServiceImpl::PauseRun(grpc::ServerContext* ctx,
                                       const v1::PauseRunRequest* req,
                                       v1::Run* out) {

@@ -97,6 +97,9 @@ class RunServiceImpl final : public v1::RunService::Service {
   grpc::Status RunProtocol(grpc::ServerContext*,
                            const v1::RunProtocolRequest* req,
                            v1::Run* out) override;
+  grpc::Status ValidateProtocol(grpc::ServerContext*,
+                                const v1::RunProtocolRequest* req,
+                                v1::ProtocolCheck* out) override;
   grpc::Status PauseRun(grpc::ServerContext*, const v1::PauseRunRequest* req,
                         v1::Run* out) override;
   grpc::Status ResumeRun(grpc::ServerContext*, const v1::ResumeRunRequest*,

@@ -567,7 +567,7 @@ void Instrument::EstimatePendingFidelity() {
 // anything: the protocol lowered and compiled against the spec it will run
 // with, the session checked and merged, what to record resolved.
 absl::StatusOr<Instrument::PreparedRun> Instrument::PrepareRunLocked(
-    const v1::RunProtocolRequest& request) {
+    const v1::RunProtocolRequest& request) const {
   PreparedRun run;
   absl::StatusOr<rt::ProtocolSpec> lowered = LowerProtocol(request.protocol());
   if (!lowered.ok()) return lowered.status();
@@ -758,6 +758,24 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
   run_.timeline_id = timeline_id;
   return RunLocked();
+}
+
+absl::StatusOr<v1::ProtocolCheck> Instrument::ValidateProtocol(
+    const v1::RunProtocolRequest& request) const {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<PreparedRun> run = PrepareRunLocked(request);
+  if (!run.ok()) return run.status();
+  v1::ProtocolCheck check;
+  check.set_name(run->lowered.name);
+  check.set_sweeps(static_cast<uint32_t>(run->timeline->sweeps_to_play()));
+  check.set_duration_s(static_cast<double>(run->timeline->total_samples()) *
+                       static_cast<double>(options_.period_ns) * 1e-9);
+  for (const auto& s : run->recorder.session.signals)
+    check.add_recorded_signals(s.name);
+  for (const std::string& m : MissingForDandi(run->metadata))
+    check.add_session_missing(m);
+  *check.mutable_session() = std::move(run->metadata);
+  return check;
 }
 
 absl::StatusOr<v1::RunProtocolRequest> Instrument::FixQueuedRun(

@@ -118,6 +118,10 @@ class Instrument {
   // Nothing starts if anything is wrong (InvalidArgument with the path).
   absl::StatusOr<v1::Run> RunProtocol(const v1::RunProtocolRequest& request)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Checks `request` as RunProtocol would, changing nothing (also during a
+  // run): InvalidArgument with the path, or what the run would do.
+  absl::StatusOr<v1::ProtocolCheck> ValidateProtocol(
+      const v1::RunProtocolRequest& request) const ABSL_LOCKS_EXCLUDED(mu_);
   // What a queue item will run, fixed when it is added: the spec it
   // carries; else, with `keep_loaded_spec`, the loaded spec and its text,
   // copied now; else no spec (an empty one, so it never runs under a spec
@@ -179,7 +183,8 @@ class Instrument {
     RecorderConfig recorder;  // what to record; path and session to fill
   };
   absl::StatusOr<PreparedRun> PrepareRunLocked(
-      const v1::RunProtocolRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      const v1::RunProtocolRequest& request) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct RunRecord {
     uint64_t id = 0;
     v1::RunState state = v1::IDLE;

@@ -365,6 +365,18 @@ int Load(const Globals& g, const std::string& file) {
   return 0;
 }
 
+// Loads an empty spec: no conductance, model or synapse is left (the cells
+// keep only what the protocol or nothing injects), between two cycles.
+int Unload(const Globals& g) {
+  auto client = ConnectOrDie(g, "unload");
+  const auto r = OrDie("unload", client->LoadSpec(v1::Spec(), ""));
+  std::printf(
+      "spec unloaded (generation %u): nothing is injected but what a "
+      "protocol plays\n",
+      r.generation());
+  return 0;
+}
+
 int Spec(const Globals& g) {
   auto client = ConnectOrDie(g, "spec");
   const auto r = OrDie("spec", client->GetLoadedSpec());
@@ -443,8 +455,8 @@ std::string OrNone(const std::string& s) {
 
 // What the recording will say about the session, and what the DANDI
 // archive would miss.
-void PrintSession(const v1::Run& run) {
-  const v1::Session& m = run.session();
+template <typename Missing>
+void PrintSession(const v1::Session& m, const Missing& missing) {
   const v1::Subject& s = m.subject();
   std::printf("session: experimenter %s; institution %s; lab %s\n",
               OrNone(absl::StrJoin(m.experimenter(), "; ")).c_str(),
@@ -462,13 +474,33 @@ void PrintSession(const v1::Run& run) {
                 c.cell_description().c_str(), c.location().empty() ? "" : ", ",
                 c.location().c_str());
   }
-  if (!run.session_missing().empty()) {
+  if (!missing.empty()) {
     std::printf(
         "  WARNING: the DANDI archive will refuse this file: no %s (give "
         "them in --session FILE, the protocol's session, or dynclampd "
         "--session_file)\n",
-        absl::StrJoin(run.session_missing(), ", ").c_str());
+        absl::StrJoin(missing, ", ").c_str());
   }
+}
+
+// `dynclamp check`: what RunProtocol would do, without running anything.
+int CheckProtocolFile(const Globals& g, const std::string& protocol_path,
+                      const std::string& spec_path,
+                      const std::string& session_path) {
+  const v1::RunProtocolRequest request =
+      ReadRunRequest("check", protocol_path, spec_path, session_path);
+  auto client = ConnectOrDie(g, "check");
+  const v1::ProtocolCheck check =
+      OrDie("check", client->ValidateProtocol(request));
+  std::printf("%s: valid; protocol %s, %u sweeps, %.3f s, against %s\n",
+              protocol_path.c_str(), check.name().c_str(), check.sweeps(),
+              check.duration_s(),
+              spec_path.empty() ? "the loaded spec" : spec_path.c_str());
+  std::printf("records: V and I of every cell%s%s\n",
+              check.recorded_signals().empty() ? "" : ", ",
+              absl::StrJoin(check.recorded_signals(), ", ").c_str());
+  PrintSession(check.session(), check.session_missing());
+  return 0;
 }
 
 int RunProtocolFile(const Globals& g, const std::string& protocol_path,
@@ -482,7 +514,7 @@ int RunProtocolFile(const Globals& g, const std::string& protocol_path,
               static_cast<unsigned long>(run.run_id()),
               run.protocol_name().c_str(), run.sweeps_total(),
               run.nwb_path().c_str());
-  PrintSession(run);
+  PrintSession(run.session(), run.session_missing());
   std::fflush(stdout);
   if (!wait) return 0;
   const absl::Status s = client->WatchRun([&](const v1::Run& r) {
@@ -839,6 +871,8 @@ int main(int argc, char** argv) {
       "load", "load a spec file (swapped in between cycles)");
   load->add_option("FILE", file, "YAML or JSON spec")->required();
   auto* spec = app.add_subcommand("spec", "print the loaded spec");
+  auto* unload = app.add_subcommand(
+      "unload", "unload the spec (swapped for an empty one between cycles)");
   std::string name, value;
   auto* set = app.add_subcommand(
       "set", "change a live parameter, e.g. set gaba.g_max_ns 5");
@@ -885,6 +919,14 @@ int main(int argc, char** argv) {
                   "see examples/session.yaml)");
   run->add_flag("--wait", wait,
                 "wait for the end; print the file and each sweep's timing");
+  auto* check = app.add_subcommand(
+      "check",
+      "validate a protocol file as 'run' would (against --spec, or the loaded "
+      "spec) without running it; also while a run is active");
+  check->add_option("PROTOCOL", protocol_file, "YAML or JSON protocol")
+      ->required();
+  check->add_option("--spec", spec_file, "check against this spec");
+  check->add_option("--session", session_file, "session metadata (YAML/JSON)");
   auto* pause =
       app.add_subcommand("pause", "pause the protocol after the current sweep");
   bool now = false;
@@ -1023,8 +1065,11 @@ int main(int argc, char** argv) {
   if (*stream)
     return Stream(g, stream_signals, decimate, stream_duration, stream_samples,
                   format, out);
+  if (*unload) return Unload(g);
   if (*run)
     return RunProtocolFile(g, protocol_file, spec_file, session_file, wait);
+  if (*check)
+    return CheckProtocolFile(g, protocol_file, spec_file, session_file);
   if (*queue) {
     qa.verb = queue->get_subcommands().front()->get_name();
     return QueueVerb(g, qa);

@@ -297,6 +297,16 @@ absl::StatusOr<v1::Run> Client::RunProtocol(
   return response;
 }
 
+absl::StatusOr<v1::ProtocolCheck> Client::ValidateProtocol(
+    const v1::RunProtocolRequest& request) {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  v1::ProtocolCheck response;
+  const grpc::Status status = runs_->ValidateProtocol(&ctx, request, &response);
+  if (!status.ok()) return ToStatus(status, "ValidateProtocol");
+  return response;
+}
+
 absl::StatusOr<v1::Run> Client::PauseRun(bool immediately) {
   v1::PauseRunRequest request;
   request.set_immediately(immediately);

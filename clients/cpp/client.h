@@ -70,6 +70,8 @@ class Client {
   absl::StatusOr<v1::Run> GetRun();
   absl::StatusOr<v1::Run> ClearFault();
   absl::StatusOr<v1::Run> RunProtocol(const v1::RunProtocolRequest& request);
+  absl::StatusOr<v1::ProtocolCheck> ValidateProtocol(
+      const v1::RunProtocolRequest& request);
   absl::StatusOr<v1::Run> PauseRun(bool immediately);
   absl::StatusOr<v1::Run> ResumeRun();
 

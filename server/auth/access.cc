@@ -37,6 +37,7 @@ const MethodEntry kMethods[] = {
     {"/dynclamp.v1.RunService/WatchRun", kObs},
     {"/dynclamp.v1.RunService/ClearFault", kOp},
     {"/dynclamp.v1.RunService/RunProtocol", kOp},
+    {"/dynclamp.v1.RunService/ValidateProtocol", kObs},
     {"/dynclamp.v1.RunService/PauseRun", kOp},
     {"/dynclamp.v1.RunService/ResumeRun", kOp},
     {"/dynclamp.v1.StreamService/Subscribe", kObs},

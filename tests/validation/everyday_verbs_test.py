@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Everyday verbs through the daemon and the CLI:
+
+  - `dynclamp check PROTOCOL [--spec]` validates a protocol as `run` would,
+    without running it, also while a run is active: a good one is described
+    (sweeps, duration, what is recorded); a bad one is refused with the
+    field path and reason; the running experiment and the loaded spec are
+    untouched either way;
+  - `dynclamp unload` leaves no conductance: the signals are the cells' own
+    and the passive cell returns to rest, while the run goes on.
+
+Usage: everyday_verbs_test.py --bin build/bin --examples examples
+"""
+import argparse
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from protocol_run_test import Daemon, write  # noqa: E402
+import protocol_run_test  # noqa: E402
+
+EXAMPLES = None
+
+
+def example(*parts):
+    return os.path.join(EXAMPLES, *parts)
+
+
+class EverydayVerbsTest(unittest.TestCase):
+    def setUp(self):
+        self.d = Daemon("--sim_cells=passive")
+
+    def tearDown(self):
+        self.d.stop()
+
+    def cli_ok(self, *args):
+        out = self.d.cli(*args)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        return out.stdout
+
+    def generation(self):
+        return int(re.search(r"# generation (\d+)", self.cli_ok("spec")).group(1))
+
+    def test_check_during_a_run_changes_nothing(self):
+        self.cli_ok("load", example("tonic_gaba.yaml"))
+        self.cli_ok("start")
+        generation = self.generation()
+        titration = example("protocols", "gaba_titration.yaml")
+        out = self.cli_ok("check", titration)
+        self.assertRegex(out, r"valid; protocol gaba_titration, 4 sweeps, "
+                              r"1\.500 s, against the loaded spec")
+        self.assertIn("records: V and I of every cell, gaba.g_ns, gaba.i_pa", out)
+        self.assertIn("subject simulated-rig", out)
+
+        with open(example("protocols", "test_pulse.yaml")) as f:
+            text = f.read().replace("cell0", "cell9")
+        bad = write(os.path.join(self.d.dir, "bad.yaml"), text)
+        out = self.d.cli("check", bad)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("sweeps[0].stimuli[0].cell: 'cell9' is not a recorded "
+                      "cell", out.stderr)
+        # Against another spec: checked against it, nothing loaded.
+        out = self.d.cli("check", titration, "--spec", example("gaba_step.yaml"))
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("'gaba' has no parameter 'g_ns'", out.stderr)
+
+        status = self.cli_ok("status")
+        self.assertIn("RUNNING", status)
+        self.assertEqual(self.generation(), generation)
+        self.cli_ok("stop")
+
+    def test_unload_leaves_no_conductance(self):
+        self.cli_ok("load", example("tonic_gaba.yaml"))
+        self.cli_ok("start")
+        before = self.generation()
+        out = self.cli_ok("unload")
+        self.assertIn("spec unloaded", out)
+        self.assertEqual(self.generation(), before + 1)
+        signals = self.cli_ok("signals")
+        self.assertNotIn("gaba", signals)
+        self.assertIn("cell0.v_mv", signals)
+        time.sleep(0.5)  # the passive cell (tau 10 ms) back at rest
+        out = self.cli_ok("stream", "--signals", "cell0.v_mv,cell0.i_pa",
+                          "--samples", "100")
+        rows = [list(map(float, line.split(",")))
+                for line in out.strip().split("\n")[1:]]
+        self.assertEqual(len(rows), 100)
+        for _, v, i in rows:
+            self.assertAlmostEqual(v, -65.0, delta=0.05)
+            self.assertEqual(i, 0.0)
+        self.assertIn("RUNNING", self.cli_ok("status"))
+        self.cli_ok("stop")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--examples", required=True)
+    args, rest = ap.parse_known_args()
+    protocol_run_test.BIN = os.path.abspath(args.bin)
+    EXAMPLES = os.path.abspath(args.examples)
+    unittest.main(argv=[sys.argv[0], *rest])
