@@ -390,8 +390,11 @@ int Spec(const Globals& g) {
 int Set(const Globals& g, const std::string& name, const std::string& text) {
   double value = 0;
   if (!absl::SimpleAtod(text, &value)) {
-    Die("set", absl::InvalidArgumentError(
-                   absl::StrCat("value: '", text, "' is not a number")));
+    Die("set", absl::InvalidArgumentError(absl::StrCat(
+                   "VALUE: '", text,
+                   "' is not a number; live parameters are numbers in their "
+                   "unit ('dynclamp mechanisms' lists them); a choice such as "
+                   "an integrator is made in the spec, loaded again")));
   }
   auto client = ConnectOrDie(g, "set");
   if (auto s = client->SetParameter(name, value); !s.ok()) Die("set", s);

@@ -1,5 +1,6 @@
 #include "clients/cpp/spec_file.h"
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 #include <yaml-cpp/yaml.h>
 
@@ -7,12 +8,15 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace dynclamp::client {
 namespace {
@@ -151,6 +155,29 @@ absl::Status AppendNode(std::string& out, const YAML::Node& node,
   return absl::OkStatus();
 }
 
+// Protobuf's JSON parser names a bad enum value by its type URL,
+//   (conductances[0].preset.integrator): invalid value "RK5" for type
+//   type.googleapis.com/dynclamp.v1.Integrator,
+// which says nothing of what is valid: say which names are.
+std::string Readable(const std::string& message) {
+  static const std::regex kBadEnum(
+      R"re(^\(([^)]*)\): invalid value "([^"]*)" for type )re"
+      R"re(type\.googleapis\.com/([A-Za-z0-9_.]+)$)re");
+  std::smatch m;
+  if (!std::regex_match(message, m, kBadEnum)) return message;
+  const google::protobuf::EnumDescriptor* type =
+      google::protobuf::DescriptorPool::generated_pool()->FindEnumTypeByName(
+          m[3].str());
+  if (type == nullptr) return message;
+  std::vector<std::string> names;
+  for (int k = 0; k < type->value_count(); ++k) {
+    const std::string& name = type->value(k)->name();
+    if (!absl::EndsWith(name, "_UNSPECIFIED")) names.push_back(name);
+  }
+  return absl::StrCat(m[1].str(), ": '", m[2].str(), "' is not one of ",
+                      absl::StrJoin(names, ", "));
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> YamlToJson(absl::string_view text,
@@ -183,7 +210,7 @@ absl::Status ParseYamlMessage(absl::string_view text, absl::string_view source,
       google::protobuf::util::JsonStringToMessage(*json, &message, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(source, ": ", status.message().as_string()));
+        absl::StrCat(source, ": ", Readable(status.message().as_string())));
   }
   return absl::OkStatus();
 }

@@ -87,6 +87,18 @@ TEST(SpecFileTest, AliasesNestedWithoutBoundAreRefused) {
       << spec.status();
 }
 
+// A bad enum value names the field and lists the valid names.
+TEST(SpecFileTest, BadEnumValuesListTheValidNames) {
+  const auto spec = ParseSpec(
+      "conductances:\n  - name: na\n    preset: {preset: hh_na, integrator: "
+      "RK5}\n",
+      "na.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message(),
+            "na.yaml: conductances[0].preset.integrator: 'RK5' is not one of "
+            "EXP_EULER, RK4, FORWARD_EULER");
+}
+
 TEST(SpecFileTest, MissingFileIsNotFound) {
   EXPECT_EQ(ReadSpecFile("/nonexistent/spec.yaml").status().code(),
             absl::StatusCode::kNotFound);
