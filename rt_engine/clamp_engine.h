@@ -149,9 +149,12 @@ class ClampEngine {
   void NoteDeadline(bool overran, int64_t missed) noexcept;
   // Drive every output to 0 (start, stop, termination).
   void ZeroOutputs() noexcept;
-  // A loop starts: deadlines skipped after the last loop's final cycle lead
-  // to no frame of this one.
-  void BeginSchedule() noexcept { pending_skip_ = 0; }
+  // A loop starts: its slots count from 0 (a run's time starts at 0), and
+  // deadlines skipped after the last loop's final cycle lead to no frame.
+  void BeginSchedule() noexcept {
+    slot_ = 0;
+    pending_skip_ = 0;
+  }
 
   // ---- observers (any thread) -------------------------------------------
   EngineState state() const noexcept {

@@ -25,9 +25,9 @@ enum FrameFlags : uint32_t {
 };
 
 struct FrameHeader {
-  // The schedule's slot this sample fills: periods since the engine began,
-  // counting the deadlines skipped after overruns (which have no frame), so
-  // cycle x period is the sample's time on the loop's schedule.
+  // The schedule's slot this sample fills: periods since the loop (the run)
+  // started, counting the deadlines skipped after overruns (which have no
+  // frame), so cycle x period is the sample's time in the run.
   uint64_t cycle = 0;
   int64_t wake_time_ns = 0;       // CLOCK_MONOTONIC time the cycle woke
   uint32_t flags = 0;             // FrameFlags

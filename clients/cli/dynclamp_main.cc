@@ -738,6 +738,14 @@ int Stream(const Globals& g, std::vector<std::string> signals,
           absl::NotFoundError(absl::StrCat("-o: cannot write ", out_path)));
   }
   std::ostream& out = out_path.empty() ? std::cout : file;
+  // Samples flow only while a run is active: say so rather than sit silent.
+  if (const v1::RunState state = OrDie("stream", client->GetRun()).state();
+      state != v1::RUNNING && state != v1::FAULT) {
+    std::fprintf(stderr,
+                 "no run is active: waiting for the next one (dynclamp start, "
+                 "run or queue start)%s\n",
+                 duration_s > 0 ? "" : "; Ctrl-C to stop");
+  }
   v1::SubscribeRequest request;
   for (const auto& s : signals) request.add_signals(s);
   request.set_decimation(decimate);
@@ -764,7 +772,7 @@ int Stream(const Globals& g, std::vector<std::string> signals,
       if (format == "csv") {
         out << "t_s";
         for (int k = 0; k < c.signals_size(); ++k) out << "," << c.signals(k);
-        out << "\n";
+        out << "\n" << std::flush;
       } else {
         out << absl::StrFormat("%12s", "t_s");
         for (int k = 0; k < c.signals_size(); ++k)
@@ -895,7 +903,9 @@ int main(int argc, char** argv) {
   double stream_duration = 0;
   std::string format = "csv", out;
   auto* stream =
-      app.add_subcommand("stream", "stream signals as CSV or a table");
+      app.add_subcommand("stream",
+                         "stream signals as CSV or a table (t_s: time in the "
+                         "run; waits for a run if none is active)");
   stream
       ->add_option("--signals", stream_signals,
                    "signal names (default: every cell's V and I)")

@@ -6,6 +6,8 @@
     (sweeps, duration, what is recorded); a bad one is refused with the
     field path and reason; the running experiment and the loaded spec are
     untouched either way;
+  - `dynclamp stream` says that it waits when no run is active, and its
+    t_s is the time in the run (from 0 at each run);
   - `dynclamp unload` leaves no conductance: the signals are the cells' own
     and the passive cell returns to rest, while the run goes on.
 
@@ -14,6 +16,7 @@ Usage: everyday_verbs_test.py --bin build/bin --examples examples
 import argparse
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -71,6 +74,24 @@ class EverydayVerbsTest(unittest.TestCase):
         self.assertIn("RUNNING", status)
         self.assertEqual(self.generation(), generation)
         self.cli_ok("stop")
+
+    def test_stream_waits_for_a_run_and_keeps_the_runs_time(self):
+        for run in range(2):  # each run's samples start at t = 0
+            stream = subprocess.Popen(
+                [os.path.join(protocol_run_test.BIN, "dynclamp"),
+                 f"--server={self.d.server}", "stream", "--signals",
+                 "cell0.v_mv", "--samples", "200", "--duration", "30"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.5)
+            self.cli_ok("start", "--duration", "0.2", "--wait")
+            out, err = stream.communicate(timeout=30)
+            self.assertIn("no run is active: waiting for the next one", err)
+            rows = out.strip().split("\n")
+            self.assertEqual(rows[0], "t_s,cell0.v_mv")
+            t = [float(r.split(",")[0]) for r in rows[1:]]
+            self.assertEqual(len(t), 200, err)
+            self.assertEqual(t[0], 0.0, f"run {run + 1}")
+            self.assertAlmostEqual(t[-1], 199 * 50e-6, places=9)
 
     def test_unload_leaves_no_conductance(self):
         self.cli_ok("load", example("tonic_gaba.yaml"))
