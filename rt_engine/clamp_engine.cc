@@ -60,9 +60,11 @@ ClampEngine::ClampEngine(Daq& daq, const ClampEngineConfig& config)
       num_cells_(daq.num_channels()),
       v_mv_(num_cells_, 0.0),
       i_pa_(num_cells_, 0.0),
+      holding_pa_(new std::atomic<double>[num_cells_]),
       param_queue_(config.param_queue_capacity),
       ring_(config.ring_capacity_frames,
             2 * daq.num_channels() + config.max_signals) {
+  for (std::size_t c = 0; c < num_cells_; ++c) holding_pa_[c].store(0.0);
   absl::MutexLock lock(&mu_);
   FrameLayout empty;
   empty.generation = 0;
@@ -312,6 +314,10 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
     if (report.spikes) stats_.spikes.Add(report.spikes);
   } else {
     std::fill(i_pa_.begin(), i_pa_.end(), 0.0);
+  }
+  if (running) {
+    for (std::size_t c = 0; c < num_cells_; ++c)
+      i_pa_[c] += holding_pa_[c].load(std::memory_order_relaxed);
   }
   if (timeline != nullptr) {
     const std::span<const double> stimulus = timeline->stimulus();

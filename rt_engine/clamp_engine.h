@@ -125,6 +125,18 @@ class ClampEngine {
   // before it) and drops any posted one, so the next run starts without a
   // protocol unless it posts its own.
   void DropTimeline() ABSL_LOCKS_EXCLUDED(mu_);
+  // Any thread. A steady current (pA) added to `cell`'s output from the next
+  // cycle, like an amplifier's holding current: it goes through the same
+  // limit and converter as the clamp's current and is what is recorded.
+  // Kept across runs and spec loads; 0 releases it.
+  void SetHolding(std::size_t cell, double pa) noexcept {
+    if (cell < num_cells_)
+      holding_pa_[cell].store(pa, std::memory_order_relaxed);
+  }
+  double holding_pa(std::size_t cell) const noexcept {
+    return cell < num_cells_ ? holding_pa_[cell].load(std::memory_order_relaxed)
+                             : 0.0;
+  }
   // Pause, resume or abort the playing timeline at the next cycle. A
   // FAULT aborts it by itself.
   void CommandPlayer(PlayerCommand command);
@@ -191,6 +203,7 @@ class ClampEngine {
   ModelSet* active_ = nullptr;
   std::vector<double> v_mv_;
   std::vector<double> i_pa_;
+  std::unique_ptr<std::atomic<double>[]> holding_pa_;  // per cell
   int consecutive_overruns_ = 0;
   bool previous_overran_ = false;
   uint64_t slot_ = 0;           // the schedule's slot of the next cycle

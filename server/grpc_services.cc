@@ -39,6 +39,13 @@ grpc::Status RigServiceImpl::ConfigureChannels(
   return Assign(inst_.ConfigureChannels(*req), out);
 }
 
+grpc::Status RigServiceImpl::SetHolding(grpc::ServerContext* ctx,
+                                        const v1::SetHoldingRequest* req,
+                                        v1::Rig* out) {
+  DYNCLAMP_CHANGE(ctx)
+  return Assign(inst_.SetHolding(req->cell(), req->current_pa()), out);
+}
+
 grpc::Status ModelServiceImpl::ListMechanisms(grpc::ServerContext* ctx,
                                               const v1::ListMechanismsRequest*,
                                               v1::ListMechanismsResponse* out) {

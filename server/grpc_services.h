@@ -45,6 +45,8 @@ class RigServiceImpl final : public v1::RigService::Service {
       : inst_(inst), gate_(gate) {}
   grpc::Status GetRig(grpc::ServerContext*, const v1::GetRigRequest*,
                       v1::Rig* out) override;
+  grpc::Status SetHolding(grpc::ServerContext*, const v1::SetHoldingRequest*,
+                          v1::Rig* out) override;
   grpc::Status ConfigureChannels(grpc::ServerContext*,
                                  const v1::ConfigureChannelsRequest* req,
                                  v1::Rig* out) override;

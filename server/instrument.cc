@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
 #include "rt_engine/clock.h"
 #include "server/protocol_lowering.h"
@@ -117,6 +118,7 @@ v1::Rig Instrument::GetRig() const {
     c->set_output_gain_pa_per_v(channels[i].output_gain_pa_per_v);
     c->set_current_limit_pa(channels[i].current_limit_pa);
     c->set_clipped_samples(core_->rig->clipped_on(i));
+    c->set_holding_pa(core_->engine->holding_pa(i));
   }
   rig.set_period_ns(options_.period_ns);
   v1::RtSettings* rt = rig.mutable_rt_settings();
@@ -129,6 +131,31 @@ v1::Rig Instrument::GetRig() const {
   rig.set_daemon_version(options_.version);
   *rig.mutable_file() = options_.rig_file;
   return rig;
+}
+
+absl::StatusOr<v1::Rig> Instrument::SetHolding(const std::string& cell,
+                                               double current_pa) {
+  {
+    absl::MutexLock lock(&mu_);
+    const auto& channels = core_->rig->config().channels;
+    std::size_t index = 0;
+    while (index < channels.size() && channels[index].name != cell) ++index;
+    if (index == channels.size()) {
+      std::vector<std::string> names;
+      for (const auto& ch : channels) names.push_back(ch.name);
+      return absl::InvalidArgumentError(
+          absl::StrCat("cell: no cell named '", cell, "' (",
+                       absl::StrJoin(names, ", "), ")"));
+    }
+    const double limit = channels[index].current_limit_pa;
+    if (!std::isfinite(current_pa) || std::abs(current_pa) > limit) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("current_pa: ", current_pa, " pA is beyond ", cell,
+                       "'s current limit of ", limit, " pA"));
+    }
+    core_->engine->SetHolding(index, current_pa);
+  }
+  return GetRig();
 }
 
 absl::StatusOr<v1::Rig> Instrument::ConfigureChannels(

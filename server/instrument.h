@@ -93,6 +93,9 @@ class Instrument {
 
   // ---- rig ----
   v1::Rig GetRig() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Holds `cell` at `current_pa` (see RigService.SetHolding).
+  absl::StatusOr<v1::Rig> SetHolding(const std::string& cell, double current_pa)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::Rig> ConfigureChannels(
       const v1::ConfigureChannelsRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 

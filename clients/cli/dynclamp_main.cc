@@ -287,10 +287,13 @@ int Status(const Globals& g) {
   std::printf("period: %.1f us (%.1f kHz)\n", rig.period_ns() / 1e3,
               1e6 / rig.period_ns());
   for (const v1::Channel& c : rig.channels()) {
-    std::printf("  %-8s in %g mV/V  out %g pA/V  limit %g pA  clipped %lu\n",
-                c.name().c_str(), c.input_gain_mv_per_v(),
-                c.output_gain_pa_per_v(), c.current_limit_pa(),
-                static_cast<unsigned long>(c.clipped_samples()));
+    std::printf(
+        "  %-8s in %g mV/V  out %g pA/V  limit %g pA  clipped %lu%s\n",
+        c.name().c_str(), c.input_gain_mv_per_v(), c.output_gain_pa_per_v(),
+        c.current_limit_pa(), static_cast<unsigned long>(c.clipped_samples()),
+        c.holding_pa() == 0
+            ? ""
+            : absl::StrFormat("  held at %g pA", c.holding_pa()).c_str());
   }
   const v1::RtSettings& rt = rig.rt_settings();
   if (rt.known()) {
@@ -362,6 +365,23 @@ int Load(const Globals& g, const std::string& file) {
   const auto r = OrDie("load", client->LoadSpec(spec, text));
   std::printf("loaded %s as generation %u; signals: %s\n", file.c_str(),
               r.generation(), absl::StrJoin(r.signals(), ", ").c_str());
+  return 0;
+}
+
+// Holds a cell at a steady current, like an amplifier's holding current.
+int Hold(const Globals& g, const std::string& cell, const std::string& text) {
+  double pa = 0;
+  if (!absl::SimpleAtod(text, &pa)) {
+    Die("hold", absl::InvalidArgumentError(
+                    absl::StrCat("PA: '", text, "' is not a current in pA")));
+  }
+  auto client = ConnectOrDie(g, "hold");
+  const v1::Rig rig = OrDie("hold", client->SetHolding(cell, pa));
+  std::printf(pa == 0 ? "%s: holding current released\n"
+                      : "%s: held at %g pA (from the next cycle, while the "
+                        "clamp runs; 'hold %s 0' releases it)\n",
+              cell.c_str(), pa, cell.c_str());
+  (void)rig;
   return 0;
 }
 
@@ -882,6 +902,12 @@ int main(int argc, char** argv) {
       "load", "load a spec file (swapped in between cycles)");
   load->add_option("FILE", file, "YAML or JSON spec")->required();
   auto* spec = app.add_subcommand("spec", "print the loaded spec");
+  std::string hold_cell, hold_pa;
+  auto* hold = app.add_subcommand(
+      "hold", "hold a cell at a steady current (pA), live; 0 releases it");
+  hold->add_option("CELL", hold_cell, "e.g. cell0")->required();
+  hold->add_option("PA", hold_pa, "current in pA (positive depolarizes)")
+      ->required();
   auto* unload = app.add_subcommand(
       "unload", "unload the spec (swapped for an empty one between cycles)");
   std::string name, value;
@@ -1079,6 +1105,7 @@ int main(int argc, char** argv) {
     return Stream(g, stream_signals, decimate, stream_duration, stream_samples,
                   format, out);
   if (*unload) return Unload(g);
+  if (*hold) return Hold(g, hold_cell, hold_pa);
   if (*run)
     return RunProtocolFile(g, protocol_file, spec_file, session_file, wait);
   if (*check)

@@ -182,6 +182,13 @@ absl::StatusOr<v1::Rig> Client::GetRig(){
   *request.mutable_spec() = spec;
   DYNCLAMP_UNARY(models_, ValidateSpec, request, v1::ValidateSpecResponse)
 }
+absl::StatusOr<v1::Rig> Client::SetHolding(const std::string& cell,
+                                           double current_pa) {
+  v1::SetHoldingRequest request;
+  request.set_cell(cell);
+  request.set_current_pa(current_pa);
+  DYNCLAMP_UNARY(rig_, SetHolding, request, v1::Rig);
+}
 absl::StatusOr<v1::LoadSpecResponse> Client::LoadSpec(
     const v1::Spec& spec, const std::string& source) {
   v1::LoadSpecRequest request;

@@ -55,6 +55,8 @@ class Client {
   const std::string& target() const { return target_; }
 
   absl::StatusOr<v1::Rig> GetRig();
+  absl::StatusOr<v1::Rig> SetHolding(const std::string& cell,
+                                     double current_pa);
   absl::StatusOr<v1::Rig> ConfigureChannels(
       const v1::ConfigureChannelsRequest& request);
   absl::StatusOr<v1::ListMechanismsResponse> ListMechanisms();

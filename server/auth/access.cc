@@ -25,6 +25,7 @@ constexpr Role kAdm = Role::kAdmin;
 const MethodEntry kMethods[] = {
     {"/dynclamp.v1.RigService/GetRig", kObs},
     {"/dynclamp.v1.RigService/ConfigureChannels", kOp},
+    {"/dynclamp.v1.RigService/SetHolding", kOp},
     {"/dynclamp.v1.ModelService/ListMechanisms", kObs},
     {"/dynclamp.v1.ModelService/ValidateSpec", kObs},
     {"/dynclamp.v1.ModelService/LoadSpec", kOp},

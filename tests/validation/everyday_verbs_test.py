@@ -8,6 +8,10 @@
     untouched either way;
   - `dynclamp stream` says that it waits when no run is active, and its
     t_s is the time in the run (from 0 at each run);
+  - `dynclamp hold CELL PA` holds a cell at a current, live, delivered and
+    recorded like any current (a protocol adds to it); a bad cell or a
+    current beyond the limit is refused, naming the field, and changes
+    nothing; 0 releases it;
   - `dynclamp unload` leaves no conductance: the signals are the cells' own
     and the passive cell returns to rest, while the run goes on.
 
@@ -21,11 +25,20 @@ import sys
 import time
 import unittest
 
+import h5py
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from protocol_run_test import Daemon, write  # noqa: E402
 import protocol_run_test  # noqa: E402
 
 EXAMPLES = None
+PULSE = """
+name: pulse
+sweeps:
+  - stimuli:
+      - cell: cell0
+        epochs: [{duration_s: 0.01, hold: {value: 0}}, {duration_s: 0.01, hold: {value: 50}}]
+"""
 
 
 def example(*parts):
@@ -92,6 +105,52 @@ class EverydayVerbsTest(unittest.TestCase):
             self.assertEqual(len(t), 200, err)
             self.assertEqual(t[0], 0.0, f"run {run + 1}")
             self.assertAlmostEqual(t[-1], 199 * 50e-6, places=9)
+
+    def stream_v_i(self, n=100):
+        out = self.cli_ok("stream", "--signals", "cell0.v_mv,cell0.i_pa",
+                          "--samples", str(n))
+        rows = [list(map(float, line.split(",")))
+                for line in out.strip().split("\n")[1:]]
+        self.assertEqual(len(rows), n)
+        return rows
+
+    def test_hold_a_cell_at_a_current(self):
+        self.cli_ok("start")
+        out = self.cli_ok("hold", "cell0", "100")
+        self.assertIn("cell0: held at 100 pA", out)
+        self.assertRegex(self.cli_ok("status"), r"cell0 .* held at 100 pA")
+        time.sleep(0.3)  # tau 10 ms
+        # 100 pA into 10 nS: 10 mV above rest, and it is what is delivered.
+        for _, v, i in self.stream_v_i():
+            self.assertAlmostEqual(v, -55.0, delta=0.05)
+            self.assertAlmostEqual(i, 100.0, delta=0.5)
+        bad = self.d.cli("hold", "cell9", "10")
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("cell: no cell named 'cell9' (cell0)", bad.stderr)
+        bad = self.d.cli("hold", "cell0", "5000")
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("current_pa: 5000 pA is beyond cell0's current limit "
+                      "of 2000 pA", bad.stderr)
+        for _, v, i in self.stream_v_i(10):  # refused: still 100 pA
+            self.assertAlmostEqual(i, 100.0, delta=0.5)
+        # A protocol adds to it, and the file holds what was delivered.
+        path = write(os.path.join(self.d.dir, "p.yaml"), PULSE)
+        self.cli_ok("stop")
+        out = self.cli_ok("run", path, "--wait")
+        nwb = re.search(r"^file: (.*\.nwb)$", out, re.M).group(1)
+        with h5py.File(nwb, "r") as f:
+            i = f["stimulus/presentation/cell0_stimulus_sweep_0001/data"]
+            i = i[:] * i.attrs["conversion"] * 1e12
+        self.assertAlmostEqual(i[10], 100.0, delta=0.5)
+        self.assertAlmostEqual(i[-10], 150.0, delta=0.5)
+        self.cli_ok("start")
+        self.assertIn("holding current released",
+                      self.cli_ok("hold", "cell0", "0"))
+        time.sleep(0.3)
+        for _, v, i in self.stream_v_i():
+            self.assertAlmostEqual(v, -65.0, delta=0.05)
+            self.assertEqual(i, 0.0)
+        self.cli_ok("stop")
 
     def test_unload_leaves_no_conductance(self):
         self.cli_ok("load", example("tonic_gaba.yaml"))
