@@ -9,7 +9,6 @@ daemon and the CLI on the rig it names (dynclampd --sim_cells=ca1@500):
 
 Usage: background_example_test.py --bin build/bin --examples examples
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -80,10 +79,4 @@ class BackgroundExampleTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--examples", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    EXAMPLES = os.path.abspath(args.examples)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals(), "examples")

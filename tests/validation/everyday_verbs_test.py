@@ -17,7 +17,6 @@
 
 Usage: everyday_verbs_test.py --bin build/bin --examples examples
 """
-import argparse
 import os
 import re
 import subprocess
@@ -176,10 +175,4 @@ class EverydayVerbsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--examples", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    EXAMPLES = os.path.abspath(args.examples)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals(), "examples")

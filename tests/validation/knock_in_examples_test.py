@@ -13,7 +13,6 @@ example itself):
 
 Usage: knock_in_examples_test.py --bin build/bin --examples examples
 """
-import argparse
 import os
 import re
 import shlex
@@ -94,10 +93,4 @@ class KnockInExamplesTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--examples", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    EXAMPLES = os.path.abspath(args.examples)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals(), "examples")

@@ -6,7 +6,6 @@ subtraction is set to 0 (live), -65.0 mV again at -4 nS; nothing clipped.
 
 Usage: leak_subtraction_example_test.py --bin build/bin --examples examples
 """
-import argparse
 import os
 import re
 import shlex
@@ -68,10 +67,4 @@ class LeakSubtractionExampleTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--examples", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    EXAMPLES = os.path.abspath(args.examples)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals(), "examples")

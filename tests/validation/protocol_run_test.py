@@ -57,6 +57,22 @@ class Daemon:
         self.proc.stderr.close()
 
 
+def main(module_globals, *dirs):
+    """Runs a test module of this directory: --bin (the daemon and the CLI)
+    and, for each of `dirs` (e.g. "examples"), --DIR set as the module's
+    DIR.upper()."""
+    global BIN
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    for d in dirs:
+        ap.add_argument(f"--{d}", required=True)
+    args, rest = ap.parse_known_args()
+    BIN = os.path.abspath(args.bin)
+    for d in dirs:
+        module_globals[d.upper()] = os.path.abspath(getattr(args, d))
+    unittest.main(argv=[sys.argv[0], *rest])
+
+
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)

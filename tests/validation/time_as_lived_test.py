@@ -15,7 +15,6 @@
 
 Usage: time_as_lived_test.py --bin build/bin --source .
 """
-import argparse
 import os
 import re
 import subprocess
@@ -134,10 +133,4 @@ class WallClockTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    ap.add_argument("--source", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    SOURCE = os.path.abspath(args.source)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals(), "source")
