@@ -8,8 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -160,21 +160,28 @@ absl::Status AppendNode(std::string& out, const YAML::Node& node,
 //   type.googleapis.com/dynclamp.v1.Integrator,
 // which says nothing of what is valid: say which names are.
 std::string Readable(const std::string& message) {
-  static const std::regex kBadEnum(
-      R"re(^\(([^)]*)\): invalid value "([^"]*)" for type )re"
-      R"re(type\.googleapis\.com/([A-Za-z0-9_.]+)$)re");
-  std::smatch m;
-  if (!std::regex_match(message, m, kBadEnum)) return message;
-  const google::protobuf::EnumDescriptor* type =
+  // Plain string search: a regex recurses per character and a long value
+  // (the fuzzer's) overflows the stack.
+  constexpr std::string_view kValue = "): invalid value \"";
+  constexpr std::string_view kType = "\" for type type.googleapis.com/";
+  const std::size_t value = message.find(kValue);
+  const std::size_t type = message.rfind(kType);
+  if (message.empty() || message[0] != '(' || value == std::string::npos ||
+      type == std::string::npos || type < value + kValue.size()) {
+    return message;
+  }
+  const google::protobuf::EnumDescriptor* found =
       google::protobuf::DescriptorPool::generated_pool()->FindEnumTypeByName(
-          m[3].str());
-  if (type == nullptr) return message;
+          message.substr(type + kType.size()));
+  if (found == nullptr) return message;
   std::vector<std::string> names;
-  for (int k = 0; k < type->value_count(); ++k) {
-    const std::string& name = type->value(k)->name();
+  for (int k = 0; k < found->value_count(); ++k) {
+    const std::string& name = found->value(k)->name();
     if (!absl::EndsWith(name, "_UNSPECIFIED")) names.push_back(name);
   }
-  return absl::StrCat(m[1].str(), ": '", m[2].str(), "' is not one of ",
+  const std::size_t start = value + kValue.size();
+  return absl::StrCat(message.substr(1, value - 1), ": '",
+                      message.substr(start, type - start), "' is not one of ",
                       absl::StrJoin(names, ", "));
 }
 
