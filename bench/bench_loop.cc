@@ -7,8 +7,14 @@
 // channels removed, and the CA1 Na+ conductance added back by the clamp
 // (plus, with --channels, more HH channels to load the step).
 //
+// The loop waits as the daemon's does by default (--wake=adaptive on a CPU
+// of its own, --cpu=auto); each rate also reports the strategy in force,
+// the margin it ended with, the host timer's lateness and what the wait
+// cost: the share of the wall time spent spinning and the RT thread's CPU.
+//
 //   build/bin/bench_loop [--duration_s=5] [--rates_khz=20,50,100]
-//                        [--format=text|json] [--busy_wait_us=0] [--cpu=-1]
+//                        [--format=text|json] [--wake=adaptive|sleep|spin]
+//                        [--busy_wait_us=0] [--cpu=auto|none|N]
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -20,18 +26,26 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "rt_engine/clock.h"
 #include "rt_engine/models/channel_presets.h"
 #include "rt_engine/rt_loop.h"
+#include "rt_engine/rt_thread.h"
 #include "rt_engine/sim_rig.h"
+#include "rt_engine/wake.h"
 
 ABSL_FLAG(double, duration_s, 5.0, "seconds to run at each rate");
 ABSL_FLAG(std::vector<std::string>, rates_khz,
           (std::vector<std::string>{"20", "50", "100"}),
           "loop rates to measure, in kHz");
 ABSL_FLAG(std::string, format, "text", "text or json");
+ABSL_FLAG(std::string, wake, "adaptive", "adaptive, sleep or spin");
 ABSL_FLAG(double, busy_wait_us, 0.0,
-          "spin this long before each deadline (capped at the period)");
-ABSL_FLAG(int, cpu, -1, "pin the RT thread to this CPU (-1: no pinning)");
+          "with --wake=spin: spin this long before each deadline (0: the "
+          "whole period; capped at the period)");
+ABSL_FLAG(std::string, cpu, "auto",
+          "the RT thread's CPU: auto (the last, when there are two or "
+          "more), none, or a number; this program's other threads keep off "
+          "it");
 ABSL_FLAG(int, channels, 0, "extra HH channels (alternating Na, K) to step");
 
 namespace dynclamp::rt {
@@ -40,12 +54,13 @@ namespace {
 struct Result {
   double rate_khz = 0;
   uint64_t cycles = 0, overruns = 0, skipped = 0, dropped = 0, streak = 0;
-  HistogramSnapshot period, lateness, compute, latency;
-  std::string rt;
+  HistogramSnapshot period, lateness, compute, latency, timer_late;
+  std::string rt, wake, wake_reason;
+  double margin_us = 0, spin_fraction = 0, cpu_fraction = 0;
   std::size_t spikes = 0;
 };
 
-Result RunAt(double rate_khz, double duration_s) {
+Result RunAt(double rate_khz, double duration_s, WakeStrategy wake, int cpu) {
   const int64_t period_ns = static_cast<int64_t>(1e6 / rate_khz);
   SimRigConfig sim;
   SimCellConfig cell;
@@ -80,10 +95,11 @@ Result RunAt(double rate_khz, double duration_s) {
     std::exit(1);
   }
   RtLoopConfig lc;
+  lc.wake.strategy = wake;
   // The tail cannot be longer than the period: cap it at each rate.
-  lc.busy_wait_ns = std::min<int64_t>(
+  lc.wake.spin_ns = std::min<int64_t>(
       static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3), period_ns);
-  lc.rt.cpu = absl::GetFlag(FLAGS_cpu);
+  lc.rt.cpu = cpu;
   RtLoop loop(*engine, lc);
   std::atomic<bool> done{false};
   std::size_t spikes = 0;
@@ -104,8 +120,10 @@ Result RunAt(double rate_khz, double duration_s) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     std::exit(1);
   }
+  const int64_t started = MonotonicNowNs();
   std::this_thread::sleep_for(std::chrono::duration<double>(duration_s));
   loop.Stop();
+  const double wall_ns = static_cast<double>(MonotonicNowNs() - started);
   done.store(true);
   drain.join();
   Result r;
@@ -120,7 +138,14 @@ Result RunAt(double rate_khz, double duration_s) {
   r.lateness = st.lateness_ns.Snapshot();
   r.compute = st.compute_ns.Snapshot();
   r.latency = st.latency_ns.Snapshot();
-  r.rt = loop.rt_settings().Summary();
+  r.timer_late = st.timer_late_ns.Snapshot();
+  const RtSettingsObtained got = loop.rt_settings();
+  r.rt = got.Summary();
+  r.wake = got.wake;
+  r.wake_reason = got.wake_reason;
+  r.margin_us = static_cast<double>(st.wake_margin_ns.Get()) / 1e3;
+  r.spin_fraction = static_cast<double>(st.spin_ns.Get()) / wall_ns;
+  r.cpu_fraction = static_cast<double>(st.rt_cpu_ns.Get()) / wall_ns;
   r.spikes = spikes;
   return r;
 }
@@ -143,9 +168,21 @@ int main(int argc, char** argv) {
   using namespace dynclamp::rt;
   absl::ParseCommandLine(argc, argv);
   const bool json = absl::GetFlag(FLAGS_format) == "json";
+  const absl::StatusOr<WakeStrategy> wake =
+      ParseWakeStrategy(absl::GetFlag(FLAGS_wake));
+  // Before the drain thread exists, so it inherits the mask.
+  const absl::StatusOr<CpuReservation> cpu =
+      ReserveRtCpu(absl::GetFlag(FLAGS_cpu));
+  for (const absl::Status& s : {wake.status(), cpu.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 2;
+    }
+  }
   std::vector<Result> results;
   for (const std::string& r : absl::GetFlag(FLAGS_rates_khz)) {
-    results.push_back(RunAt(std::stod(r), absl::GetFlag(FLAGS_duration_s)));
+    results.push_back(
+        RunAt(std::stod(r), absl::GetFlag(FLAGS_duration_s), *wake, cpu->cpu));
   }
   if (json) {
     std::vector<std::string> items;
@@ -155,10 +192,14 @@ int main(int argc, char** argv) {
           "\"skipped_cycles\": %d, \"longest_overrun_streak\": %d, "
           "\"dropped_frames\": %d, \"spikes\": %d, "
           "\"period\": %s, \"lateness\": %s, \"compute\": %s, \"latency\": %s, "
+          "\"timer_lateness\": %s, \"wake\": \"%s\", \"margin_us\": %.3f, "
+          "\"spin_fraction\": %.4f, \"cpu_fraction\": %.4f, "
           "\"rt\": \"%s\"}",
           r.rate_khz, r.cycles, r.overruns, r.skipped, r.streak, r.dropped,
           r.spikes, Quantiles(r.period, true), Quantiles(r.lateness, true),
-          Quantiles(r.compute, true), Quantiles(r.latency, true), r.rt));
+          Quantiles(r.compute, true), Quantiles(r.latency, true),
+          Quantiles(r.timer_late, true), r.wake, r.margin_us, r.spin_fraction,
+          r.cpu_fraction, r.rt));
     }
     std::printf("[%s]\n", absl::StrJoin(items, ",\n ").c_str());
     return 0;
@@ -175,11 +216,21 @@ int main(int argc, char** argv) {
                 Quantiles(r.compute, false).c_str());
     std::printf("           latency   %s\n",
                 Quantiles(r.latency, false).c_str());
+    std::printf("           timer     %s  (host timer: woke minus asked)\n",
+                Quantiles(r.timer_late, false).c_str());
     std::printf(
-        "           cycles %lu  overruns %lu (longest streak %lu)  skipped %lu "
-        " "
-        "dropped frames %lu  spikes %zu\n",
-        r.cycles, r.overruns, r.streak, r.skipped, r.dropped, r.spikes);
+        "           wake %s, margin %.1f us at the end; spinning %.1f %% of "
+        "the time, RT thread CPU %.1f %% (%s)\n",
+        r.wake.c_str(), r.margin_us, 100 * r.spin_fraction,
+        100 * r.cpu_fraction, r.wake_reason.c_str());
+    std::printf(
+        "           cycles %lu  overruns %lu = %.3f %% (longest streak %lu)  "
+        "skipped %lu  dropped frames %lu  spikes %zu\n",
+        r.cycles, r.overruns,
+        r.cycles ? 100.0 * static_cast<double>(r.overruns) /
+                       static_cast<double>(r.cycles)
+                 : 0.0,
+        r.streak, r.skipped, r.dropped, r.spikes);
   }
   return 0;
 }

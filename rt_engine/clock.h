@@ -30,20 +30,22 @@ inline void SleepUntilNs(int64_t deadline_ns) noexcept {
   }
 }
 
-// Sleeps until `deadline_ns - busy_wait_ns`, then spins until the deadline:
-// the tail is spent awake so the wake-up does not depend on the scheduler.
-inline void WaitUntilNs(int64_t deadline_ns, int64_t busy_wait_ns) noexcept {
-  if (busy_wait_ns > 0) {
-    const int64_t sleep_to = deadline_ns - busy_wait_ns;
-    if (MonotonicNowNs() < sleep_to) SleepUntilNs(sleep_to);
-    while (MonotonicNowNs() < deadline_ns) {
+// Spins until `deadline_ns`: awake, so the wake-up does not wait for the
+// scheduler.
+inline void SpinUntilNs(int64_t deadline_ns) noexcept {
+  while (MonotonicNowNs() < deadline_ns) {
 #if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
+    __builtin_ia32_pause();
 #endif
-    }
-  } else {
-    SleepUntilNs(deadline_ns);
   }
+}
+
+// CPU time this thread has used. A system call (not the vDSO): for a
+// sample now and then, not every cycle.
+inline int64_t ThreadCpuNs() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace dynclamp::rt

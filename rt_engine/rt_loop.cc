@@ -1,5 +1,11 @@
 #include "rt_engine/rt_loop.h"
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "rt_engine/clock.h"
 
 namespace dynclamp::rt {
@@ -13,9 +19,10 @@ absl::Status RtLoop::Start() {
   if (thread_.joinable()) {
     return absl::FailedPreconditionError("loop: already running");
   }
-  if (config_.busy_wait_ns < 0 ||
-      config_.busy_wait_ns > engine_.config().period_ns) {
-    return absl::InvalidArgumentError("busy_wait_ns: must be in [0, period]");
+  if (config_.wake.spin_ns < 0 ||
+      config_.wake.spin_ns > engine_.config().period_ns) {
+    return absl::InvalidArgumentError(
+        "wake.spin_ns: must be in [0, period] (0 = the whole period)");
   }
   if (config_.rt.priority < 1 || config_.rt.priority > 99) {
     return absl::InvalidArgumentError("rt.priority: must be in [1, 99]");
@@ -52,25 +59,77 @@ RtSettingsObtained RtLoop::rt_settings() const {
   return settings_;
 }
 
+void RtLoop::WaitFor(int64_t deadline, int64_t margin, WakeMargin& adaptive,
+                     TimingStats& stats) const noexcept {
+  int64_t now = MonotonicNowNs();
+  const int64_t sleep_to = deadline - margin;
+  if (now < sleep_to) {
+    SleepUntilNs(sleep_to + config_.timer_late_ns);
+    now = MonotonicNowNs();
+    stats.timer_late_ns.Record(now - sleep_to);
+    adaptive.Observe(now - sleep_to);
+  }
+  if (now < deadline) {
+    SpinUntilNs(deadline);
+    stats.spin_ns.Add(static_cast<uint64_t>(MonotonicNowNs() - now));
+  }
+}
+
+void RtLoop::Calibrate(WakeMargin& adaptive) const noexcept {
+  constexpr int kMaxSamples = 256;
+  constexpr int64_t kBudgetNs = 50'000'000;
+  const int64_t sleep_ns =
+      std::min<int64_t>(engine_.config().period_ns, 200'000);
+  const int n = static_cast<int>(
+      std::clamp<int64_t>(kBudgetNs / (sleep_ns + 1), 16, kMaxSamples));
+  int64_t late[kMaxSamples];
+  for (int k = 0; k < n; ++k) {
+    const int64_t target = MonotonicNowNs() + sleep_ns;
+    SleepUntilNs(target + config_.timer_late_ns);
+    late[k] = MonotonicNowNs() - target;
+  }
+  adaptive.Calibrate(late, n);
+}
+
 void RtLoop::ThreadMain() {
+  const int64_t period = engine_.config().period_ns;
   RtSettingsObtained got = ApplyRtSettingsToThisThread(config_.rt);
+  const WakeDecision decision = DecideWake(config_.wake, period, got.cpu,
+                                           OwnThreadsThatMayRunOn(got.cpu));
+  const double budget = CpuBudget();
+  got.wake = std::string(WakeStrategyName(decision.strategy));
+  got.wake_reason = decision.reason;
+  if (decision.strategy == WakeStrategy::kAdaptive) {
+    absl::StrAppend(&got.wake_reason, ", within ", std::lround(100 * budget),
+                    " % of its CPU (the kernel's real-time share less 5 %)");
+  }
   PrefaultStack();
+  WakeMargin adaptive(period, budget);
+  if (config_.realtime) Calibrate(adaptive);
   {
     absl::MutexLock lock(&mu_);
     settings_ = std::move(got);
     settings_ready_ = true;
   }
   // ---- RT section: no allocation, locks, logging or blocking below ----
+  TimingStats& stats = engine_.mutable_stats();
+  const bool adapt = decision.strategy == WakeStrategy::kAdaptive;
+  int64_t cpu_mark = ThreadCpuNs();
+  int64_t window_start = MonotonicNowNs();
   engine_.ZeroOutputs();
   engine_.BeginSchedule();
-  const int64_t period = engine_.config().period_ns;
   int64_t deadline = MonotonicNowNs() + period;
   int64_t previous_wake = -1;
   int64_t periods = 0;
   while (!stop_requested_.load(std::memory_order_acquire)) {
     // Behind schedule already (catching up): no sleep this time.
     const bool behind = config_.realtime && MonotonicNowNs() >= deadline;
-    if (config_.realtime) WaitUntilNs(deadline, config_.busy_wait_ns);
+    if (config_.realtime) {
+      const int64_t margin =
+          adapt ? adaptive.margin_ns() : decision.fixed_margin_ns;
+      stats.wake_margin_ns.Set(static_cast<uint64_t>(margin));
+      WaitFor(deadline, margin, adaptive, stats);
+    }
     const int64_t wake = MonotonicNowNs();
     const int64_t due = config_.realtime ? deadline : wake;
     engine_.RunCycle(due, wake, previous_wake < 0 ? 0 : wake - previous_wake);
@@ -91,12 +150,25 @@ void RtLoop::ThreadMain() {
         engine_.NoteDeadline(true, missed);
       }
     }
+    if (adaptive.EndCycle()) {
+      // About every 100 ms: the CPU this thread used, for the budget and
+      // the stats (a system call, so not every cycle).
+      const int64_t cpu = ThreadCpuNs();
+      const int64_t now = MonotonicNowNs();
+      adaptive.CloseWindow(
+          static_cast<double>(cpu - cpu_mark) /
+          static_cast<double>(std::max<int64_t>(1, now - window_start)));
+      stats.rt_cpu_ns.Add(static_cast<uint64_t>(cpu - cpu_mark));
+      cpu_mark = cpu;
+      window_start = now;
+    }
     if (config_.stop_after_periods > 0 &&
         periods >= config_.stop_after_periods) {
       break;
     }
   }
   engine_.ZeroOutputs();
+  stats.rt_cpu_ns.Add(static_cast<uint64_t>(ThreadCpuNs() - cpu_mark));
   running_.store(false, std::memory_order_release);
 }
 

@@ -1,10 +1,12 @@
 // RtLoop: the dedicated thread that runs a ClampEngine at a fixed period.
 //
 // On start the thread asks for SCHED_FIFO, locked memory and a CPU (and
-// reports what it got), prefaults its stack, zeroes the outputs, then loops:
-// sleep to the absolute deadline (clock_nanosleep, TIMER_ABSTIME,
-// CLOCK_MONOTONIC) with an optional busy-wait tail; run one cycle; advance
-// the deadline by one period. A cycle that ends past the next deadline is an
+// reports what it got), decides how to wait for deadlines (wake.h: spin only
+// on a CPU of its own), measures the host timer's lateness, prefaults its
+// stack, zeroes the outputs, then loops: sleep to the absolute deadline
+// minus the wake margin (clock_nanosleep, TIMER_ABSTIME, CLOCK_MONOTONIC)
+// and spin the rest; run one cycle; advance the deadline by one period. A
+// cycle that ends past the next deadline is an
 // overrun. What follows one depends on whose clock the cell lives by:
 //  - skip (a real cell, or the simulated rig's wall clock): the schedule
 //    skips the deadlines already missed rather than running late cycles back
@@ -35,17 +37,20 @@
 #include "absl/synchronization/mutex.h"
 #include "rt_engine/clamp_engine.h"
 #include "rt_engine/rt_thread.h"
+#include "rt_engine/wake.h"
 
 namespace dynclamp::rt {
 
 struct RtLoopConfig {
-  int64_t busy_wait_ns = 0;  // spin this long before each deadline
-  RtSettingsRequest rt;      // priority, memory lock, CPU
-  bool realtime = true;      // false: no sleeping (offline)
-  bool catch_up = false;     // run missed deadlines late instead of skipping
+  WakeRequest wake;       // how to wait for each deadline
+  RtSettingsRequest rt;   // priority, memory lock, CPU
+  bool realtime = true;   // false: no sleeping (offline)
+  bool catch_up = false;  // run missed deadlines late instead of skipping
   // Stop by itself once this many periods of the schedule have passed
   // (cycles run plus deadlines skipped); 0 = never.
   int64_t stop_after_periods = 0;
+  // Tests: the host timer wakes this much later than asked (a slow host).
+  int64_t timer_late_ns = 0;
 };
 
 class RtLoop {
@@ -71,6 +76,13 @@ class RtLoop {
 
  private:
   void ThreadMain();
+  // Sleeps to `deadline - margin`, then spins to the deadline; records the
+  // timer's lateness and the spin. RT-safe.
+  void WaitFor(int64_t deadline, int64_t margin, WakeMargin& adaptive,
+               TimingStats& stats) const noexcept;
+  // Measures the timer's lateness over a few short sleeps (before the RT
+  // section) and sets `adaptive` from it.
+  void Calibrate(WakeMargin& adaptive) const noexcept;
 
   ClampEngine& engine_;
   const RtLoopConfig config_;

@@ -27,10 +27,11 @@ class Counter {
 };
 
 struct TimingStats {
-  LatencyHistogram period_ns;    // actual time between wake-ups
-  LatencyHistogram lateness_ns;  // wake-up minus deadline
-  LatencyHistogram compute_ns;   // model step time
-  LatencyHistogram latency_ns;   // input read start to output write end
+  LatencyHistogram period_ns;      // actual time between wake-ups
+  LatencyHistogram lateness_ns;    // wake-up minus deadline
+  LatencyHistogram compute_ns;     // model step time
+  LatencyHistogram latency_ns;     // input read start to output write end
+  LatencyHistogram timer_late_ns;  // the host timer: woke minus asked
   Counter cycles;
   Counter overruns;         // cycles that ended past the next deadline
   Counter skipped_cycles;   // deadlines skipped to catch up
@@ -45,17 +46,23 @@ struct TimingStats {
   Counter events_delivered;  // network events delivered to targets
   Counter events_dropped;    // network events lost: the queue was full
   Counter spikes;            // spikes emitted by network sources
+  // The wake-up's cost and setting (rt_engine/wake.h).
+  Counter spin_ns;         // time spent spinning before deadlines
+  Counter rt_cpu_ns;       // CPU time of the RT thread (every ~0.1 s)
+  Counter wake_margin_ns;  // the margin in force (a gauge)
 
   void Reset() noexcept {
     period_ns.Reset();
     lateness_ns.Reset();
     compute_ns.Reset();
     latency_ns.Reset();
-    for (Counter* c : {&cycles, &overruns, &skipped_cycles, &clipped_outputs,
-                       &daq_read_errors, &daq_write_errors, &faults,
-                       &model_swaps, &param_updates_applied,
-                       &param_updates_stale, &max_consecutive_overruns,
-                       &events_delivered, &events_dropped, &spikes}) {
+    timer_late_ns.Reset();
+    for (Counter* c :
+         {&cycles, &overruns, &skipped_cycles, &clipped_outputs,
+          &daq_read_errors, &daq_write_errors, &faults, &model_swaps,
+          &param_updates_applied, &param_updates_stale,
+          &max_consecutive_overruns, &events_delivered, &events_dropped,
+          &spikes, &spin_ns, &rt_cpu_ns, &wake_margin_ns}) {
       c->Set(0);
     }
   }

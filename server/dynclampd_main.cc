@@ -28,7 +28,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/cpp/spec_file.h"
+#include "rt_engine/rt_thread.h"
 #include "rt_engine/termination.h"
+#include "rt_engine/wake.h"
 #include "server/admin_service.h"
 #include "server/auth/access.h"
 #include "server/auth/token_store.h"
@@ -85,8 +87,17 @@ ABSL_FLAG(std::string, sim_clock, "nominal",
           "per cycle run) or 'wall' (they follow the host's real timing, so "
           "its late wake-ups reach the cells, as on a real rig)");
 ABSL_FLAG(double, current_limit_pa, 2000.0, "output current limit per channel");
-ABSL_FLAG(double, busy_wait_us, 0.0, "spin this long before each deadline");
-ABSL_FLAG(int, cpu, -1, "pin the RT thread to this CPU (-1: no)");
+ABSL_FLAG(std::string, wake, "adaptive",
+          "how the loop waits for each deadline: 'adaptive' (sleep to a "
+          "margin it measures, spin the rest; spins only on a CPU of its "
+          "own), 'sleep' or 'spin'");
+ABSL_FLAG(double, busy_wait_us, 0.0,
+          "with --wake=spin: spin this long before each deadline (0: the "
+          "whole period)");
+ABSL_FLAG(std::string, cpu, "auto",
+          "the RT thread's CPU, kept free of the daemon's other threads: "
+          "'auto' (the last CPU, when there are two or more), 'none', or a "
+          "CPU number");
 ABSL_FLAG(int, rt_priority, 80, "SCHED_FIFO priority of the RT thread");
 ABSL_FLAG(int, max_consecutive_overruns, -1,
           "overruns in a row that put the clamp in FAULT (0: never; -1: the "
@@ -279,34 +290,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-// With --cpu, every thread but the RT one stays off that CPU: gRPC,
-// streaming, recording and the lab inherit this mask from the main thread
-// (no other thread exists yet), so a flood of clients competes for the
-// other CPUs, never for the loop's.
-absl::Status KeepOffTheRtCpu(int rt_cpu) {
-  if (rt_cpu < 0) return absl::OkStatus();
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  if (rt_cpu >= cpus || rt_cpu >= CPU_SETSIZE) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--cpu: CPU ", rt_cpu, " does not exist (", cpus, " online)"));
-  }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c = 0; c < cpus && c < CPU_SETSIZE; ++c) {
-    if (c != rt_cpu) CPU_SET(c, &set);
-  }
-  if (CPU_COUNT(&set) == 0) {
-    Log(absl::StrCat("--cpu=", rt_cpu,
-                     ": the only CPU; the other threads "
-                     "share it with the loop"));
-    return absl::OkStatus();
-  }
-  if (sched_setaffinity(0, sizeof set, &set) != 0) {
-    return absl::InternalError("--cpu: cannot restrict the other threads");
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<dynclamp::server::ServiceLimits> LimitsFromFlags() {
   dynclamp::server::ServiceLimits l;
   l.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -337,8 +320,13 @@ int main(int argc, char** argv) {
 
   // Before any thread exists, so every thread inherits the CPU mask and the
   // signal mask.
-  if (absl::Status s = KeepOffTheRtCpu(absl::GetFlag(FLAGS_cpu)); !s.ok())
-    return Fail(s);
+  // The loop's CPU: gRPC, streaming, recording and the lab inherit the
+  // main thread's mask, so they compete for the other CPUs, never the
+  // loop's.
+  const absl::StatusOr<dynclamp::rt::CpuReservation> rt_cpu =
+      dynclamp::rt::ReserveRtCpu(absl::GetFlag(FLAGS_cpu));
+  if (!rt_cpu.ok()) return Fail(rt_cpu.status());
+  if (!rt_cpu->note.empty()) Log(absl::StrCat("--cpu: ", rt_cpu->note));
   absl::Notification terminate;
   auto watcher = dynclamp::rt::TerminationWatcher::Install(
       [&terminate](int) { terminate.Notify(); });
@@ -429,9 +417,26 @@ int main(int argc, char** argv) {
   } else {
     return Fail(absl::InvalidArgumentError("--sim_clock: 'wall' or 'nominal'"));
   }
-  options.loop.busy_wait_ns =
-      static_cast<int64_t>(absl::GetFlag(FLAGS_busy_wait_us) * 1e3);
-  options.loop.rt.cpu = absl::GetFlag(FLAGS_cpu);
+  absl::StatusOr<dynclamp::rt::WakeStrategy> wake =
+      dynclamp::rt::ParseWakeStrategy(absl::GetFlag(FLAGS_wake));
+  if (!wake.ok()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--wake: ", wake.status().message())));
+  }
+  options.loop.wake.strategy = *wake;
+  const double busy_wait_us = absl::GetFlag(FLAGS_busy_wait_us);
+  if (!(busy_wait_us >= 0) ||
+      busy_wait_us * 1e3 > static_cast<double>(options.period_ns)) {
+    return Fail(absl::InvalidArgumentError(
+        "--busy_wait_us: must be in [0, --period_us]"));
+  }
+  if (busy_wait_us > 0 && *wake != dynclamp::rt::WakeStrategy::kSpin) {
+    return Fail(absl::InvalidArgumentError(
+        "--busy_wait_us: a fixed spin needs --wake=spin (the default, "
+        "adaptive, measures its own margin)"));
+  }
+  options.loop.wake.spin_ns = static_cast<int64_t>(busy_wait_us * 1e3);
+  options.loop.rt.cpu = rt_cpu->cpu;
   options.loop.rt.priority = absl::GetFlag(FLAGS_rt_priority);
   const int overruns = absl::GetFlag(FLAGS_max_consecutive_overruns);
   if (overruns < -1) {

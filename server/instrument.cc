@@ -128,6 +128,8 @@ v1::Rig Instrument::GetRig() const {
   rt->set_memory_locked(rt_settings_.memory_locked);
   rt->set_cpu(rt_settings_.cpu);
   for (const auto& n : rt_settings_.notes) rt->add_notes(n);
+  rt->set_wake(rt_settings_.wake);
+  rt->set_wake_reason(rt_settings_.wake_reason);
   rig.set_daemon_version(options_.version);
   *rig.mutable_file() = options_.rig_file;
   return rig;
@@ -297,6 +299,11 @@ Instrument::StatsMark Instrument::Mark(const Core& core) {
   m.lateness = st.lateness_ns.Snapshot();
   m.compute = st.compute_ns.Snapshot();
   m.latency = st.latency_ns.Snapshot();
+  m.timer_late = st.timer_late_ns.Snapshot();
+  m.spin_ns = st.spin_ns.Get();
+  m.rt_cpu_ns = st.rt_cpu_ns.Get();
+  m.wake_margin_ns = st.wake_margin_ns.Get();
+  m.mono_ns = rt::MonotonicNowNs();
   m.cycles = st.cycles.Get();
   m.overruns = st.overruns.Get();
   m.skipped = st.skipped_cycles.Get();
@@ -340,6 +347,23 @@ v1::TimingSummary Instrument::Summarize(const StatsMark& now,
   *t.mutable_compute() = ToQuantiles(now.compute.Since(start.compute));
   *t.mutable_latency() = ToQuantiles(now.latency.Since(start.latency));
   t.set_max_consecutive_overruns(now.max_consecutive_overruns);
+  v1::WakeCost* wake = t.mutable_wake();
+  const double wall_ns = static_cast<double>(now.mono_ns - start.mono_ns);
+  wake->set_margin_us(static_cast<double>(now.wake_margin_ns) / 1e3);
+  if (wall_ns > 0) {
+    wake->set_spin_fraction(static_cast<double>(now.spin_ns - start.spin_ns) /
+                            wall_ns);
+    wake->set_cpu_fraction(
+        static_cast<double>(now.rt_cpu_ns - start.rt_cpu_ns) / wall_ns);
+  }
+  *wake->mutable_timer_lateness() =
+      ToQuantiles(now.timer_late.Since(start.timer_late));
+  return t;
+}
+
+v1::TimingSummary Instrument::RunTimingLocked() const {
+  v1::TimingSummary t = Summarize(Mark(*core_), run_.at_start);
+  t.mutable_wake()->set_strategy(rt_settings_.wake);
   return t;
 }
 
@@ -359,8 +383,7 @@ v1::Run Instrument::RunLocked() const {
   const bool active = RunActiveLocked();
   const int64_t end = active ? rt::MonotonicNowNs() : run_.ended_mono_ns;
   r.set_elapsed_s(static_cast<double>(end - run_.started_mono_ns) * 1e-9);
-  *r.mutable_timing() =
-      active ? Summarize(Mark(*core_), run_.at_start) : run_.final_timing;
+  *r.mutable_timing() = active ? RunTimingLocked() : run_.final_timing;
   if (run_.timeline_id != 0) {
     r.set_protocol_name(run_.protocol_name);
     r.set_nwb_path(run_.nwb_path);
@@ -468,7 +491,7 @@ void Instrument::EndRunLocked(v1::RunState final_state) {
   if (final_state == v1::COMPLETED && !run_.error.empty())
     final_state = v1::FAILED;
   run_.ended_mono_ns = rt::MonotonicNowNs();
-  run_.final_timing = Summarize(Mark(*core_), run_.at_start);
+  run_.final_timing = RunTimingLocked();
   // Only conductances can be distorted by the run's timing.
   if (loaded_.generation() > 0 && loaded_.spec().conductances_size() > 0 &&
       !shutting_down_.load()) {

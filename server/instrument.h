@@ -69,10 +69,11 @@ class Instrument {
  public:
   // Counters and histograms at one moment, to report a run's share.
   struct StatsMark {
-    rt::HistogramSnapshot period, lateness, compute, latency;
+    rt::HistogramSnapshot period, lateness, compute, latency, timer_late;
     uint64_t cycles = 0, overruns = 0, skipped = 0, clipped = 0, dropped = 0,
              daq_errors = 0, faults = 0, max_consecutive_overruns = 0,
-             events_dropped = 0;
+             events_dropped = 0, spin_ns = 0, rt_cpu_ns = 0, wake_margin_ns = 0;
+    int64_t mono_ns = 0;  // when the mark was taken
   };
   // Everything a metrics scrape reports, read at one moment.
   struct Health {
@@ -215,6 +216,8 @@ class Instrument {
   explicit Instrument(InstrumentOptions options);
   absl::StatusOr<std::unique_ptr<Core>> BuildCore(const rt::DaqConfig& daq);
   static StatsMark Mark(const Core& core);
+  // The running (or just ended) run's timing.
+  v1::TimingSummary RunTimingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static v1::TimingSummary Summarize(const StatsMark& now,
                                      const StatsMark& start);
   v1::Run RunLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -23,10 +23,10 @@ MetricFamily Family(const std::string& name, const std::string& help,
 }
 
 MetricFamily Counter(const std::string& name, const std::string& help,
-                     uint64_t value) {
+                     double value) {
   MetricFamily f = Family(name, help, MetricType::Counter);
   ClientMetric m;
-  m.counter.value = static_cast<double>(value);
+  m.counter.value = value;
   f.metric.push_back(m);
   return f;
 }
@@ -131,8 +131,23 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
       "dynclamp_loop_io_latency_seconds",
       "Start of the input read to the end of the output write in a cycle",
       s.latency, latency_buckets));
-  out.push_back(
-      Counter("dynclamp_loop_cycles_total", "Clamp cycles run", s.cycles));
+  out.push_back(Histogram(
+      "dynclamp_loop_timer_lateness_seconds",
+      "The host timer's lateness: when the loop woke minus when it asked to "
+      "(what the wake margin must cover)",
+      s.timer_late, latency_buckets));
+  out.push_back(Counter("dynclamp_loop_spin_seconds_total",
+                        "Time the loop spent spinning before deadlines",
+                        static_cast<double>(s.spin_ns) * 1e-9));
+  out.push_back(Counter("dynclamp_loop_cpu_seconds_total",
+                        "CPU time used by the loop's thread",
+                        static_cast<double>(s.rt_cpu_ns) * 1e-9));
+  out.push_back(Gauge("dynclamp_loop_wake_margin_seconds",
+                      "How long before each deadline the loop stops sleeping "
+                      "and spins",
+                      static_cast<double>(s.wake_margin_ns) * 1e-9));
+  out.push_back(Counter("dynclamp_loop_cycles_total", "Clamp cycles run",
+                        static_cast<double>(s.cycles)));
   out.push_back(Counter("dynclamp_loop_overruns_total",
                         "Cycles that ended past the next deadline",
                         s.overruns));
@@ -203,7 +218,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
              {"rt_priority", h.rt_known ? absl::StrCat(h.rt.priority) : ""},
              {"memory_locked",
               h.rt_known ? (h.rt.memory_locked ? "true" : "false") : ""},
-             {"cpu", h.rt_known ? absl::StrCat(h.rt.cpu) : ""}};
+             {"cpu", h.rt_known ? absl::StrCat(h.rt.cpu) : ""},
+             {"wake", h.rt_known ? h.rt.wake : ""}};
   info.metric.push_back(m);
   out.push_back(info);
   return out;

@@ -225,6 +225,14 @@ void PrintRun(const v1::Run& r) {
   std::printf("  period   %s\n  lateness %s\n  compute  %s\n  latency  %s\n",
               Quant(t.period()).c_str(), Quant(t.lateness()).c_str(),
               Quant(t.compute()).c_str(), Quant(t.latency()).c_str());
+  const v1::WakeCost& w = t.wake();
+  if (!w.strategy().empty()) {
+    std::printf(
+        "  wake     %s, margin %.1f us; spinning %.1f %% of the time, RT "
+        "thread CPU %.1f %%; host timer late p99 %.1f us\n",
+        w.strategy().c_str(), w.margin_us(), 100 * w.spin_fraction(),
+        100 * w.cpu_fraction(), w.timer_lateness().p99_us());
+  }
 }
 
 bool Terminal(v1::RunState s) {
@@ -301,6 +309,8 @@ int Status(const Globals& g) {
                 rt.priority(), rt.memory_locked() ? "locked" : "not locked",
                 rt.cpu() < 0 ? "any" : std::to_string(rt.cpu()).c_str());
     for (const auto& n : rt.notes()) std::printf("  note: %s\n", n.c_str());
+    if (!rt.wake().empty())
+      std::printf("  wake: %s\n", rt.wake_reason().c_str());
   } else {
     std::printf("RT thread: not started yet\n");
   }

@@ -45,9 +45,7 @@ class PrometheusTest(unittest.TestCase):
         cls.daemon = subprocess.Popen(
             [os.path.join(BIN, "dynclampd"), "--listen=127.0.0.1:0",
              f"--port_file={cls.dir}/port", f"--data_dir={cls.dir}/data",
-             f"--metrics_listen=127.0.0.1:{cls.metrics_port}",
-             # Wake-ups on time even on a busy test machine.
-             "--busy_wait_us=30"],
+             f"--metrics_listen=127.0.0.1:{cls.metrics_port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             if os.path.exists(f"{cls.dir}/port") and os.path.getsize(f"{cls.dir}/port"):

@@ -1,5 +1,7 @@
 #include "rt_engine/rt_loop.h"
 
+#include <sched.h>
+
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -63,6 +65,102 @@ TEST(RtLoopTest, RefusedRtSettingsAreReportedNotFatal) {
   EXPECT_NE(got.Summary().find("could not pin to CPU 4000"), std::string::npos)
       << got.Summary();
   EXPECT_GT(b.engine->stats().cycles.Get(), 0u);
+}
+
+// The loop's wake-up, on a host whose timer wakes `timer_late_ns` late.
+struct WakeRun {
+  RtSettingsObtained got;
+  HistogramSnapshot lateness, timer_late;
+  uint64_t margin_ns = 0, spin_ns = 0, cpu_ns = 0, cycles = 0;
+};
+WakeRun RunWake(WakeStrategy strategy, int cpu, int64_t timer_late_ns) {
+  auto b = MakeBench(IdealSim({SimCellConfig{}}), 100'000);
+  RtLoopConfig lc = Unprivileged();
+  lc.wake.strategy = strategy;
+  lc.rt.cpu = cpu;
+  lc.timer_late_ns = timer_late_ns;
+  lc.stop_after_periods = 5000;  // 0.5 s: several windows of 1000 cycles
+  RtLoop loop(*b.engine, lc);
+  EXPECT_TRUE(loop.Start().ok());
+  loop.Wait();
+  const TimingStats& st = b.engine->stats();
+  return {loop.rt_settings(),
+          st.lateness_ns.Snapshot(),
+          st.timer_late_ns.Snapshot(),
+          st.wake_margin_ns.Get(),
+          st.spin_ns.Get(),
+          st.rt_cpu_ns.Get(),
+          st.cycles.Get()};
+}
+
+int LastCpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof set, &set);
+  if (CPU_COUNT(&set) < 2) return -1;
+  int last = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) last = c;
+  return last;
+}
+
+// Keeps the calling (test) thread off `cpu` while it lives, as the daemon
+// keeps its threads off the loop's CPU.
+class OffCpu {
+ public:
+  explicit OffCpu(int cpu) {
+    sched_getaffinity(0, sizeof saved_, &saved_);
+    cpu_set_t set = saved_;
+    CPU_CLR(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+  }
+  ~OffCpu() { sched_setaffinity(0, sizeof saved_, &saved_); }
+
+ private:
+  cpu_set_t saved_;
+};
+
+TEST(RtLoopWakeTest, AdaptiveDoesNotSpinOnACpuItShares) {
+  // Unpinned: no CPU of its own.
+  WakeRun r = RunWake(WakeStrategy::kAdaptive, -1, 0);
+  EXPECT_EQ(r.got.wake, "sleep") << r.got.wake_reason;
+  EXPECT_EQ(r.spin_ns, 0u);
+  EXPECT_EQ(r.margin_ns, 0u);
+  EXPECT_GT(r.timer_late.count, 4000u) << "it measures the timer anyway";
+  const int cpu = LastCpu();
+  if (cpu < 0) GTEST_SKIP() << "needs two CPUs";
+  // Pinned, but this test's own thread may run there too.
+  r = RunWake(WakeStrategy::kAdaptive, cpu, 0);
+  EXPECT_EQ(r.got.wake, "sleep") << r.got.wake_reason;
+  EXPECT_EQ(r.spin_ns, 0u);
+  if (r.got.cpu < 0) GTEST_SKIP() << r.got.Summary();  // another RT process
+  EXPECT_NE(r.got.wake_reason.find("is shared with thread"), std::string::npos)
+      << r.got.wake_reason;
+}
+
+// A host whose timer wakes 40 us late: sleeping to the deadline is 40 us
+// late every cycle; the adaptive loop measures it, widens its margin past
+// it and wakes on time by spinning the rest.
+TEST(RtLoopWakeTest, AdaptiveMarginCoversALateTimerOnItsOwnCpu) {
+  constexpr int64_t kLate = 40'000;
+  const WakeRun slept = RunWake(WakeStrategy::kSleep, -1, kLate);
+  EXPECT_EQ(slept.got.wake, "sleep");
+  EXPECT_GE(slept.lateness.Quantile(0.5), uint64_t{kLate});
+  const int cpu = LastCpu();
+  if (cpu < 0) GTEST_SKIP() << "needs two CPUs";
+  OffCpu off(cpu);
+  const WakeRun r = RunWake(WakeStrategy::kAdaptive, cpu, kLate);
+  // Only when another process (outside this serial test) runs a real-time
+  // thread that may use the CPU.
+  if (r.got.cpu < 0) GTEST_SKIP() << r.got.Summary();
+  ASSERT_EQ(r.got.wake, "adaptive") << r.got.wake_reason;
+  EXPECT_GE(r.margin_ns, uint64_t{kLate}) << "the margin covers the timer";
+  EXPECT_LE(r.margin_ns, 100'000u) << "and never passes the period";
+  EXPECT_GE(r.timer_late.Quantile(0.5), uint64_t{kLate});
+  // Margin: 10 us for a loaded machine; the timer alone is 40 us late.
+  EXPECT_LT(r.lateness.Quantile(0.5), 10'000u);
+  EXPECT_GT(r.spin_ns, 0u);
+  EXPECT_GT(r.cpu_ns, r.spin_ns / 2) << "the CPU time is measured";
 }
 
 // A backend that stalls on chosen cycles, to force overruns.

@@ -241,8 +241,7 @@ sweeps:
 """
 
     def run_with(self, io_jitter_us):
-        d = Daemon("--sim_cells=hh,passive", f"--sim_io_jitter_us={io_jitter_us}",
-                   "--busy_wait_us=20")
+        d = Daemon("--sim_cells=hh,passive", f"--sim_io_jitter_us={io_jitter_us}")
         try:
             path, out = run_protocol(d, self.PROTOCOL)
             with h5py.File(path, "r") as f:
