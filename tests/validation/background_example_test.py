@@ -18,7 +18,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from protocol_run_test import Daemon  # noqa: E402
+from protocol_run_test import Daemon, example_rig  # noqa: E402
 import protocol_run_test  # noqa: E402
 
 EXAMPLES = None
@@ -48,9 +48,10 @@ class BackgroundExampleTest(unittest.TestCase):
         return data[:, 1], data[:, 2], data[:, 3]
 
     def test_with_and_without_the_background(self):
-        d = Daemon("--sim_cells=ca1@500")
+        path = os.path.join(EXAMPLES, "invivo_background.yaml")
+        d = Daemon(*example_rig(path))
         try:
-            out = d.cli("load", os.path.join(EXAMPLES, "invivo_background.yaml"))
+            out = d.cli("load", path)
             self.assertEqual(out.returncode, 0, out.stderr)
             v, ge, gi = self.stream_run(d, "with.csv")
             n_with = spikes(v)

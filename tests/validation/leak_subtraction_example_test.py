@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """examples/prinz2004_fig1c_leak_subtraction.yaml as its comments tell it,
-on the rig they name (the `dynclampd ...` line read from the example): V at
+on the rig they name (its `# rig:` line): V at
 -65.0 mV with the electrode's leak subtracted, -46.4 mV when the
 subtraction is set to 0 (live), -65.0 mV again at -4 nS; nothing clipped.
 
@@ -8,13 +8,12 @@ Usage: leak_subtraction_example_test.py --bin build/bin --examples examples
 """
 import os
 import re
-import shlex
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from protocol_run_test import Daemon  # noqa: E402
+from protocol_run_test import Daemon, example_rig  # noqa: E402
 import protocol_run_test  # noqa: E402
 
 EXAMPLES = None
@@ -30,7 +29,7 @@ class LeakSubtractionExampleTest(unittest.TestCase):
     def test_as_the_comment_says(self):
         path = os.path.join(EXAMPLES, NAME)
         text = comment(path)
-        flags = shlex.split(re.search(r"#\s+dynclampd (.*)", text).group(1))
+        flags = example_rig(path)
         # The values the comment promises, in its order.
         promised = [float(x) for x in re.findall(r"#\s+(-?\d+\.\d) mV", text)]
         self.assertEqual(promised, [-65.0, -46.4, -65.0])

@@ -14,6 +14,7 @@ import argparse
 import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,24 @@ def write(path, text):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def example_rig(path):
+    """The daemon flags an example names on its '# rig: dynclampd ...' line
+    (there is exactly one)."""
+    with open(path) as f:
+        rigs = [line.split("dynclampd", 1)[1] for line in f
+                if line.startswith("# rig: dynclampd")]
+    if len(rigs) != 1:
+        raise AssertionError(f"{path}: {len(rigs)} '# rig: dynclampd' lines")
+    return shlex.split(rigs[0])
+
+
+def example_claims(path):
+    """What an example says the user should see: its '# see:' lines, joined."""
+    with open(path) as f:
+        return " ".join(line[len("# see:"):].strip() for line in f
+                        if line.startswith("# see:"))
 
 
 def run_protocol(daemon, protocol_text, *extra):
