@@ -36,7 +36,8 @@ for target in spec protocol rig_file; do
     echo "fuzz $target: ${seconds}s, $runs inputs, coverage $cov edges, no failure"
   else
     echo "fuzz $target: FAILED (see $log and build-fuzz/artifacts/)" >&2
-    grep -E "ERROR|abort|rejection|SUMMARY|Test unit written" "$log" | head -20 >&2
+    # -m, not head: under pipefail a closed pipe would end the script (141).
+    grep -m 20 -E "ERROR|abort|rejection|SUMMARY|Test unit written" "$log" >&2 || true
     status=1
   fi
 done
