@@ -33,7 +33,8 @@ ABSL_FLAG(double, rate_khz, 50.0, "loop rate");
 ABSL_FLAG(int, subscribers, 4, "concurrent subscribers");
 ABSL_FLAG(std::string, server, "", "use this daemon instead of starting one");
 ABSL_FLAG(std::string, format, "text", "text or json");
-ABSL_FLAG(double, busy_wait_us, 0.0, "passed to the daemon it starts");
+ABSL_FLAG(std::string, wake, "adaptive",
+          "the wake strategy of the daemon it starts (adaptive, sleep, spin)");
 
 namespace {
 
@@ -78,7 +79,7 @@ int main(int argc, char** argv) {
         SelfDir() + "/dynclampd",
         {"--sim_cells=passive,passive",
          absl::StrCat("--period_us=", 1e3 / rate),
-         absl::StrCat("--busy_wait_us=", absl::GetFlag(FLAGS_busy_wait_us))});
+         absl::StrCat("--wake=", absl::GetFlag(FLAGS_wake))});
     if (!d.ok()) {
       std::fprintf(stderr, "%s\n", d.status().ToString().c_str());
       return 1;
