@@ -100,8 +100,14 @@ void RtLoop::ThreadMain() {
   got.wake = std::string(WakeStrategyName(decision.strategy));
   got.wake_reason = decision.reason;
   if (decision.strategy == WakeStrategy::kAdaptive) {
-    absl::StrAppend(&got.wake_reason, ", within ", std::lround(100 * budget),
-                    " % of its CPU (the kernel's real-time share less 5 %)");
+    if (budget >= 1.0) {
+      absl::StrAppend(&got.wake_reason,
+                      ", with no real-time CPU limit from the kernel (it "
+                      "spins the whole period when sleeping saves nothing)");
+    } else {
+      absl::StrAppend(&got.wake_reason, ", within ", std::lround(100 * budget),
+                      " % of its CPU (the kernel's real-time share less 5 %)");
+    }
   }
   PrefaultStack();
   WakeMargin adaptive(period, budget);

@@ -155,7 +155,14 @@ int64_t WakeMargin::WindowQuantile() const noexcept {
 void WakeMargin::CloseWindow(double cpu_share) noexcept {
   const int64_t q = WindowQuantile();
   const int64_t target = q < 0 ? 0 : Target(q);
-  if (target > wanted_ns_) {
+  if (full_spin_windows_left_ > 0) {
+    // Spinning the period because sleeping saved nothing; then probe.
+    if (--full_spin_windows_left_ == 0) wanted_ns_ -= wanted_ns_ / 8;
+  } else if (samples_ >= kMinSamples && cpu_share >= kSleepSavesNothing &&
+             cpu_budget_ >= 1.0) {
+    wanted_ns_ = period_ns_;
+    full_spin_windows_left_ = kFullSpinWindows;
+  } else if (target > wanted_ns_) {
     wanted_ns_ = target;  // lateness grew: cover it now
   } else if (samples_ < kMinSamples) {
     wanted_ns_ -= wanted_ns_ / 8;  // hardly slept: probe for room to sleep

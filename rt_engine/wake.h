@@ -73,6 +73,12 @@ class WakeMargin {
   static constexpr int kBins = 256;
   // Windows of about 100 ms, at least this many cycles.
   static constexpr int64_t kMinWindowCycles = 1000;
+  // A window whose sleeps left the thread this busy saved nothing by
+  // sleeping (on a VM a sleep can cost 15-20 us of CPU): when the budget
+  // allows the whole period, spin it, and try sleeping again only after
+  // this many windows (about 6 s).
+  static constexpr double kSleepSavesNothing = 0.97;
+  static constexpr int kFullSpinWindows = 64;
   // `cpu_budget`: the share of its CPU the loop's thread may use, spin
   // included (CpuBudget()).
   WakeMargin(int64_t period_ns, double cpu_budget) noexcept;
@@ -107,6 +113,7 @@ class WakeMargin {
   int64_t cap_ns_;     // what the CPU budget allows
   int64_t cycles_in_window_ = 0;
   int64_t samples_ = 0;
+  int full_spin_windows_left_ = 0;  // > 0: spinning the period on purpose
   std::array<uint32_t, kBins + 1> bins_{};  // the last one: beyond the range
 };
 

@@ -166,6 +166,31 @@ TEST(WakeMarginTest, NeverBeyondThePeriodAndProbesDownWhenItCannotSleep) {
   EXPECT_LT(m.margin_ns(), kPeriod - kPeriod / 8);
 }
 
+// On a VM a sleep can cost as much CPU as spinning through it: with the
+// real-time limit lifted, the loop then spins the period (it is late
+// otherwise, for nothing) and tries sleeping again only seconds later.
+TEST(WakeMarginTest, SpinsThePeriodWhenSleepingSavesNothingAndTheBudgetAllows) {
+  WakeMargin unlimited(kPeriod, 1.0);
+  Window(unlimited, 4'000, -1, 0.99);  // sleeping, yet 99 % busy
+  EXPECT_EQ(unlimited.margin_ns(), kPeriod);
+  for (int k = 1; k < WakeMargin::kFullSpinWindows; ++k) {
+    Window(unlimited, 0, 0, 1.0);  // no sleeps: no probing meanwhile
+    ASSERT_EQ(unlimited.margin_ns(), kPeriod) << "window " << k;
+  }
+  Window(unlimited, 0, 0, 1.0);
+  EXPECT_EQ(unlimited.margin_ns(), kPeriod - kPeriod / 8) << "then probes";
+  // Sleeping that does save CPU keeps the measured margin.
+  WakeMargin saving(kPeriod, 1.0);
+  std::vector<int64_t> late(64, 4'000);
+  saving.Calibrate(late.data(), 64);
+  Window(saving, 4'000, -1, 0.60);
+  EXPECT_LT(saving.margin_ns(), 10'000);
+  // Within the kernel's share the budget rules, as before.
+  WakeMargin limited(kPeriod, kBudget);
+  Window(limited, 4'000, -1, 0.99);
+  EXPECT_LT(limited.margin_ns(), kPeriod);
+}
+
 TEST(CpuBudgetTest, TheKernelsRealtimeShareLessAMargin) {
   EXPECT_DOUBLE_EQ(CpuBudget(950'000, 1'000'000), 0.90);
   EXPECT_DOUBLE_EQ(CpuBudget(-1, 1'000'000), 1.0) << "no RT throttling";
