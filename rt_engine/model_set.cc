@@ -1165,8 +1165,14 @@ absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
                                                    double value) const {
   const std::size_t dot = path.rfind('.');
   if (dot == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "param: '", path, "' must have the form <object>.<parameter>"));
+    return absl::NotFoundError(
+        absl::StrCat("parameter: ", Quoted(path),
+                     " is not a parameter of the loaded spec (parameters are "
+                     "named <object>.<parameter>)"));
+  }
+  if (path.size() > 2 * 64 + 1) {  // two names of at most 64 characters
+    return absl::NotFoundError(absl::StrCat(
+        "parameter: ", Quoted(path), " is not a parameter of the loaded spec"));
   }
   const absl::string_view name = path.substr(0, dot);
   const absl::string_view param = path.substr(dot + 1);

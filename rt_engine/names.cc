@@ -15,13 +15,37 @@ bool IsValidName(absl::string_view name) {
   return true;
 }
 
+namespace {
+// The first 64 characters of `text` (fewer, not to split a UTF-8 sequence).
+absl::string_view Head(absl::string_view text) {
+  std::size_t cut = 64;
+  if (text.size() <= cut) return text;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+    --cut;
+  }
+  return text.substr(0, cut);
+}
+}  // namespace
+
+std::string Clipped(absl::string_view text) {
+  const absl::string_view head = Head(text);
+  if (head.size() == text.size()) return std::string(text);
+  return absl::StrCat(head, "… (", text.size(), " characters)");
+}
+
+std::string Quoted(absl::string_view text) {
+  const absl::string_view head = Head(text);
+  if (head.size() == text.size()) return absl::StrCat("'", text, "'");
+  return absl::StrCat("'", head, "…' (", text.size(), " characters)");
+}
+
 absl::Status CheckName(absl::string_view name, absl::string_view path,
                        absl::string_view field) {
   if (IsValidName(name)) return absl::OkStatus();
   return FieldError(
       path, field,
-      absl::StrCat("'", name,
-                   "' is not a valid name (a letter or '_', then letters, "
+      absl::StrCat(Quoted(name),
+                   " is not a valid name (a letter or '_', then letters, "
                    "digits or '_', at most 64 characters)"));
 }
 

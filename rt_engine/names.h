@@ -7,12 +7,20 @@
 #ifndef DYNCLAMP_RT_ENGINE_NAMES_H_
 #define DYNCLAMP_RT_ENGINE_NAMES_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace dynclamp::rt {
 
 bool IsValidName(absl::string_view name);
+
+// `text` for an error message, cut after 64 characters with its length
+// said: what a client sent is echoed, never without bound. Quoted() puts
+// it in single quotes.
+std::string Clipped(absl::string_view text);
+std::string Quoted(absl::string_view text);
 
 // InvalidArgument "<path>.<field>: ..." unless IsValidName(name).
 absl::Status CheckName(absl::string_view name, absl::string_view path,

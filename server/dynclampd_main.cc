@@ -5,6 +5,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -103,19 +105,41 @@ ABSL_FLAG(int, max_consecutive_overruns, -1,
           "overruns in a row that put the clamp in FAULT (0: never; -1: the "
           "backend's default: never on the simulated rig, whose nominal clock "
           "makes overruns harmless to its cells; 100 on real boards)");
-ABSL_FLAG(uint64_t, max_message_bytes, 4 << 20, "largest request accepted");
-ABSL_FLAG(uint64_t, max_spec_bytes, 1 << 20, "largest spec accepted (bytes)");
-ABSL_FLAG(uint64_t, max_cells, 10'000,
+// The limits (server/limits.h); their defaults are ServiceLimits'.
+constexpr dynclamp::server::ServiceLimits kDefaultLimits;
+ABSL_FLAG(uint64_t, max_message_bytes, kDefaultLimits.max_message_bytes,
+          "largest request accepted");
+ABSL_FLAG(uint64_t, max_spec_bytes, kDefaultLimits.max_spec_bytes,
+          "largest spec accepted (bytes)");
+ABSL_FLAG(uint64_t, max_cells, kDefaultLimits.max_cells,
           "most model and artificial cells in a spec");
-ABSL_FLAG(uint64_t, max_synapses, 1'000'000,
+ABSL_FLAG(uint64_t, max_synapses, kDefaultLimits.max_synapses,
           "most synapses, connections, graded synapses and gap junctions in "
           "a spec");
-ABSL_FLAG(uint64_t, max_events_in_flight, 1 << 20,
+ABSL_FLAG(uint64_t, max_events_in_flight, kDefaultLimits.max_events_in_flight,
           "largest event queue a spec may ask for");
-ABSL_FLAG(uint64_t, max_recorded_signals, 256,
+ABSL_FLAG(uint64_t, max_recorded_signals, kDefaultLimits.max_recorded_signals,
           "most model signals a protocol may record");
-ABSL_FLAG(uint64_t, max_subscribers, 16, "most concurrent data streams");
-ABSL_FLAG(uint64_t, max_queue_items, 1000, "most items waiting in the queue");
+ABSL_FLAG(uint64_t, max_subscribers, kDefaultLimits.max_subscribers,
+          "most concurrent data streams");
+ABSL_FLAG(uint64_t, max_queue_items, kDefaultLimits.max_queue_items,
+          "most items waiting in the queue");
+ABSL_FLAG(uint64_t, max_streams_per_client,
+          kDefaultLimits.max_streams_per_client,
+          "most streams (Subscribe, WatchRun) one client holds open: a client "
+          "is its token's name, or without tokens its host");
+ABSL_FLAG(uint64_t, max_stream_signals, kDefaultLimits.max_stream_signals,
+          "most distinct signals in one stream");
+ABSL_FLAG(uint64_t, max_stream_queue_bytes,
+          kDefaultLimits.max_stream_queue_bytes,
+          "bytes of chunks kept for one slow subscriber; beyond, it loses "
+          "samples (counted)");
+ABSL_FLAG(uint64_t, max_stream_bytes_total,
+          kDefaultLimits.max_stream_bytes_total,
+          "bytes of chunks kept for all subscribers together");
+ABSL_FLAG(uint64_t, max_live_changes, kDefaultLimits.max_live_changes,
+          "live parameter changes GetLoadedSpec lists (the latest; the rest "
+          "are counted)");
 ABSL_FLAG(int, lab_threads, 0,
           "worker threads for the fidelity lab (dynclamp fidelity); 0: one "
           "fewer than the machine's cores, so the RT core keeps its own");
@@ -292,23 +316,30 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
 
 absl::StatusOr<dynclamp::server::ServiceLimits> LimitsFromFlags() {
   dynclamp::server::ServiceLimits l;
-  l.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-  l.max_spec_bytes = absl::GetFlag(FLAGS_max_spec_bytes);
-  l.max_cells = absl::GetFlag(FLAGS_max_cells);
-  l.max_synapses = absl::GetFlag(FLAGS_max_synapses);
-  l.max_events_in_flight = absl::GetFlag(FLAGS_max_events_in_flight);
-  l.max_recorded_signals = absl::GetFlag(FLAGS_max_recorded_signals);
-  l.max_subscribers = absl::GetFlag(FLAGS_max_subscribers);
-  l.max_queue_items = absl::GetFlag(FLAGS_max_queue_items);
+  for (const auto& f : dynclamp::server::LimitFields()) {
+    l.*f.member = *absl::FindCommandLineFlag(f.name)->TryGet<uint64_t>();
+  }
   if (absl::Status s = dynclamp::server::ValidateLimits(l); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--", s.message()));
   }
   return l;
 }
 
+// Every thread's stack is resident and locked once a run locks the
+// daemon's memory (mlockall): glibc's default of 8 MB per thread made each
+// gRPC thread cost 8 MB of RAM. 2 MB is ample for any of ours.
+void SmallerThreadStacks() {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, std::size_t{2} << 20);
+  pthread_setattr_default_np(&attr);
+  pthread_attr_destroy(&attr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  SmallerThreadStacks();  // before any thread starts
   absl::SetProgramUsageMessage(
       "dynclampd [--listen=127.0.0.1:50051] [--rig=sim] [--period_us=50] "
       "[--data_dir=./dynclamp-data]");
@@ -497,8 +528,11 @@ int main(int argc, char** argv) {
   auto credentials = ServerCredentials(listen, tokens != nullptr);
   if (!credentials.ok()) return Fail(credentials.status());
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
-  const bool metrics_auth = absl::GetFlag(FLAGS_metrics_auth);
-  if (metrics_auth && tokens == nullptr) {
+  // With tokens, metrics follow the gRPC rule: a token (observer or more)
+  // is needed, on loopback too.
+  const bool metrics_auth =
+      absl::GetFlag(FLAGS_metrics_auth) || tokens != nullptr;
+  if (absl::GetFlag(FLAGS_metrics_auth) && tokens == nullptr) {
     return Fail(
         absl::InvalidArgumentError("--metrics_auth needs --token_file"));
   }

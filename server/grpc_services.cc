@@ -9,13 +9,6 @@
 
 namespace dynclamp::server {
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl and gRPC share the canonical code numbering.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
 namespace {
 template <typename T>
 grpc::Status Assign(absl::StatusOr<T> result, T* out) {
@@ -150,6 +143,8 @@ grpc::Status RunServiceImpl::WatchRun(grpc::ServerContext* ctx,
                                       const v1::WatchRunRequest*,
                                       grpc::ServerWriter<v1::Run>* writer) {
   DYNCLAMP_READ(ctx)
+  auto slot = inst_.OpenStream(gate_.ClientKey(ctx));
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   uint64_t seen = 0;
   while (!ctx->IsCancelled()) {
     auto [run, version] = inst_.WaitRunChange(seen, absl::Milliseconds(200));
@@ -169,6 +164,8 @@ grpc::Status StreamServiceImpl::Subscribe(
     grpc::ServerContext* ctx, const v1::SubscribeRequest* req,
     grpc::ServerWriter<v1::Chunk>* writer) {
   DYNCLAMP_READ(ctx)
+  auto slot = inst_.OpenStream(gate_.ClientKey(ctx));
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   std::vector<std::string> names(req->signals().begin(), req->signals().end());
   absl::StatusOr<std::shared_ptr<Subscription>> sub =
       inst_.Subscribe(names, req->decimation(), req->samples_per_chunk());

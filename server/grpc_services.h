@@ -19,14 +19,13 @@
 #include "dynclamp/v1/runs.grpc.pb.h"
 #include "dynclamp/v1/stream.grpc.pb.h"
 #include "server/auth/access.h"
+#include "server/grpc_status.h"
 #include "server/instrument.h"
 #include "server/limits.h"
 #include "server/queue/queue_runner.h"
 #include "server/queue/queue_store.h"
 
 namespace dynclamp::server {
-
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // Every handler starts with one of these (AccessGate): READ for methods
 // that only read, CHANGE for those that change the rig (role and lock).

@@ -1,5 +1,7 @@
 #include "server/instrument.h"
 
+#include <malloc.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
 #include "rt_engine/clock.h"
@@ -195,8 +198,8 @@ absl::StatusOr<v1::Rig> Instrument::ConfigureChannels(
       absl::StatusOr<uint32_t> gen = (*core)->engine->LoadModelSet(*lowered);
       if (!gen.ok()) return gen.status();
       loaded_.set_generation(*gen);
-      for (const v1::LiveChange& lc : loaded_.live_changes()) {
-        (void)(*core)->engine->SetParam(lc.parameter(), lc.value());
+      for (const auto& [parameter, value] : live_values_) {
+        (void)(*core)->engine->SetParam(parameter, value);
       }
     }
     core_->fanout->Stop(absl::AbortedError("the rig was reconfigured"));
@@ -247,6 +250,7 @@ absl::StatusOr<v1::LoadSpecResponse> Instrument::LoadSpecLocked(
   absl::StatusOr<uint32_t> gen = core_->engine->LoadModelSet(*lowered);
   if (!gen.ok()) return gen.status();
   loaded_.Clear();
+  live_values_.clear();
   loaded_.set_generation(*gen);
   *loaded_.mutable_spec() = spec;
   loaded_.set_spec_source(source.empty() ? ProtoJson(spec) : source);
@@ -268,9 +272,15 @@ v1::LoadedSpec Instrument::GetLoadedSpec() const {
 absl::Status Instrument::SetParameter(const std::string& name, double value) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = core_->engine->SetParam(name, value); !s.ok()) return s;
+  live_values_[name] = value;
   v1::LiveChange* lc = loaded_.add_live_changes();
   lc->set_parameter(name);
   lc->set_value(value);
+  const auto kept = static_cast<int>(Limits().max_live_changes);
+  if (const int over = loaded_.live_changes_size() - kept; over > 0) {
+    loaded_.mutable_live_changes()->DeleteSubrange(0, over);
+    loaded_.set_live_changes_dropped(loaded_.live_changes_dropped() + over);
+  }
   return absl::OkStatus();
 }
 
@@ -316,6 +326,14 @@ Instrument::StatsMark Instrument::Mark(const Core& core) {
   return m;
 }
 
+absl::StatusOr<uint64_t> FreeBytes(const std::string& dir) {
+  struct statvfs fs;
+  if (statvfs(dir.c_str(), &fs) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("statvfs ", dir));
+  }
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
 Instrument::Health Instrument::GetHealth() const {
   absl::MutexLock lock(&mu_);
   Health h;
@@ -329,6 +347,10 @@ Instrument::Health Instrument::GetHealth() const {
   h.version = options_.version;
   h.backend = options_.backend == InstrumentOptions::Backend::kComedi ? "comedi"
                                                                       : "sim";
+  if (auto free = FreeBytes(options_.data_dir); free.ok()) {
+    h.data_dir_free_bytes = static_cast<int64_t>(*free);
+  }
+  h.stream_queued_bytes = core_->fanout->queued_bytes();
   return h;
 }
 
@@ -552,6 +574,17 @@ void Instrument::MonitorLoop() {
       absl::MutexLock lock(&mu_);
       if (RunActiveLocked()) {
         if (run_.timeline_id != 0) WatchProtocolLocked();
+        if (RunActiveLocked() && run_.recorder != nullptr &&
+            run_.recorder->failed()) {
+          // Nothing more can be kept: stop injecting now rather than run
+          // an experiment nobody will see.
+          run_.error = absl::StrCat(
+              "recording to ", run_.recorder->path(), " failed (",
+              run_.recorder->error().message(),
+              "); the run was stopped with the outputs at 0, and the file "
+              "keeps what was written before");
+          EndRunLocked(v1::FAILED);
+        }
         if (!RunActiveLocked()) {
           // ended by its protocol
         } else if (loop_ && !loop_->running()) {
@@ -783,6 +816,21 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     session.sweeps.push_back(std::move(info));
   }
   session.rate_hz = 1e9 / static_cast<double>(options_.period_ns);
+  // Refuse now, with both numbers, rather than fail mid-run. An upper
+  // bound: every sample of the timeline, rests included, as float32.
+  const uint64_t columns = rc.frame_index.size();
+  const uint64_t expected =
+      static_cast<uint64_t>(timeline->total_samples()) * columns * 4;
+  if (auto free = FreeBytes(options_.data_dir);
+      free.ok() && *free < expected + kDiskReserveBytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "data_dir: %s has %.1f MB free; this protocol's recording needs up "
+        "to %.1f MB (%d columns of %d samples), and %.0f MB are kept free "
+        "besides; free some space or record fewer signals",
+        options_.data_dir, static_cast<double>(*free) / 1e6,
+        static_cast<double>(expected) / 1e6, columns, timeline->total_samples(),
+        static_cast<double>(kDiskReserveBytes) / 1e6));
+  }
   absl::StatusOr<std::unique_ptr<Recorder>> recorder =
       Recorder::Start(std::move(rc));
   if (!recorder.ok()) {
@@ -938,12 +986,46 @@ absl::StatusOr<std::shared_ptr<Subscription>> Instrument::Subscribe(
         " streams are open, the daemon's limit (--max_subscribers); close "
         "one first"));
   }
-  return core_->fanout->Subscribe(signals, decimation, samples_per_chunk);
+  const ServiceLimits limits = Limits();
+  StreamBudget budget;
+  budget.max_signals = limits.max_stream_signals;
+  budget.queue_bytes = limits.max_stream_queue_bytes;
+  budget.total_bytes = limits.max_stream_bytes_total;
+  return core_->fanout->Subscribe(signals, decimation, samples_per_chunk,
+                                  budget);
 }
 
 void Instrument::Unsubscribe(const std::shared_ptr<Subscription>& sub) {
-  absl::MutexLock lock(&mu_);
-  core_->fanout->Unsubscribe(sub);
+  {
+    absl::MutexLock lock(&mu_);
+    core_->fanout->Unsubscribe(sub);
+  }
+  // Its chunks are freed; give the memory back to the system, not only
+  // to malloc's free lists (a large stream can have held hundreds of MB).
+  malloc_trim(0);
+}
+
+absl::StatusOr<std::unique_ptr<Instrument::StreamSlot>> Instrument::OpenStream(
+    const std::string& client) {
+  const uint64_t limit = Limits().max_streams_per_client;
+  absl::MutexLock lock(&streams_mu_);
+  uint64_t& open = streams_by_client_[client];
+  if (open >= limit) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("streams: ", client, " has ", open,
+                     " streams open, the daemon's limit per client "
+                     "(--max_streams_per_client); close one first"));
+  }
+  ++open;
+  return std::make_unique<StreamSlot>(this, client);
+}
+
+Instrument::StreamSlot::~StreamSlot() {
+  absl::MutexLock lock(&inst_->streams_mu_);
+  const auto it = inst_->streams_by_client_.find(client_);
+  if (it != inst_->streams_by_client_.end() && --it->second == 0) {
+    inst_->streams_by_client_.erase(it);
+  }
 }
 
 void Instrument::Shutdown() {

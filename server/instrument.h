@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -65,6 +67,9 @@ struct InstrumentOptions {
   const LimitsStore* limits = nullptr;
 };
 
+// Bytes free for this user on the file system holding `dir`.
+absl::StatusOr<uint64_t> FreeBytes(const std::string& dir);
+
 class Instrument {
  public:
   // Counters and histograms at one moment, to report a run's share.
@@ -85,7 +90,14 @@ class Instrument {
     rt::RtSettingsObtained rt;
     bool rt_known = false;
     std::string version, backend;
+    // The data directory's free space for this user (-1: unknown), and
+    // the bytes waiting for stream subscribers.
+    int64_t data_dir_free_bytes = -1;
+    uint64_t stream_queued_bytes = 0;
   };
+  // Kept free below every recording: the file's own metadata, closing it,
+  // and the queue's database all need room on the same disk.
+  static constexpr uint64_t kDiskReserveBytes = 64ull << 20;
   static absl::StatusOr<std::unique_ptr<Instrument>> Create(
       InstrumentOptions options);
   ~Instrument();  // Shutdown()
@@ -150,6 +162,23 @@ class Instrument {
   Health GetHealth() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // ---- streaming ----
+  // A stream (Subscribe, WatchRun) a client holds open; its slot is given
+  // back when this is destroyed. ResourceExhausted past
+  // max_streams_per_client for `client` (its token's name, or its host).
+  class StreamSlot {
+   public:
+    StreamSlot(Instrument* inst, std::string client)
+        : inst_(inst), client_(std::move(client)) {}
+    ~StreamSlot();
+    StreamSlot(const StreamSlot&) = delete;
+    StreamSlot& operator=(const StreamSlot&) = delete;
+
+   private:
+    Instrument* inst_;
+    std::string client_;
+  };
+  absl::StatusOr<std::unique_ptr<StreamSlot>> OpenStream(
+      const std::string& client) ABSL_LOCKS_EXCLUDED(streams_mu_);
   absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
       const std::vector<std::string>& signals, uint32_t decimation,
       uint32_t samples_per_chunk) ABSL_LOCKS_EXCLUDED(mu_);
@@ -250,7 +279,14 @@ class Instrument {
   RunRecord run_ ABSL_GUARDED_BY(mu_);
   uint64_t run_version_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t last_run_id_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Mutex streams_mu_;
+  absl::flat_hash_map<std::string, uint64_t> streams_by_client_
+      ABSL_GUARDED_BY(streams_mu_);
   v1::LoadedSpec loaded_ ABSL_GUARDED_BY(mu_);
+  // Each live-changed parameter's latest value (bounded by the spec's
+  // parameters), re-applied when the rig is reconfigured: the listed
+  // history in loaded_ keeps only the latest changes.
+  absl::btree_map<std::string, double> live_values_ ABSL_GUARDED_BY(mu_);
   // A run that ended with a spec loaded: its id and replay inputs.
   std::optional<std::pair<uint64_t, FidelityInput>> fidelity_pending_
       ABSL_GUARDED_BY(mu_);

@@ -16,26 +16,34 @@ absl::Status Exhausted(const char* path, const char* what, uint64_t got,
 
 }  // namespace
 
-absl::Status ValidateLimits(const ServiceLimits& l) {
-  struct Field {
-    const char* name;
-    uint64_t value, cap;
-  };
-  const Field fields[] = {
-      {"max_message_bytes", l.max_message_bytes, 1u << 30},
-      {"max_spec_bytes", l.max_spec_bytes, 1u << 30},
-      {"max_cells", l.max_cells, rt::kMaxModelCells},
-      {"max_synapses", l.max_synapses, rt::kMaxConnections},
-      {"max_events_in_flight", l.max_events_in_flight,
+std::span<const LimitField> LimitFields() {
+  static constexpr LimitField kFields[] = {
+      {"max_message_bytes", &ServiceLimits::max_message_bytes, 1u << 30},
+      {"max_spec_bytes", &ServiceLimits::max_spec_bytes, 1u << 30},
+      {"max_cells", &ServiceLimits::max_cells, rt::kMaxModelCells},
+      {"max_synapses", &ServiceLimits::max_synapses, rt::kMaxConnections},
+      {"max_events_in_flight", &ServiceLimits::max_events_in_flight,
        rt::kMaxEventsInFlightCap},
-      {"max_recorded_signals", l.max_recorded_signals, 100'000},
-      {"max_subscribers", l.max_subscribers, 1000},
-      {"max_queue_items", l.max_queue_items, 1'000'000},
+      {"max_recorded_signals", &ServiceLimits::max_recorded_signals, 100'000},
+      {"max_subscribers", &ServiceLimits::max_subscribers, 1000},
+      {"max_queue_items", &ServiceLimits::max_queue_items, 1'000'000},
+      {"max_streams_per_client", &ServiceLimits::max_streams_per_client, 1000},
+      {"max_stream_signals", &ServiceLimits::max_stream_signals, 100'000},
+      {"max_stream_queue_bytes", &ServiceLimits::max_stream_queue_bytes,
+       uint64_t{16} << 30},
+      {"max_stream_bytes_total", &ServiceLimits::max_stream_bytes_total,
+       uint64_t{64} << 30},
+      {"max_live_changes", &ServiceLimits::max_live_changes, 1'000'000},
   };
-  for (const Field& f : fields) {
-    if (f.value == 0 || f.value > f.cap) {
+  return kFields;
+}
+
+absl::Status ValidateLimits(const ServiceLimits& l) {
+  for (const LimitField& f : LimitFields()) {
+    const uint64_t value = l.*f.member;
+    if (value == 0 || value > f.cap) {
       return absl::InvalidArgumentError(
-          absl::StrCat(f.name, ": must be in [1, ", f.cap, "], got ", f.value));
+          absl::StrCat(f.name, ": must be in [1, ", f.cap, "], got ", value));
     }
   }
   return absl::OkStatus();
@@ -68,29 +76,23 @@ absl::Status CheckSpecLimits(const v1::Spec& spec, const ServiceLimits& l,
   return absl::OkStatus();
 }
 
+// The proto's fields carry the same names as the limits (a test checks
+// that every limit has one).
 v1::Limits LimitsToProto(const ServiceLimits& l) {
   v1::Limits p;
-  p.set_max_message_bytes(l.max_message_bytes);
-  p.set_max_spec_bytes(l.max_spec_bytes);
-  p.set_max_cells(l.max_cells);
-  p.set_max_synapses(l.max_synapses);
-  p.set_max_events_in_flight(l.max_events_in_flight);
-  p.set_max_recorded_signals(l.max_recorded_signals);
-  p.set_max_subscribers(l.max_subscribers);
-  p.set_max_queue_items(l.max_queue_items);
+  const auto* d = p.GetDescriptor();
+  for (const LimitField& f : LimitFields()) {
+    p.GetReflection()->SetUInt64(&p, d->FindFieldByName(f.name), l.*f.member);
+  }
   return p;
 }
 
 ServiceLimits LimitsFromProto(const v1::Limits& p) {
   ServiceLimits l;
-  l.max_message_bytes = p.max_message_bytes();
-  l.max_spec_bytes = p.max_spec_bytes();
-  l.max_cells = p.max_cells();
-  l.max_synapses = p.max_synapses();
-  l.max_events_in_flight = p.max_events_in_flight();
-  l.max_recorded_signals = p.max_recorded_signals();
-  l.max_subscribers = p.max_subscribers();
-  l.max_queue_items = p.max_queue_items();
+  const auto* d = p.GetDescriptor();
+  for (const LimitField& f : LimitFields()) {
+    l.*f.member = p.GetReflection()->GetUInt64(p, d->FindFieldByName(f.name));
+  }
   return l;
 }
 

@@ -9,6 +9,7 @@
 #define DYNCLAMP_SERVER_LIMITS_H_
 
 #include <cstdint>
+#include <span>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -27,7 +28,26 @@ struct ServiceLimits {
   uint64_t max_recorded_signals = 256;
   uint64_t max_subscribers = 16;
   uint64_t max_queue_items = 1000;
+  // Streams (Subscribe and WatchRun) one client may hold open at once: a
+  // client is its token's name, or without tokens its host.
+  uint64_t max_streams_per_client = 8;
+  uint64_t max_stream_signals = 1024;  // distinct signals in one Subscribe
+  // Chunks waiting for a slow subscriber, in bytes: each one's and all
+  // together. Past either, that subscriber loses samples (counted).
+  uint64_t max_stream_queue_bytes = 32 << 20;
+  uint64_t max_stream_bytes_total = 256 << 20;
+  // Live changes GetLoadedSpec lists (the latest; the rest are counted).
+  uint64_t max_live_changes = 1000;
 };
+
+// Each limit once: its name (the flag's, the proto field's), where it is
+// kept, and the most it may be set to.
+struct LimitField {
+  const char* name;
+  uint64_t ServiceLimits::*member;
+  uint64_t cap;
+};
+std::span<const LimitField> LimitFields();
 
 // InvalidArgument naming the first field that is 0 or beyond what the
 // engine can hold at all.

@@ -192,6 +192,15 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
       h.run_state));
   out.push_back(Gauge("dynclamp_loop_period_target_seconds",
                       "The configured clamp period", period_s));
+  if (h.data_dir_free_bytes >= 0) {
+    out.push_back(Gauge("dynclamp_data_dir_free_bytes",
+                        "Free space of the data directory (recordings, the "
+                        "queue's database)",
+                        static_cast<double>(h.data_dir_free_bytes)));
+  }
+  out.push_back(Gauge("dynclamp_stream_queued_bytes",
+                      "Bytes of chunks waiting for stream subscribers",
+                      static_cast<double>(h.stream_queued_bytes)));
   out.push_back(Gauge("dynclamp_subscribers", "Stream subscribers connected",
                       static_cast<double>(h.subscriber_losses.size())));
   if (queue_ != nullptr) {

@@ -13,9 +13,33 @@ absl::Status Bad(const std::string& path, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", reason));
 }
 
+// The longest epoch or rest: 11.6 days. Beyond it a value is a typo, and
+// the engine's own bound (in samples) would name its internal field.
+constexpr double kMaxSeconds = 1e6;
+
 absl::Status PositiveSeconds(double s, const std::string& path) {
-  if (std::isfinite(s) && s > 0) return absl::OkStatus();
-  return Bad(path, absl::StrFormat("must be > 0 s, got %g", s));
+  if (std::isfinite(s) && s > 0 && s <= kMaxSeconds) return absl::OkStatus();
+  return Bad(path, absl::StrFormat("must be > 0 s and at most %g s, got %g",
+                                   kMaxSeconds, s));
+}
+
+// The protocol's timing QC: each bound finite and >= 0 (0: the daemon's).
+absl::Status CheckQc(const v1::TimingQc& qc) {
+  const struct {
+    const char* field;
+    double value;
+  } bounds[] = {{"max_step_us", qc.max_step_us()},
+                {"max_p999_step_us", qc.max_p999_step_us()},
+                {"max_latency_fraction", qc.max_latency_fraction()}};
+  for (const auto& b : bounds) {
+    if (!std::isfinite(b.value) || b.value < 0) {
+      return Bad(absl::StrCat("qc.", b.field),
+                 absl::StrFormat("must be a finite number >= 0 (0: the "
+                                 "daemon's default), got %g",
+                                 b.value));
+    }
+  }
+  return absl::OkStatus();
 }
 
 rt::EpochSpec HoldMs(double duration_s, double value) {
@@ -210,10 +234,13 @@ absl::StatusOr<rt::ProtocolSpec> LowerProtocol(const v1::Protocol& in) {
   out.name = in.name().empty() ? "protocol" : in.name();
   out.repetitions =
       in.repetitions() == 0 ? 1 : static_cast<int>(in.repetitions());
-  if (!std::isfinite(in.interval_s()) || in.interval_s() < 0) {
+  if (!std::isfinite(in.interval_s()) || in.interval_s() < 0 ||
+      in.interval_s() > kMaxSeconds) {
     return Bad("interval_s",
-               absl::StrFormat("must be >= 0 s, got %g", in.interval_s()));
+               absl::StrFormat("must be >= 0 s and at most %g s, got %g",
+                               kMaxSeconds, in.interval_s()));
   }
+  if (absl::Status s = CheckQc(in.qc()); !s.ok()) return s;
   out.interval_ms = in.interval_s() * 1e3;
   for (int k = 0; k < in.sweeps_size(); ++k) {
     absl::StatusOr<rt::SweepSpec> sweep =

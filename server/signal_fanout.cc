@@ -4,11 +4,20 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rt_engine/clock.h"
+#include "rt_engine/names.h"
 
 namespace dynclamp::server {
+
+namespace {
+std::size_t ChunkBytes(const ChunkData& c) {
+  return sizeof(ChunkData) + c.values.capacity() * sizeof(double) +
+         c.skipped_samples.capacity() * sizeof(uint32_t);
+}
+}  // namespace
 
 Subscription::PopResult Subscription::WaitPop(ChunkData& out,
                                               absl::Duration timeout) {
@@ -20,6 +29,9 @@ Subscription::PopResult Subscription::WaitPop(ChunkData& out,
   if (!queue_.empty()) {
     out = std::move(queue_.front());
     queue_.pop_front();
+    const std::size_t bytes = ChunkBytes(out);
+    queued_bytes_ -= bytes;
+    total_queued_->fetch_sub(bytes, std::memory_order_relaxed);
     return PopResult::kChunk;
   }
   return closed_ ? PopResult::kClosed : PopResult::kTimeout;
@@ -30,14 +42,29 @@ absl::Status Subscription::close_status() const {
   return status_;
 }
 
+Subscription::~Subscription() {
+  if (total_queued_ != nullptr) total_queued_->fetch_sub(queued_bytes_);
+}
+
+std::size_t Subscription::queued_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_;
+}
+
 void Subscription::Push(ChunkData&& chunk) {
   const uint32_t n = chunk.num_samples;
+  const std::size_t bytes = ChunkBytes(chunk);
   absl::MutexLock lock(&mu_);
   if (closed_) return;
-  if (queue_.size() >= capacity_chunks_) {
+  if (queue_.size() >= capacity_chunks_ ||
+      queued_bytes_ + bytes > budget_.queue_bytes ||
+      total_queued_->load(std::memory_order_relaxed) + bytes >
+          budget_.total_bytes) {
     lost_.fetch_add(n, std::memory_order_relaxed);
     return;
   }
+  queued_bytes_ += bytes;
+  total_queued_->fetch_add(bytes, std::memory_order_relaxed);
   chunk.samples_lost = lost_.load(std::memory_order_relaxed);
   delivered_.fetch_add(n, std::memory_order_relaxed);
   queue_.push_back(std::move(chunk));
@@ -48,6 +75,10 @@ void Subscription::Close(absl::Status status) {
   if (closed_) return;
   closed_ = true;
   status_ = std::move(status);
+  // What was never sent is let go now, not when the last reference goes.
+  total_queued_->fetch_sub(queued_bytes_, std::memory_order_relaxed);
+  queued_bytes_ = 0;
+  std::deque<ChunkData>().swap(queue_);
 }
 
 SignalFanout::SignalFanout(rt::ClampEngine& engine, Options options)
@@ -75,7 +106,7 @@ void SignalFanout::Stop(absl::Status reason) {
 
 absl::StatusOr<std::shared_ptr<Subscription>> SignalFanout::Subscribe(
     const std::vector<std::string>& signals, uint32_t decimation,
-    uint32_t samples_per_chunk) {
+    uint32_t samples_per_chunk, const StreamBudget& budget) {
   if (signals.empty()) {
     return absl::InvalidArgumentError("signals: name at least one signal");
   }
@@ -91,16 +122,28 @@ absl::StatusOr<std::shared_ptr<Subscription>> SignalFanout::Subscribe(
   if (!layout.ok()) return layout.status();
   auto sub = std::shared_ptr<Subscription>(new Subscription());
   sub->id_ = next_id_.fetch_add(1);
+  absl::flat_hash_set<absl::string_view> seen;
   for (std::size_t i = 0; i < signals.size(); ++i) {
+    if (!seen.insert(signals[i]).second) continue;  // named twice: once
+    if (seen.size() > budget.max_signals) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "signals: more than ", budget.max_signals,
+          " distinct signals, the daemon's limit (--max_stream_signals)"));
+    }
     auto it = std::find_if(
         layout->values.begin(), layout->values.end(),
         [&](const rt::SignalInfo& s) { return s.name == signals[i]; });
     if (it == layout->values.end()) {
-      std::vector<std::string> known;
-      for (const auto& s : layout->values) known.push_back(s.name);
-      return absl::InvalidArgumentError(
-          absl::StrCat("signals[", i, "]: no signal named '", signals[i],
-                       "' (known now: ", absl::StrJoin(known, ", "), ")"));
+      std::vector<absl::string_view> known;
+      for (const auto& s : layout->values) {
+        if (known.size() == 20) break;
+        known.push_back(s.name);
+      }
+      const std::size_t more = layout->values.size() - known.size();
+      return absl::InvalidArgumentError(absl::StrCat(
+          "signals[", i, "]: no signal named ", rt::Quoted(signals[i]),
+          " (known now: ", absl::StrJoin(known, ", "),
+          more > 0 ? absl::StrCat(" and ", more, " more") : "", ")"));
     }
     sub->signals_.push_back(it->name);
     sub->units_.push_back(it->unit);
@@ -108,14 +151,25 @@ absl::StatusOr<std::shared_ptr<Subscription>> SignalFanout::Subscribe(
   sub->decimation_ = std::max<uint32_t>(1, decimation);
   const double sample_ns =
       static_cast<double>(engine_.config().period_ns) * sub->decimation_;
+  const std::size_t sample_bytes = sub->signals_.size() * sizeof(double);
+  const auto most_samples = static_cast<uint32_t>(
+      std::max<std::size_t>(1, kMaxChunkBytes / sample_bytes));
+  if (samples_per_chunk > most_samples) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("samples_per_chunk: ", samples_per_chunk, " samples of ",
+                     sub->signals_.size(), " signals would make chunks over ",
+                     kMaxChunkBytes >> 20, " MB; at most ", most_samples));
+  }
   sub->samples_per_chunk_ =
       samples_per_chunk > 0
           ? samples_per_chunk
           : static_cast<uint32_t>(std::clamp(
                 std::round(absl::ToDoubleNanoseconds(options_.chunk_duration) /
                            sample_ns),
-                1.0, 100'000.0));
+                1.0, static_cast<double>(most_samples)));
   sub->capacity_chunks_ = options_.queue_chunks;
+  sub->budget_ = budget;
+  sub->total_queued_ = total_queued_;
   absl::MutexLock lock(&mu_);
   if (subs_.size() >= options_.max_subscribers) {
     return absl::ResourceExhaustedError(

@@ -41,6 +41,19 @@ struct ChunkData {
   std::vector<uint32_t> skipped_samples;
 };
 
+// What one subscription may take (ServiceLimits): at most `max_signals`
+// distinct signals (duplicates collapse), chunks of at most kMaxChunkBytes,
+// and chunks waiting to be sent of at most `queue_bytes` for it and
+// `total_bytes` for every subscription together. Over the last two it
+// loses samples, counted; nobody else notices.
+struct StreamBudget {
+  std::size_t max_signals = 1024;
+  std::size_t queue_bytes = 32 << 20;
+  std::size_t total_bytes = 256 << 20;
+};
+// A chunk's values stay well under gRPC's default 4 MB message limit.
+inline constexpr std::size_t kMaxChunkBytes = 1 << 20;
+
 class Subscription {
  public:
   enum class PopResult { kChunk, kTimeout, kClosed };
@@ -50,6 +63,9 @@ class Subscription {
   const std::vector<std::string>& units() const { return units_; }
   uint32_t decimation() const { return decimation_; }
   uint32_t samples_per_chunk() const { return samples_per_chunk_; }
+  // Bytes of chunks waiting to be sent now.
+  std::size_t queued_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
+  ~Subscription();
 
   // Consumer. Waits up to `timeout` for the next chunk.
   PopResult WaitPop(ChunkData& out, absl::Duration timeout)
@@ -74,9 +90,13 @@ class Subscription {
   uint32_t decimation_ = 1;
   uint32_t samples_per_chunk_ = 1;
   std::size_t capacity_chunks_ = 64;
+  StreamBudget budget_;
+  // Every subscription's queued bytes, shared (the fanout's).
+  std::shared_ptr<std::atomic<std::size_t>> total_queued_;
 
   mutable absl::Mutex mu_;
   std::deque<ChunkData> queue_ ABSL_GUARDED_BY(mu_);
+  std::size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> lost_{0};
@@ -123,11 +143,14 @@ class SignalFanout {
   // Stops draining and closes every subscription with `reason`.
   void Stop(absl::Status reason);
 
-  // InvalidArgument naming an unknown signal; ResourceExhausted past
-  // max_subscribers.
+  // InvalidArgument naming an unknown signal or a chunk too large;
+  // ResourceExhausted past max_subscribers or the budget's signals.
   absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
       const std::vector<std::string>& signals, uint32_t decimation,
-      uint32_t samples_per_chunk) ABSL_LOCKS_EXCLUDED(mu_);
+      uint32_t samples_per_chunk, const StreamBudget& budget = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Bytes of chunks waiting for every subscriber together.
+  std::size_t queued_bytes() const { return total_queued_->load(); }
   void Unsubscribe(const std::shared_ptr<Subscription>& sub)
       ABSL_LOCKS_EXCLUDED(mu_);
   void AddSink(FrameSink* sink) ABSL_LOCKS_EXCLUDED(mu_);
@@ -167,6 +190,8 @@ class SignalFanout {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> frames_{0};
   std::atomic<uint64_t> next_id_{1};
+  std::shared_ptr<std::atomic<std::size_t>> total_queued_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 }  // namespace dynclamp::server

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rt_engine/models/channel_presets.h"
+#include "rt_engine/names.h"
 
 namespace dynclamp::server {
 namespace {
@@ -442,7 +443,7 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     const v1::Conductance& c = spec.conductances(k);
     std::string path = absl::StrCat("conductances[", k, "]");
     if (c.name().empty()) return Missing(path, "name");
-    absl::StrAppend(&path, " (", c.name(), ")");
+    absl::StrAppend(&path, " (", rt::Clipped(c.name()), ")");
     ConductanceSpec cs;
     cs.name = c.name();
     if (c.cell().empty()) return Missing(path, "cell");

@@ -323,6 +323,9 @@ int Status(const Globals& g) {
       parts.push_back(absl::StrCat(c.name(), " on ", c.cell()));
     std::printf("spec: generation %u: %s\n", spec.generation(),
                 absl::StrJoin(parts, ", ").c_str());
+    if (spec.live_changes_dropped() > 0)
+      std::printf("  live: %llu earlier changes not listed\n",
+                  static_cast<unsigned long long>(spec.live_changes_dropped()));
     for (const auto& lc : spec.live_changes())
       std::printf("  live: %s = %g\n", lc.parameter().c_str(), lc.value());
   }
@@ -412,6 +415,9 @@ int Spec(const Globals& g) {
   const auto r = OrDie("spec", client->GetLoadedSpec());
   std::printf("# generation %u\n%s\n", r.generation(),
               dynclamp::client::SpecToJson(r.spec()).c_str());
+  if (r.live_changes_dropped() > 0)
+    std::printf("# live: %llu earlier changes not listed\n",
+                static_cast<unsigned long long>(r.live_changes_dropped()));
   for (const auto& lc : r.live_changes())
     std::printf("# live: %s = %g\n", lc.parameter().c_str(), lc.value());
   return 0;

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/grpc_status.h"
 
 namespace dynclamp::server {
 
@@ -94,13 +95,20 @@ class AccessInterceptor final : public grpc::experimental::Interceptor {
       gate_->Record(info_->server_context(), decision_);
     }
     // Methods that are not ours (reflection) answer without asking the
-    // gate: their refusal is put in place here.
+    // gate: a refused call's messages are emptied before they leave (the
+    // client learns nothing from them) and its refusal is put in place.
+    if (batch->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_MESSAGE) &&
+        !decision_.ok()) {
+      if (grpc::ByteBuffer* out = batch->GetSerializedSendMessage();
+          out != nullptr) {
+        out->Clear();
+      }
+    }
     if (batch->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS) &&
         !decision_.ok()) {
-      batch->ModifySendStatus(
-          grpc::Status(static_cast<grpc::StatusCode>(decision_.status().code()),
-                       std::string(decision_.status().message())));
+      batch->ModifySendStatus(ToGrpcStatus(decision_.status()));
     }
     batch->Proceed();
   }
@@ -206,6 +214,16 @@ absl::Status AccessGate::Change(const grpc::ServerContextBase* ctx) const {
 std::string AccessGate::Caller(const grpc::ServerContextBase* ctx) const {
   absl::StatusOr<Principal> who = Decision(ctx);
   return who.ok() ? who->name : std::string();
+}
+
+std::string AccessGate::ClientKey(const grpc::ServerContext* ctx) const {
+  if (authentication()) return absl::StrCat("token ", Caller(ctx));
+  std::string peer = ctx->peer();  // "ipv4:127.0.0.1:5312", "ipv6:[::1]:53"
+  if (const std::size_t colon = peer.rfind(':');
+      colon != std::string::npos && !absl::StartsWith(peer, "unix:")) {
+    peer.resize(colon);
+  }
+  return absl::StrCat("host ", peer);
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

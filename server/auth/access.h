@@ -58,6 +58,10 @@ class AccessGate {
   // "dynclamp-operator" metadata ("" if none).
   std::string Caller(const grpc::ServerContextBase* ctx) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Whose budget a call counts against: "token NAME" with authentication,
+  // else "host ADDRESS" (the peer without its port).
+  std::string ClientKey(const grpc::ServerContext* ctx) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // For ServerBuilder::experimental().SetInterceptorCreators.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

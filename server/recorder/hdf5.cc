@@ -1,5 +1,8 @@
 #include "server/recorder/hdf5.h"
 
+#include <cerrno>
+#include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -7,8 +10,35 @@
 namespace dynclamp::server::h5 {
 namespace {
 
+// The operating system's reason for the failure just reported, from
+// HDF5's error stack: its low-level entries quote it ("..., errno = 28,
+// error message = 'No space left on device', ..."). Empty if none does.
+std::string SystemReason() {
+  std::string reason;
+  auto visit = [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+    auto* reason = static_cast<std::string*>(out);
+    if (!reason->empty() || e->desc == nullptr) return 0;
+    const absl::string_view desc(e->desc);
+    constexpr absl::string_view kKey = "error message = '";
+    const std::size_t at = desc.find(kKey);
+    if (at == absl::string_view::npos) return 0;
+    const absl::string_view rest = desc.substr(at + kKey.size());
+    *reason = std::string(rest.substr(0, rest.find('\'')));
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, visit, &reason);
+  return reason;
+}
+
 absl::Status Fail(absl::string_view what, absl::string_view path) {
-  return absl::InternalError(absl::StrCat("HDF5: ", what, " '", path, "'"));
+  const std::string reason = SystemReason();
+  const std::string message =
+      absl::StrCat("HDF5: ", what, " '", path, "'",
+                   reason.empty() ? "" : absl::StrCat(": ", reason));
+  // A full disk is a resource the operator can free, not a bug.
+  return reason == std::strerror(ENOSPC) || reason == std::strerror(EDQUOT)
+             ? absl::ResourceExhaustedError(message)
+             : absl::InternalError(message);
 }
 
 // A variable-length UTF-8 string type.

@@ -208,6 +208,7 @@ void Recorder::WriterLoop() {
     failed = true;
     absl::MutexLock lock(&mu_);
     if (status_.ok()) status_ = std::move(s);
+    failed_.store(true, std::memory_order_release);
   };
   for (;;) {
     std::deque<Block> batch;
@@ -270,6 +271,11 @@ absl::Status Recorder::Finish() {
   absl::Status closed = writer_->Close();
   absl::MutexLock lock(&mu_);
   if (status_.ok()) status_ = closed;
+  return status_;
+}
+
+absl::Status Recorder::error() const {
+  absl::MutexLock lock(&mu_);
   return status_;
 }
 

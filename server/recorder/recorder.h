@@ -14,6 +14,7 @@
 #ifndef DYNCLAMP_SERVER_RECORDER_RECORDER_H_
 #define DYNCLAMP_SERVER_RECORDER_RECORDER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -63,6 +64,10 @@ class Recorder final : public FrameSink {
   absl::Status Finish() ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& path() const { return config_.path; }
+  // True once a write has failed (the disk is full, say): the writer has
+  // stopped, the file keeps what was flushed before. Cheap; any thread.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  absl::Status error() const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<RecordedSweep> sweeps() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t samples_dropped() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -101,6 +106,7 @@ class Recorder final : public FrameSink {
   const RecorderConfig config_;
   std::unique_ptr<NwbWriter> writer_;  // writer thread only, after Start
   std::thread thread_;
+  std::atomic<bool> failed_{false};
 
   // Drain thread.
   Open open_;

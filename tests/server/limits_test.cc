@@ -72,5 +72,25 @@ TEST(LimitsTest, TheStoreTakesAWholeValidSetAndKeepsTheMessageSize) {
   EXPECT_EQ(LimitsFromProto(LimitsToProto(store.Get())).max_queue_items, 5u);
 }
 
+// Each limit is described once (LimitFields); the proto's field of the same
+// name carries it, so none can be forgotten in GetConfig or SetLimits.
+TEST(LimitsTest, EveryLimitHasItsProtoFieldAndRoundTrips) {
+  const auto* d = v1::Limits::descriptor();
+  EXPECT_EQ(static_cast<std::size_t>(d->field_count()), LimitFields().size())
+      << "a Limits field without a limit, or the other way round";
+  ServiceLimits l;
+  uint64_t n = 1;
+  for (const LimitField& f : LimitFields()) {
+    const auto* field = d->FindFieldByName(f.name);
+    ASSERT_NE(field, nullptr) << f.name;
+    EXPECT_EQ(field->type(), google::protobuf::FieldDescriptor::TYPE_UINT64);
+    l.*f.member = n++;
+  }
+  const ServiceLimits back = LimitsFromProto(LimitsToProto(l));
+  for (const LimitField& f : LimitFields()) {
+    EXPECT_EQ(back.*f.member, l.*f.member) << f.name;
+  }
+}
+
 }  // namespace
 }  // namespace dynclamp::server

@@ -114,6 +114,17 @@ TEST(ProtocolLoweringTest, BadProtocolsNameTheField) {
       {"interval_s: -1\nsweeps: [{stimuli: [{cell: c, epochs: [{duration_s: "
        "1, wait: {}}]}]}]",
        "interval_s: must be >= 0 s"},
+      // Once accepted, or refused naming an engine field.
+      {"sweeps: [{stimuli: [{cell: c, epochs: [{duration_s: 1, wait: {}}, "
+       "{duration_s: 1e300, wait: {}}]}]}]",
+       "sweeps[0].stimuli[0].epochs[1].duration_s: must be > 0 s and at "
+       "most 1e+06 s, got 1e+300"},
+      {"qc: {max_step_us: .nan}\nsweeps: [{stimuli: [{cell: c, epochs: "
+       "[{duration_s: 1, wait: {}}]}]}]",
+       "qc.max_step_us: must be a finite number >= 0"},
+      {"qc: {max_latency_fraction: .inf}\nsweeps: [{stimuli: [{cell: c, "
+       "epochs: [{duration_s: 1, wait: {}}]}]}]",
+       "qc.max_latency_fraction: must be a finite number >= 0"},
   };
   for (const auto& [yaml, expected] : cases) {
     const auto p = LowerProtocol(Parse(yaml));

@@ -113,6 +113,81 @@ TEST(SignalFanoutTest, SlowSubscriberLosesOnlyItsOwnSamples) {
   EXPECT_EQ(f.bench.engine->frames().dropped(), 0u);
 }
 
+// The memory attack of issue 19: one stream naming a signal thousands of
+// times and never reading. Duplicates collapse, the signal count has a
+// limit, and what waits for a subscriber is bounded in bytes, its own and
+// everyone's; the others lose nothing; closing lets the bytes go.
+TEST(SignalFanoutTest, DuplicatesCollapseAndTheSignalCountIsLimited) {
+  Fixture f;
+  StreamBudget budget;
+  budget.max_signals = 2;
+  auto sub = f.fanout.Subscribe(std::vector<std::string>(10'000, "cell0.v_mv"),
+                                1, 10, budget);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ((*sub)->signals(), std::vector<std::string>{"cell0.v_mv"});
+  rt::ModelSetSpec spec;
+  rt::ConductanceSpec g;
+  g.name = "g";
+  g.model = rt::ConstantConductance::Params{2.0, 0.0};
+  spec.conductances = {g};
+  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  auto three =
+      f.fanout.Subscribe({"cell0.v_mv", "cell0.i_pa", "g.i_pa"}, 1, 10, budget);
+  ASSERT_FALSE(three.ok());
+  EXPECT_EQ(three.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(three.status().message().find("--max_stream_signals"),
+            absl::string_view::npos)
+      << three.status();
+}
+
+TEST(SignalFanoutTest, ChunksLargerThanAMessageAllowsAreRefused) {
+  Fixture f;
+  auto sub = f.fanout.Subscribe({"cell0.v_mv"}, 1, 100'000);
+  ASSERT_TRUE(sub.ok()) << "800 kB chunks fit";
+  auto big = f.fanout.Subscribe({"cell0.v_mv", "cell0.i_pa"}, 1, 100'000);
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("samples_per_chunk: 100000 samples of "
+                                        "2 signals"),
+            absl::string_view::npos)
+      << big.status();
+}
+
+TEST(SignalFanoutTest, QueuedBytesAreBoundedPerSubscriberAndInTotal) {
+  Fixture f;
+  StreamBudget budget;
+  budget.queue_bytes = 3 * 1024;  // a few chunks of 10 samples
+  budget.total_bytes = 1 << 20;
+  auto slow = f.fanout.Subscribe({"cell0.v_mv"}, 1, 10, budget);
+  auto canary = f.fanout.Subscribe({"cell0.v_mv"}, 1, 10, budget);
+  ASSERT_TRUE(slow.ok() && canary.ok());
+  std::size_t canary_samples = 0;
+  for (int round = 0; round < 50; ++round) {
+    f.Cycles(20);
+    for (const ChunkData& c : f.Pop(**canary)) canary_samples += c.num_samples;
+  }
+  EXPECT_EQ(canary_samples, 1000u);
+  EXPECT_EQ((*canary)->samples_lost(), 0u);
+  EXPECT_LE((*slow)->queued_bytes(), budget.queue_bytes);
+  EXPECT_GT((*slow)->queued_bytes(), 0u);
+  EXPECT_EQ((*slow)->samples_lost() + (*slow)->samples_delivered(), 1000u);
+  EXPECT_GT((*slow)->samples_lost(), 800u) << "it kept a few chunks, no more";
+  EXPECT_EQ(f.fanout.queued_bytes(), (*slow)->queued_bytes());
+  f.fanout.Unsubscribe(*slow);
+  f.fanout.Unsubscribe(*canary);
+  EXPECT_EQ(f.fanout.queued_bytes(), 0u) << "closing lets its chunks go";
+
+  // All subscribers together: the second slow one finds the total spent.
+  StreamBudget shared;
+  shared.queue_bytes = 1 << 20;
+  shared.total_bytes = 4 * 1024;
+  auto first = f.fanout.Subscribe({"cell0.v_mv"}, 1, 10, shared);
+  auto second = f.fanout.Subscribe({"cell0.v_mv"}, 1, 10, shared);
+  ASSERT_TRUE(first.ok() && second.ok());
+  f.Cycles(1000);
+  EXPECT_LE(f.fanout.queued_bytes(), shared.total_bytes);
+  EXPECT_GT((*first)->samples_lost() + (*second)->samples_lost(), 900u);
+}
+
 TEST(SignalFanoutTest, UnknownSignalsAreRefusedByName) {
   Fixture f;
   auto sub = f.fanout.Subscribe({"cell0.v_mv", "na.m"}, 1, 0);

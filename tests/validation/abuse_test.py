@@ -1,0 +1,357 @@
+#!/usr/bin/python3
+"""Abusive clients against the real daemon, from an independent gRPC client
+(the generated Python stubs), loopback only, bounded in time and count.
+
+  - the memory attack: streams naming a signal 10 000 times (and one
+    100 000 times) that never read. Duplicates collapse, a client holds at
+    most --max_streams_per_client streams, what waits for a slow subscriber
+    is bounded in bytes; the daemon's RSS stays under a stated bound, a
+    well-behaved stream loses nothing, and memory comes back after cancel.
+  - a 20 000-character parameter name: NOT_FOUND with a bounded message; a
+    stream on the same connection carries on.
+  - 200 000 live changes: GetLoadedSpec lists the latest
+    --max_live_changes and counts the rest.
+  - INVALID_ARGUMENT carries a google.rpc.BadRequest whose field is a path
+    that exists in the file or message the client sent.
+
+Prints FIGURES: lines for the closing note.
+Usage: abuse_test.py --bin build/bin --python build/python
+"""
+import argparse
+import os
+import sys
+import threading
+import time
+import unittest
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fault_test  # noqa: E402
+from fault_test import Daemon, stream_summary  # noqa: E402
+
+pb = None  # the generated modules, imported in main()
+
+
+def figure(text):
+    print(f"FIGURES: {text}", flush=True)
+
+
+def bad_request(error):
+    """The BadRequest field violations of an RpcError: [(field, reason)]."""
+    from google.rpc import error_details_pb2
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = error_details_pb2.Status.FromString(value)
+            out = []
+            for any_ in status.details:
+                bad = error_details_pb2.BadRequest()
+                if any_.Unpack(bad):
+                    out += [(v.field, v.description)
+                            for v in bad.field_violations]
+            return out
+    return None
+
+
+def path_exists(descriptor, path):
+    """Whether "a.b[3].c" names fields of `descriptor`, message by message."""
+    for part in path.split("."):
+        name = part.split("[", 1)[0]
+        if descriptor is None or name not in descriptor.fields_by_name:
+            return False
+        field = descriptor.fields_by_name[name]
+        descriptor = field.message_type
+    return True
+
+
+class StreamBudgetTest(unittest.TestCase):
+    # The daemon's budgets here, small so that a 10 s attack reaches them.
+    QUEUE_BYTES = 2 << 20
+    TOTAL_BYTES = 8 << 20
+    # RSS bound: what the budgets let wait, plus gRPC's own buffers for 8
+    # streams (flow-control windows and in-flight messages), plus margin.
+    RSS_MARGIN_KB = 96 << 10
+
+    def attack(self, d, stub, signals, seconds):
+        """Seven streams that never read, a canary beside them; returns
+        (peak RSS kB, canary samples, canary lost)."""
+        attackers = []
+        for k in range(8):
+            names = ["cell0.v_mv"] * (100_000 if k == 0 else 10_000)
+            call = stub.Subscribe(pb.stream.SubscribeRequest(
+                signals=names + signals))
+            header = next(call)  # then never read again
+            self.assertEqual(list(header.signals), signals,
+                             "duplicates collapse, order kept")
+            attackers.append(call)
+        # The ninth stream of this client is refused, naming the limit.
+        with self.assertRaises(grpc.RpcError) as refused:
+            next(stub.Subscribe(pb.stream.SubscribeRequest(
+                signals=["cell0.v_mv"])))
+        self.assertEqual(refused.exception.code(),
+                         grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("--max_streams_per_client", refused.exception.details())
+        # One attacker goes; a well-behaved stream takes its place.
+        attackers.pop().cancel()
+        time.sleep(0.2)
+        canary = d.stream(os.path.join(d.dir, "canary.csv"),
+                          "cell0.v_mv", "cell0.i_pa", duration=seconds)
+        peak = 0
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end:
+            peak = max(peak, d.rss_kb())
+            time.sleep(0.25)
+        samples, lost = stream_summary(canary)
+        attackers_lost = d.metric("dynclamp_subscriber_samples_lost_total")
+        for call in attackers:
+            call.cancel()
+        time.sleep(1.0)
+        return peak, samples, lost, attackers_lost
+
+    def test_memory_attack_is_bounded_and_others_lose_nothing(self):
+        d = Daemon(f"--max_stream_queue_bytes={self.QUEUE_BYTES}",
+                   f"--max_stream_bytes_total={self.TOTAL_BYTES}",
+                   "--max_streams_per_client=8")
+        ch = grpc.insecure_channel(d.server)
+        try:
+            self.assertEqual(d.cli("start").returncode, 0)
+            stub = pb.stream_grpc.StreamServiceStub(ch)
+            signals = [s.name for s in pb.models_grpc.ModelServiceStub(ch)
+                       .ListSignals(pb.models.ListSignalsRequest()).signals]
+            time.sleep(0.5)
+            rss0 = d.rss_kb()
+            # The attackers' own client takes a few MB per stream before
+            # its flow-control windows close; then the daemon's budgets
+            # engage: 15 s covers both.
+            seconds, rounds = 15, 2
+            results = [self.attack(d, stub, signals, seconds)
+                       for _ in range(rounds)]
+            after = d.rss_kb()
+            peaks = [r[0] for r in results]
+            bound = rss0 + (self.TOTAL_BYTES >> 10) + self.RSS_MARGIN_KB
+            figure(f"memory attack (7 streams x 10 000-100 000 names, never "
+                   f"read, {seconds} s, {rounds} times): RSS {rss0 // 1024} "
+                   f"MB -> peaks {[p // 1024 for p in peaks]} MB (bound "
+                   f"{bound // 1024} MB), {after // 1024} MB after; "
+                   f"attackers lost {[int(r[3]) for r in results]} samples; "
+                   f"canaries {[r[1] for r in results]} samples, "
+                   f"{[r[2] for r in results]} lost")
+            self.assertLess(max(peaks), bound)
+            for peak, samples, lost, attackers_lost in results:
+                self.assertEqual(lost, 0)
+                self.assertGreater(samples, seconds * 20_000 * 0.9)
+                self.assertGreater(attackers_lost, 0,
+                                   "the attackers lose their own samples")
+            # The second attack reuses what the first one used.
+            self.assertLess(peaks[1], peaks[0] + (12 << 10))
+            self.assertEqual(d.metric("dynclamp_stream_queued_bytes"), 0,
+                             "nothing waits for streams that have ended")
+            status = d.cli("status")
+            self.assertEqual(status.returncode, 0, status.stderr)
+        finally:
+            ch.close()
+            d.stop()
+
+
+class RequestBudgetTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+        spec = os.path.join(cls.d.dir, "tonic.yaml")
+        with open(spec, "w") as f:
+            f.write("conductances:\n  - {name: gaba, cell: cell0, constant: "
+                    "{g_ns: 10, e_rev_mv: -75}}\n")
+        r = cls.d.cli("load", spec)
+        assert r.returncode == 0, r.stderr
+        cls.ch = grpc.insecure_channel(cls.d.server)
+        cls.models = pb.models_grpc.ModelServiceStub(cls.ch)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ch.close()
+        cls.d.stop()
+
+    def test_a_huge_name_is_not_found_briefly_and_spares_other_streams(self):
+        self.assertEqual(self.d.cli("start").returncode, 0)
+        stream = pb.stream_grpc.StreamServiceStub(self.ch).Subscribe(
+            pb.stream.SubscribeRequest(signals=["cell0.v_mv"]))
+        next(stream)
+        with self.assertRaises(grpc.RpcError) as e:
+            self.models.SetParameter(pb.models.SetParameterRequest(
+                parameter="x" * 20_000, value=1))
+        err = e.exception
+        self.assertEqual(err.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertLess(len(err.details()), 400)
+        self.assertIn("20000 characters", err.details())
+        # The same connection's stream still delivers.
+        samples = sum(next(stream).num_samples for _ in range(20))
+        self.assertGreater(samples, 0)
+        stream.cancel()
+        figure(f"a 20 000-character parameter name: {err.code().name}, "
+               f"{len(err.details())}-character message")
+        self.assertEqual(self.d.cli("stop").returncode, 0)
+
+    def test_live_changes_keep_the_latest_and_count_the_rest(self):
+        # Live changes are made while the clamp runs: it applies what is
+        # pending every cycle.
+        self.assertEqual(self.d.cli("start").returncode, 0)
+        self.addCleanup(self.d.cli, "stop")
+        n, kept = 200_000, 1000
+        t0 = time.monotonic()
+        pending = []
+        for k in range(n):
+            pending.append(self.models.SetParameter.future(
+                pb.models.SetParameterRequest(parameter="gaba.g_ns",
+                                              value=k % 50)))
+            if len(pending) == 100:
+                for f in pending:
+                    f.result(timeout=60)
+                pending = []
+        for f in pending:
+            f.result(timeout=60)
+        # Pipelined calls may be served out of order; the last one is not.
+        self.models.SetParameter(pb.models.SetParameterRequest(
+            parameter="gaba.g_ns", value=42.5))
+        n += 1
+        seconds = time.monotonic() - t0
+        loaded = self.models.GetLoadedSpec(pb.models.GetLoadedSpecRequest())
+        figure(f"{n} live changes in {seconds:.1f} s: GetLoadedSpec lists "
+               f"{len(loaded.live_changes)}, counts "
+               f"{loaded.live_changes_dropped} earlier, "
+               f"{loaded.ByteSize()} bytes")
+        self.assertEqual(len(loaded.live_changes), kept)
+        self.assertEqual(loaded.live_changes_dropped, n - kept)
+        self.assertEqual(loaded.live_changes[-1].value, 42.5)
+        self.assertLess(loaded.ByteSize(), 100_000)
+
+    def test_invalid_arguments_carry_a_field_path_that_exists(self):
+        # A path names a field of the request, or of the file the user
+        # wrote (a spec, a protocol).
+        spec_paths = [pb.models.LoadSpecRequest.DESCRIPTOR,
+                      pb.spec.Spec.DESCRIPTOR]
+        protocol_paths = [pb.runs.RunProtocolRequest.DESCRIPTOR,
+                          pb.protocol.Protocol.DESCRIPTOR]
+        runs = pb.runs_grpc.RunServiceStub(self.ch)
+
+        def epoch(duration_s):
+            return pb.protocol.Epoch(duration_s=duration_s,
+                                     wait=pb.protocol.Epoch.Wait())
+
+        def protocol(epochs, **kw):
+            return pb.runs.RunProtocolRequest(protocol=pb.protocol.Protocol(
+                sweeps=[pb.protocol.Sweep(stimuli=[pb.protocol.Stimulus(
+                    cell="cell0", epochs=epochs)])], **kw))
+
+        def spec(name, cell):
+            return pb.spec.Spec(conductances=[pb.spec.Conductance(
+                name=name, cell=cell,
+                constant=pb.spec.ConstantConductance(g_ns=1))])
+
+        cases = [
+            ("ValidateSpec", self.models.ValidateSpec,
+             pb.models.ValidateSpecRequest(spec=spec("x" * 300, "cell0")),
+             spec_paths),
+            ("LoadSpec", self.models.LoadSpec,
+             pb.models.LoadSpecRequest(spec=spec("g", "cell9")), spec_paths),
+            ("ValidateProtocol", runs.ValidateProtocol,
+             protocol([epoch(1), epoch(1e300)]), protocol_paths),
+            ("ValidateProtocol", runs.ValidateProtocol,
+             protocol([epoch(1)], qc=pb.protocol.TimingQc(
+                 max_step_us=float("nan"))), protocol_paths),
+        ]
+        for name, method, request, descriptors in cases:
+            with self.assertRaises(grpc.RpcError) as e:
+                method(request)
+            err = e.exception
+            self.assertEqual(err.code(), grpc.StatusCode.INVALID_ARGUMENT,
+                             err.details())
+            violations = bad_request(err)
+            self.assertTrue(violations, f"no BadRequest: {err.details()}")
+            field, reason = violations[0]
+            self.assertTrue(field and reason, violations)
+            self.assertTrue(err.details().endswith(": " + reason),
+                            (reason, err.details()))
+            self.assertLess(len(err.details()), 1100)
+            self.assertTrue(any(path_exists(d, field) for d in descriptors),
+                            f"{name}: '{field}' is not a field of "
+                            f"{[d.full_name for d in descriptors]}: "
+                            f"{err.details()}")
+            figure(f"{name}: INVALID_ARGUMENT with BadRequest field "
+                   f"'{field}'")
+
+
+class TokensCoverEverythingTest(unittest.TestCase):
+    REFLECTION = ("/grpc.reflection.v1alpha.ServerReflection/"
+                  "ServerReflectionInfo")
+    LIST_SERVICES = b"\x3a\x00"  # ServerReflectionRequest{list_services: ""}
+
+    def test_reflection_and_metrics_need_a_token_health_does_not(self):
+        import subprocess
+        import urllib.error
+        import urllib.request
+        d0 = fault_test.tempfile.mkdtemp(prefix="dynclamp_tokens_")
+        tokens = os.path.join(d0, "tokens")
+        issued = subprocess.run(
+            [os.path.join(fault_test.BIN, "dynclampd"),
+             f"--token_file={tokens}", "--issue_token=olga:observer"],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(issued.returncode, 0, issued.stderr)
+        token = [w for w in issued.stdout.split() if w.startswith("dct_")][0]
+        d = None
+        try:
+            d = Daemon(f"--token_file={tokens}")
+            with grpc.insecure_channel(d.server) as ch:
+                reflect = ch.stream_stream(self.REFLECTION)
+                got = []
+                with self.assertRaises(grpc.RpcError) as e:
+                    for message in reflect(iter([self.LIST_SERVICES]),
+                                           timeout=5):
+                        got.append(message)
+                self.assertEqual(e.exception.code(),
+                                 grpc.StatusCode.UNAUTHENTICATED)
+                self.assertFalse(any(got), f"reflection answered: {got}")
+                # With an observer token it answers, naming our services.
+                answer = b"".join(reflect(
+                    iter([self.LIST_SERVICES]), timeout=5,
+                    metadata=[("authorization", f"Bearer {token}")]))
+                self.assertIn(b"dynclamp.v1.RunService", answer)
+                health = ch.unary_unary("/grpc.health.v1.Health/Check")
+                self.assertEqual(health(b"", timeout=5), b"\x08\x01",
+                                 "SERVING, and nothing else")
+            # Metrics follow the same rule, on loopback too.
+            with self.assertRaises(urllib.error.HTTPError) as http:
+                urllib.request.urlopen(d.metrics, timeout=5)
+            self.assertEqual(http.exception.code, 401)
+            figure(f"with tokens: reflection without one "
+                   f"{e.exception.code().name} after {len(got)} messages "
+                   f"({sum(len(m) for m in got)} bytes); health SERVING; "
+                   f"metrics HTTP {http.exception.code}")
+        finally:
+            if d is not None:
+                d.stop()
+
+
+def main():
+    global pb
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--python", required=True)
+    args, rest = parser.parse_known_args()
+    fault_test.BIN = os.path.abspath(args.bin)
+    sys.path.insert(0, os.path.abspath(args.python))
+    from dynclamp.v1 import (models_pb2, models_pb2_grpc, protocol_pb2,
+                             runs_pb2, runs_pb2_grpc, spec_pb2, stream_pb2,
+                             stream_pb2_grpc)
+
+    class Modules:
+        models, models_grpc = models_pb2, models_pb2_grpc
+        protocol = protocol_pb2
+        runs, runs_grpc = runs_pb2, runs_pb2_grpc
+        spec = spec_pb2
+        stream, stream_grpc = stream_pb2, stream_pb2_grpc
+    pb = Modules
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
