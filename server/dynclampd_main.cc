@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -340,6 +341,10 @@ void SmallerThreadStacks() {
 
 int main(int argc, char** argv) {
   SmallerThreadStacks();  // before any thread starts
+  // A file size limit (ulimit -f) fails the write that crosses it, which
+  // the recorder reports and the run ends on; by default it would kill the
+  // daemon mid-experiment instead.
+  std::signal(SIGXFSZ, SIG_IGN);
   absl::SetProgramUsageMessage(
       "dynclampd [--listen=127.0.0.1:50051] [--rig=sim] [--period_us=50] "
       "[--data_dir=./dynclamp-data]");

@@ -577,12 +577,7 @@ void Instrument::MonitorLoop() {
         if (RunActiveLocked() && run_.recorder != nullptr &&
             run_.recorder->failed()) {
           // Nothing more can be kept: stop injecting now rather than run
-          // an experiment nobody will see.
-          run_.error = absl::StrCat(
-              "recording to ", run_.recorder->path(), " failed (",
-              run_.recorder->error().message(),
-              "); the run was stopped with the outputs at 0, and the file "
-              "keeps what was written before");
+          // an experiment nobody will see (the error: below).
           EndRunLocked(v1::FAILED);
         }
         if (!RunActiveLocked()) {
@@ -816,24 +811,29 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     session.sweeps.push_back(std::move(info));
   }
   session.rate_hz = 1e9 / static_cast<double>(options_.period_ns);
-  // Refuse now, with both numbers, rather than fail mid-run. An upper
-  // bound: every sample of the timeline, rests included, as float32.
+  // Refuse now, with both numbers, rather than fail mid-run; then the
+  // recorder reserves that much. An upper bound: every sample of the
+  // timeline, rests included, as float32, each series' last chunk, and
+  // the file's metadata.
   const uint64_t columns = rc.frame_index.size();
-  const uint64_t expected =
-      static_cast<uint64_t>(timeline->total_samples()) * columns * 4;
+  rc.reserve_bytes =
+      static_cast<uint64_t>(timeline->total_samples()) * columns * 4 +
+      static_cast<uint64_t>(timeline->sweeps_to_play()) * columns * (64 << 10) +
+      (8 << 20);
   if (auto free = FreeBytes(options_.data_dir);
-      free.ok() && *free < expected + kDiskReserveBytes) {
+      free.ok() && *free < rc.reserve_bytes + kDiskReserveBytes) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "data_dir: %s has %.1f MB free; this protocol's recording needs up "
-        "to %.1f MB (%d columns of %d samples), and %.0f MB are kept free "
+        "to %.1f MB (%d columns of %d samples), and %d MiB are kept free "
         "besides; free some space or record fewer signals",
         options_.data_dir, static_cast<double>(*free) / 1e6,
-        static_cast<double>(expected) / 1e6, columns, timeline->total_samples(),
-        static_cast<double>(kDiskReserveBytes) / 1e6));
+        static_cast<double>(rc.reserve_bytes) / 1e6, columns,
+        timeline->total_samples(), kDiskReserveBytes >> 20));
   }
   absl::StatusOr<std::unique_ptr<Recorder>> recorder =
       Recorder::Start(std::move(rc));
   if (!recorder.ok()) {
+    if (absl::IsResourceExhausted(recorder.status())) return recorder.status();
     return absl::FailedPreconditionError(
         absl::StrCat("recording: ", recorder.status().message()));
   }
@@ -914,8 +914,16 @@ void Instrument::FinishRecordingLocked() {
     mu_.Lock();
   }
   core_->fanout->RemoveSink(recorder.get());
-  if (absl::Status s = recorder->Finish(); !s.ok() && run_.error.empty())
-    run_.error = absl::StrCat("recording: ", s.message());
+  const bool stopped_early = recorder->failed();
+  if (absl::Status s = recorder->Finish(); !s.ok() && run_.error.empty()) {
+    run_.error =
+        stopped_early
+            ? absl::StrCat("recording to ", recorder->path(), " failed (",
+                           s.message(),
+                           "); the run was stopped at once, with the outputs "
+                           "at 0")
+            : absl::StrCat("recording: ", s.message());
+  }
   run_.sweeps = recorder->sweeps();
 }
 

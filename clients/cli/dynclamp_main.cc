@@ -589,6 +589,7 @@ void PrintQueueStatus(const v1::QueueStatus& s) {
                 s.run().sweeps_total());
   }
   std::printf("%s\n", s.stop_on_failure() ? " (stops on failure)" : "");
+  if (!s.error().empty()) std::printf("  waiting: %s\n", s.error().c_str());
 }
 
 // What spec a queued item runs with (fixed when it was added).

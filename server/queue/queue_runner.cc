@@ -4,6 +4,13 @@
 #include "absl/time/clock.h"
 
 namespace dynclamp::server {
+
+namespace {
+std::string StoreError(const absl::Status& s) {
+  return absl::StrCat("the queue's database cannot be written (", s.message(),
+                      ")");
+}
+}  // namespace
 namespace {
 
 bool Ended(v1::RunState s) {
@@ -30,6 +37,7 @@ void QueueRunner::Shutdown() {
   }
   instrument_.Shutdown();  // ends a running item (recorded as interrupted)
   if (thread_.joinable()) thread_.join();
+  RecordPending();  // a last try; else the next start calls it interrupted
 }
 
 void QueueRunner::Notify() {
@@ -45,6 +53,7 @@ v1::QueueStatus QueueRunner::StatusLocked() {
   if (current_item_ != 0) *s.mutable_run() = instrument_.GetRun();
   s.set_items_waiting(static_cast<uint32_t>(store_.size()));
   s.set_stop_on_failure(options_.stop_on_failure);
+  s.set_error(store_error_);
   return s;
 }
 
@@ -112,11 +121,21 @@ void QueueRunner::Loop() {
       if (shutting_down_) return;
       if (state_ != v1::QueueStatus::RUNNING) continue;
     }
+    // The last item's result first: nothing starts until it is kept.
+    if (!RecordPending()) {
+      absl::SleepFor(absl::Seconds(1));
+      continue;
+    }
     // The rig must be free (someone may be running a protocol by hand).
     const v1::RunState now = instrument_.GetRun().state();
     if (now == v1::RUNNING || now == v1::FAULT) continue;
     absl::StatusOr<std::optional<v1::QueueItem>> next =
         store_.TakeNext(absl::ToUnixNanos(absl::Now()));
+    {
+      absl::MutexLock lock(&mu_);
+      store_error_ = next.ok() ? "" : StoreError(next.status());
+    }
+    if (!next.ok()) absl::SleepFor(absl::Seconds(1));
     if (!next.ok() || !next->has_value()) continue;
     RunItem(**next);
   }
@@ -130,6 +149,8 @@ void QueueRunner::RunItem(const v1::QueueItem& item) {
     abort_requested_ = false;
   }
   v1::HistoryEntry entry;
+  entry.set_item_id(item.id());
+  entry.set_name(item.name());
   // Items queued before specs were fixed at add run with none, as every
   // item without a spec does.
   v1::RunProtocolRequest run = item.run();
@@ -176,7 +197,11 @@ void QueueRunner::RunItem(const v1::QueueItem& item) {
     }
   }
   entry.set_ended_unix_ns(absl::ToUnixNanos(absl::Now()));
-  store_.Finish(entry).IgnoreError();
+  {
+    absl::MutexLock lock(&mu_);
+    unrecorded_ = entry;
+  }
+  RecordPending();
   absl::MutexLock lock(&mu_);
   current_item_ = 0;
   current_name_.clear();
@@ -184,6 +209,23 @@ void QueueRunner::RunItem(const v1::QueueItem& item) {
     state_ = v1::QueueStatus::STOPPED;
   if (entry.status() == v1::FAILED_ITEM && options_.stop_on_failure)
     state_ = v1::QueueStatus::STOPPED;
+}
+
+bool QueueRunner::RecordPending() {
+  absl::MutexLock lock(&mu_);
+  if (!unrecorded_.has_value()) return true;
+  // The store is only written from this thread and Shutdown(); holding mu_
+  // for a write keeps the entry from being recorded twice.
+  if (absl::StatusOr<v1::HistoryEntry> s = store_.Finish(*unrecorded_);
+      !s.ok()) {
+    store_error_ =
+        absl::StrCat(StoreError(s.status()), "; item ", unrecorded_->item_id(),
+                     "'s result is kept until it can be written");
+    return false;
+  }
+  unrecorded_.reset();
+  store_error_.clear();
+  return true;
 }
 
 }  // namespace dynclamp::server

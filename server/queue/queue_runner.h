@@ -51,6 +51,8 @@ class QueueRunner {
  private:
   void Loop();
   void RunItem(const v1::QueueItem& item) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes unrecorded_ if there is one; false while the store refuses.
+  bool RecordPending() ABSL_LOCKS_EXCLUDED(mu_);
   v1::QueueStatus StatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Instrument& instrument_;
@@ -64,6 +66,10 @@ class QueueRunner {
   bool abort_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // A finished item whose history entry could not be written yet, and why
+  // the store refused (QueueStatus.error).
+  std::optional<v1::HistoryEntry> unrecorded_ ABSL_GUARDED_BY(mu_);
+  std::string store_error_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -126,6 +126,12 @@ QueueStore::~QueueStore() {
   sqlite3_close(db_);
 }
 
+absl::Status QueueStore::Commit() {
+  absl::Status s = Exec("COMMIT");
+  if (!s.ok()) Exec("ROLLBACK").IgnoreError();
+  return s;
+}
+
 absl::Status QueueStore::Exec(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
@@ -315,7 +321,7 @@ absl::StatusOr<v1::QueueItem> QueueStore::Move(uint64_t id,
     Exec("ROLLBACK").IgnoreError();
     return st;
   }
-  if (auto st = Exec("COMMIT"); !st.ok()) return st;
+  if (auto st = Commit(); !st.ok()) return st;
   return GetLocked(id);
 }
 
@@ -358,7 +364,7 @@ absl::StatusOr<std::optional<v1::QueueItem>> QueueStore::TakeNext(int64_t now) {
       return st;
     }
   }
-  if (auto s = Exec("COMMIT"); !s.ok()) return s;
+  if (auto s = Commit(); !s.ok()) return s;
   return std::optional<v1::QueueItem>(std::move(item));
 }
 
@@ -415,7 +421,7 @@ absl::StatusOr<v1::HistoryEntry> QueueStore::Finish(
     }
   }
   e.set_id(static_cast<uint64_t>(sqlite3_last_insert_rowid(db_)));
-  if (auto s = Exec("COMMIT"); !s.ok()) return s;
+  if (auto s = Commit(); !s.ok()) return s;
   return e;
 }
 

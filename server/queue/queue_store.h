@@ -81,6 +81,9 @@ class QueueStore {
  private:
   explicit QueueStore(sqlite3* db) : db_(db) {}
   absl::Status Exec(const char* sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // COMMIT; if it fails (a full disk), ROLLBACK: the transaction would
+  // otherwise stay open and every later BEGIN fail.
+  absl::Status Commit() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<v1::QueueItem> GetLocked(uint64_t id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The ordering key an item placed at `position` gets (making room).

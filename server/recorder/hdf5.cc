@@ -1,6 +1,12 @@
 #include "server/recorder/hdf5.h"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -9,6 +15,17 @@
 
 namespace dynclamp::server::h5 {
 namespace {
+
+// HDF5 closes every file still open when the process exits. A file
+// abandoned after a failed write (CutWrites) cannot be closed, and that
+// close crashed the daemon at exit (SIGTERM after a failed recording).
+// Every file the recorder keeps is closed before exit, so the library's
+// exit handler has nothing to do: it is not installed (this must happen
+// before the library's first use, hence at static initialization).
+const bool kNoExitHandler = [] {
+  H5dont_atexit();
+  return true;
+}();
 
 // The operating system's reason for the failure just reported, from
 // HDF5's error stack: its low-level entries quote it ("..., errno = 28,
@@ -121,9 +138,10 @@ void Handle::Close() {
   id_ = -1;
 }
 
+void QuietErrorsOnThisThread() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
 absl::StatusOr<File> File::Create(const std::string& path) {
-  // The library prints its own error stack otherwise; we report Status.
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  QuietErrorsOnThisThread();
   // Each sweep closes its datasets for good; their metadata (object
   // headers, chunk-index B-tree nodes) would otherwise stay in the metadata
   // cache, which grows to 32 MB: the daemon's memory crept up sweep after
@@ -134,6 +152,49 @@ absl::StatusOr<File> File::Create(const std::string& path) {
   Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.id()));
   if (!f.valid()) return Fail("cannot create file", path);
   return File(std::move(f));
+}
+
+absl::Status File::ReserveSpace(uint64_t bytes) {
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file_.id(), H5P_DEFAULT, &handle) < 0 ||
+      handle == nullptr) {
+    return absl::UnimplementedError("HDF5: no file descriptor to reserve on");
+  }
+  const int fd = *static_cast<int*>(handle);  // the sec2 driver's
+  if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) == 0) {
+    return absl::OkStatus();
+  }
+  const int error = errno;
+  if (error == EOPNOTSUPP) return absl::UnimplementedError(strerror(error));
+  return absl::ErrnoToStatus(error, "cannot reserve space for the recording");
+}
+
+uint64_t File::CutWrites() {
+  haddr_t eoa = 0;
+  if (H5Fget_eoa(file_.id(), &eoa) < 0) eoa = 0;
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file_.id(), H5P_DEFAULT, &handle) < 0 ||
+      handle == nullptr) {
+    return eoa;
+  }
+  const int fd = *static_cast<int*>(handle);
+  char proc[64];
+  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+  const int read_only = open(proc, O_RDONLY | O_CLOEXEC);
+  if (read_only < 0) return eoa;
+  dup2(read_only, fd);  // closes the writable description, and its lock
+  close(read_only);
+  return eoa;
+}
+
+void ReleaseUnusedSpace(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  // Truncating to its own size frees blocks reserved past the end (ext4
+  // and tmpfs; punching a hole there does not on ext4).
+  struct stat st;
+  if (fstat(fd, &st) == 0) (void)ftruncate(fd, st.st_size);
+  close(fd);
 }
 
 absl::Status File::Flush() {

@@ -19,6 +19,16 @@
 
 namespace dynclamp::server::h5 {
 
+// HDF5 prints its error stack to stderr unless told not to, and the
+// setting is per thread: every thread that calls HDF5 calls this first
+// (a full disk otherwise wrote thousands of lines to the daemon's log; we
+// report each failure once, as a Status).
+void QuietErrorsOnThisThread();
+
+// Gives back what ReserveSpace() reserved beyond the end of the closed file
+// at `path`.
+void ReleaseUnusedSpace(const std::string& path);
+
 // Owns one hid_t and closes it with the matching H5*close.
 class Handle {
  public:
@@ -46,7 +56,18 @@ class File {
   static absl::StatusOr<File> Create(const std::string& path);
   hid_t id() const { return file_.id(); }
   absl::Status Flush();
+  // Reserves `bytes` of disk for the file beyond its end (fallocate,
+  // keeping its size), so that a disk filled by someone else cannot fail
+  // its writes. ResourceExhausted if the disk has not that much;
+  // Unimplemented where the file system cannot reserve.
+  absl::Status ReserveSpace(uint64_t bytes);
   void Close() { file_.Close(); }
+  // After a failed write: nothing more reaches the file (its descriptor is
+  // swapped for a read-only one), so it stays as its last flush left it,
+  // and its lock is released for readers. Close() may follow; it will
+  // report errors, which are to be ignored. Returns the size the file's
+  // superblock may claim (HDF5's end of allocation), 0 if unknown.
+  uint64_t CutWrites();
 
   absl::StatusOr<Handle> CreateGroup(const std::string& path);
   absl::StatusOr<ObjectRef> Reference(const std::string& path);

@@ -570,6 +570,21 @@ absl::Status NwbWriter::Flush() { return file_.Flush(); }
 
 absl::Status NwbWriter::Close() {
   if (closed_) return absl::OkStatus();
+  absl::Status s = CloseFile();
+  if (!s.ok()) Abandon();
+  return s;
+}
+
+uint64_t NwbWriter::Abandon() {
+  const uint64_t claimed = file_.CutWrites();  // first: closing may write
+  series_.clear();
+  for (h5::Appendable* a : Tables()) *a = h5::Appendable();
+  file_.Close();
+  closed_ = true;
+  return claimed;
+}
+
+absl::Status NwbWriter::CloseFile() {
   closed_ = true;
   if (in_sweep_) {
     SweepTiming cut;
@@ -614,39 +629,42 @@ absl::Status NwbWriter::Close() {
   RETURN_IF_ERROR(file_.Flush());
   // Every dataset closed first: the file is released only then.
   series_.clear();
-  for (h5::Appendable* a : {&rec_id_,
-                            &elec_id_,
-                            &stim_id_,
-                            &resp_id_,
-                            &electrode_,
-                            &stimulus_,
-                            &response_,
-                            &amplitude_,
-                            &sim_id_,
-                            &sim_recordings_,
-                            &sim_index_,
-                            &sweep_protocol_sweep_,
-                            &sweep_name_,
-                            &sweep_family_,
-                            &titrated_parameter_,
-                            &titrated_value_,
-                            &timing_.id,
-                            &timing_.sweep_number,
-                            &timing_.protocol_sweep,
-                            &timing_.cycles,
-                            &timing_.overruns,
-                            &timing_.dropped_frames,
-                            &timing_.skipped_cycles,
-                            &timing_.clipped_outputs,
-                            &timing_.worst_period,
-                            &timing_.p999_period,
-                            &timing_.worst_latency,
-                            &timing_.complete,
-                            &timing_.qc_pass,
-                            &timing_.qc_reason})
-    *a = h5::Appendable();
+  for (h5::Appendable* a : Tables()) *a = h5::Appendable();
   file_.Close();
   return absl::OkStatus();
+}
+
+std::vector<h5::Appendable*> NwbWriter::Tables() {
+  return {&rec_id_,
+          &elec_id_,
+          &stim_id_,
+          &resp_id_,
+          &electrode_,
+          &stimulus_,
+          &response_,
+          &amplitude_,
+          &sim_id_,
+          &sim_recordings_,
+          &sim_index_,
+          &sweep_protocol_sweep_,
+          &sweep_name_,
+          &sweep_family_,
+          &titrated_parameter_,
+          &titrated_value_,
+          &timing_.id,
+          &timing_.sweep_number,
+          &timing_.protocol_sweep,
+          &timing_.cycles,
+          &timing_.overruns,
+          &timing_.dropped_frames,
+          &timing_.skipped_cycles,
+          &timing_.clipped_outputs,
+          &timing_.worst_period,
+          &timing_.p999_period,
+          &timing_.worst_latency,
+          &timing_.complete,
+          &timing_.qc_pass,
+          &timing_.qc_reason};
 }
 
 }  // namespace dynclamp::server

@@ -114,7 +114,16 @@ class NwbWriter {
   absl::Status EndSweep(const SweepTiming& timing);
   absl::Status Flush();
   // Ends any open sweep (as cut short), writes the sequential table, closes.
+  // If that fails, abandons the file (below).
   absl::Status Close();
+  // After a failed write: writes nothing more and lets the file go as its
+  // last successful flush left it (readable, without the sequential
+  // table and the open sweep's last samples). Returns File::CutWrites'.
+  uint64_t Abandon();
+  // See h5::File::ReserveSpace.
+  absl::Status ReserveSpace(uint64_t bytes) {
+    return file_.ReserveSpace(bytes);
+  }
 
   const std::string& path() const { return path_; }
   uint32_t sweeps_written() const { return sweeps_written_; }
@@ -125,6 +134,9 @@ class NwbWriter {
         session_(std::move(session)),
         file_(std::move(file)) {}
   absl::Status WriteSkeleton();
+  absl::Status CloseFile();
+  // Every table column kept open between sweeps.
+  std::vector<h5::Appendable*> Tables();
   absl::Status CreateTables();
   absl::Status Typed(const std::string& path, const char* ns, const char* type);
   absl::Status CreateSeries(const std::string& path, const char* type,

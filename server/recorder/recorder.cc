@@ -1,16 +1,22 @@
 #include "server/recorder/recorder.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "rt_engine/frame.h"
 
 namespace dynclamp::server {
 namespace {
 
 constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
+// Room kept at the end of a reservation for closing the file.
+constexpr uint64_t kReserveGuardBytes = 1 << 20;
 
 }  // namespace
 
@@ -27,6 +33,17 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Start(
   absl::StatusOr<std::unique_ptr<NwbWriter>> writer =
       NwbWriter::Create(recorder->config_.path, recorder->config_.session);
   if (!writer.ok()) return writer.status();
+  if (const uint64_t bytes = recorder->config_.reserve_bytes; bytes > 0) {
+    absl::Status reserved = (*writer)->ReserveSpace(bytes);
+    if (!reserved.ok() && !absl::IsUnimplemented(reserved)) {
+      (*writer)->Close().IgnoreError();
+      std::remove(recorder->config_.path.c_str());
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "data_dir: cannot reserve %.1f MB for the recording %s (%s)",
+          static_cast<double>(bytes) / 1e6, recorder->config_.path,
+          reserved.message()));
+    }
+  }
   recorder->writer_ = *std::move(writer);
   recorder->width_ = width;
   recorder->block_samples_ =
@@ -201,13 +218,17 @@ void Recorder::OnFrame(const rt::FrameHeader& h,
 }
 
 void Recorder::WriterLoop() {
+  h5::QuietErrorsOnThisThread();
   absl::Time last_flush = absl::Now();
   bool failed = false;
-  auto record_error = [&](absl::Status s) {
+  // `write_failed`: the file may hold a half-done write; it is abandoned
+  // as its last flush left it rather than closed (closing writes more).
+  auto record_error = [&](absl::Status s, bool write_failed = true) {
     if (s.ok() || failed) return;
     failed = true;
     absl::MutexLock lock(&mu_);
     if (status_.ok()) status_ = std::move(s);
+    abandon_ = write_failed;
     failed_.store(true, std::memory_order_release);
   };
   for (;;) {
@@ -245,6 +266,19 @@ void Recorder::WriterLoop() {
         (now - last_flush >= config_.flush_interval / 2 || stopping)) {
       record_error(writer_->Flush());
       last_flush = now;
+      // Within the space reserved for it, a full disk cannot fail a
+      // write; stop cleanly before going beyond (the estimate is an upper
+      // bound, so this means the estimate was wrong).
+      struct stat st;
+      if (!failed && config_.reserve_bytes > 0 &&
+          stat(config_.path.c_str(), &st) == 0 &&
+          static_cast<uint64_t>(st.st_size) + kReserveGuardBytes >
+              config_.reserve_bytes) {
+        record_error(absl::ResourceExhaustedError(absl::StrFormat(
+                         "the recording reached the %.1f MB reserved for it",
+                         static_cast<double>(config_.reserve_bytes) / 1e6)),
+                     /*write_failed=*/false);
+      }
     }
     {
       absl::MutexLock lock(&mu_);
@@ -268,7 +302,33 @@ absl::Status Recorder::Finish() {
   }
   if (thread_.joinable()) thread_.join();
   if (writer_ == nullptr) return absl::OkStatus();  // Start() failed
-  absl::Status closed = writer_->Close();
+  h5::QuietErrorsOnThisThread();
+  absl::Status closed = absl::OkStatus();
+  bool abandon = false;
+  {
+    absl::MutexLock lock(&mu_);
+    abandon = abandon_;
+  }
+  if (abandon) {
+    // Keep the file as the failed write left it, and say how to read it:
+    // its superblock may claim more than reached the disk.
+    const uint64_t claimed = writer_->Abandon();
+    struct stat st;
+    if (claimed > 0 && stat(config_.path.c_str(), &st) == 0 &&
+        static_cast<uint64_t>(st.st_size) < claimed) {
+      absl::MutexLock lock(&mu_);
+      status_ = absl::Status(
+          status_.code(),
+          absl::StrCat(status_.message(),
+                       ". The file holds the samples "
+                       "written before; HDF5 readers call it truncated "
+                       "until it is extended: truncate -s ",
+                       claimed, " ", config_.path));
+    }
+  } else {
+    closed = writer_->Close();
+  }
+  if (config_.reserve_bytes > 0) h5::ReleaseUnusedSpace(config_.path);
   absl::MutexLock lock(&mu_);
   if (status_.ok()) status_ = closed;
   return status_;

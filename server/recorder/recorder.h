@@ -40,6 +40,10 @@ struct RecorderConfig {
   absl::Duration flush_interval = absl::Milliseconds(500);
   TimingQc qc;  // each sweep is marked against these
   std::size_t max_buffered_bytes = std::size_t{256} << 20;
+  // Disk reserved for the file when it is created (0: none), at least what
+  // the whole recording takes: a disk someone else fills cannot fail its
+  // writes. What is left unused is given back when it is finished.
+  uint64_t reserve_bytes = 0;
 };
 
 // A recorded sweep as the run reports it.
@@ -64,8 +68,10 @@ class Recorder final : public FrameSink {
   absl::Status Finish() ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& path() const { return config_.path; }
-  // True once a write has failed (the disk is full, say): the writer has
-  // stopped, the file keeps what was flushed before. Cheap; any thread.
+  // True once the writer has stopped early: a write failed (a failing
+  // disk; the file is kept as its last flush left it) or the recording
+  // reached its reserved space (the file is closed as usual). error() says
+  // which. Cheap; any thread.
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   absl::Status error() const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<RecordedSweep> sweeps() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -125,6 +131,7 @@ class Recorder final : public FrameSink {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+  bool abandon_ ABSL_GUARDED_BY(mu_) = false;  // a write failed
   std::vector<RecordedSweep> sweeps_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<float>> spare_samples_ ABSL_GUARDED_BY(mu_);
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;

@@ -165,6 +165,16 @@ def main():
             need(any(t["sweep_number"] == k and t["complete"] == 0 for t in timing),
                  f"sweep {k} should be marked incomplete")
 
+    # Every dataset reads back whole (a file cut short by a failed write
+    # can be well-formed on top and unreadable underneath).
+    def read(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            try:
+                obj[()]
+            except Exception as e:  # noqa: BLE001 - report any reader error
+                problems.append(f"{name}: cannot be read: {e}")
+    f.visititems(read)
+
     summary = {"sweeps": sweeps, "samples": lengths, "timing": timing,
                "series": len(series), "problems": problems}
     print(json.dumps(summary))

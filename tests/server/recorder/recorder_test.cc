@@ -3,8 +3,14 @@
 // with h5py (tests/validation/check_nwb.py through /usr/bin/python3).
 #include "server/recorder/recorder.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +109,12 @@ class RecorderTest : public ::testing::Test {
   }
 
   std::unique_ptr<Recorder> StartRecorder(const std::string& path) {
+    auto r = Recorder::Start(Config(path));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *std::move(r);
+  }
+
+  static RecorderConfig Config(const std::string& path) {
     RecorderConfig c;
     c.path = path;
     c.session.identifier = "test";
@@ -119,9 +131,7 @@ class RecorderTest : public ::testing::Test {
     c.session.rate_hz = 20'000;
     // Frame: V0 V1 I0 I1 leak.g_ns leak.i_pa
     c.frame_index = {0, 1, 2, 3, 4, 5};
-    auto r = Recorder::Start(std::move(c));
-    EXPECT_TRUE(r.ok()) << r.status();
-    return *std::move(r);
+    return c;
   }
 
   // Runs `cycles` cycles, handing every frame to `recorder`.
@@ -253,6 +263,125 @@ TEST_F(RecorderTest, LongSweepsReuseTheirBuffersInsteadOfAllocating) {
 // close, or a long recording's memory creeps up (about 0.75 MB a minute at
 // 50 kHz before, the soak found): the cache must not grow with the number of
 // sweeps written beyond the group's own links.
+// A 2 s sweep of cell0: about 1 MB for the 6 recorded columns.
+rt::ProtocolSpec TwoSeconds() {
+  rt::ProtocolSpec protocol;
+  protocol.name = "long";
+  rt::SweepSpec sweep;
+  rt::StimulusSpec step;
+  step.cell = "cell0";
+  EpochSpec hold;
+  hold.duration_ms = 2000;
+  step.epochs = {hold};
+  sweep.stimuli = {step};
+  protocol.sweeps = {sweep};
+  return protocol;
+}
+
+// Limits the size of files this process writes (a stand-in for a disk
+// that refuses writes: EFBIG where a full disk gives ENOSPC) while alive.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of death
+    getrlimit(RLIMIT_FSIZE, &before_);
+    rlimit small = before_;
+    small.rlim_cur = bytes;
+    ok_ = setrlimit(RLIMIT_FSIZE, &small) == 0;
+  }
+  ~FileSizeLimit() { setrlimit(RLIMIT_FSIZE, &before_); }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit before_;
+  bool ok_ = false;
+};
+
+// The space a recording needs is reserved when it starts: a disk that
+// cannot hold it refuses the recording then, not halfway through.
+TEST_F(RecorderTest, TheReservationRefusesARecordingTheDiskCannotHold) {
+  const std::string path = TempPath("reserve");
+  RecorderConfig c = Config(path);
+  c.reserve_bytes = uint64_t{1} << 50;  // a petabyte: no disk here has it
+  auto r = Recorder::Start(std::move(c));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("cannot reserve 1125899906.8 MB"),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(std::filesystem::exists(path)) << "nothing left behind";
+  // A reservation the disk can hold is taken, and what is unused is given
+  // back when the recording ends.
+  const std::string held = TempPath("held");
+  RecorderConfig ok = Config(held);
+  ok.reserve_bytes = 64 << 20;
+  auto recorder = Recorder::Start(std::move(ok));
+  ASSERT_TRUE(recorder.ok()) << recorder.status();
+  struct stat st;
+  ASSERT_EQ(stat(held.c_str(), &st), 0);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, 64u << 20);
+  ASSERT_TRUE((*recorder)->Finish().ok());
+  ASSERT_EQ(stat(held.c_str(), &st), 0);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, 4u << 20);
+}
+
+// A recording that would outgrow its reservation (the estimate wrong)
+// stops cleanly: a complete, readable file with what was recorded.
+TEST_F(RecorderTest, ARecordingStopsCleanlyAtTheEndOfItsReservation) {
+  auto timeline = bench_.engine->CompileTimeline(TwoSeconds(), {});
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  const std::string path = TempPath("guard");
+  RecorderConfig c = Config(path);
+  c.reserve_bytes = (1 << 20) + (300 << 10);  // the guard keeps 1 MB
+  auto recorder = Recorder::Start(std::move(c));
+  ASSERT_TRUE(recorder.ok()) << recorder.status();
+  bench_.engine->PlayTimeline(*std::move(timeline));
+  for (int k = 0; k < 40 && !(*recorder)->failed(); ++k) {
+    Run(**recorder, 1000);
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE((*recorder)->failed());
+  const absl::Status finished = (*recorder)->Finish();
+  EXPECT_NE(finished.message().find("reserved for it"), std::string::npos)
+      << finished;
+  std::string out;
+  EXPECT_EQ(
+      CheckNwb(path, "--sweeps 1 --cells cell0 cell1 --incomplete 1", &out), 0)
+      << out;
+}
+
+// A write the system refuses mid-recording (a failing disk; here the file
+// size limit with no reservation) stops the writer at once and says why,
+// and the file is let go: nothing more is written to it and its lock is
+// released for readers.
+TEST_F(RecorderTest, AFailedWriteStopsTheWriterAndLetsTheFileGo) {
+  auto timeline = bench_.engine->CompileTimeline(TwoSeconds(), {});
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  const std::string path = TempPath("efbig");
+  absl::Status finished;
+  {
+    FileSizeLimit limit(400 << 10);
+    ASSERT_TRUE(limit.ok());
+    auto recorder = Recorder::Start(Config(path));
+    ASSERT_TRUE(recorder.ok()) << recorder.status();
+    bench_.engine->PlayTimeline(*std::move(timeline));
+    for (int k = 0; k < 40 && !(*recorder)->failed(); ++k) {
+      Run(**recorder, 1000);
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_TRUE((*recorder)->failed()) << "the refused write went unnoticed";
+    finished = (*recorder)->Finish();
+    EXPECT_NE(finished.message().find("File too large"), std::string::npos)
+        << finished;
+    // The recorder lives on (the run's record keeps it) but holds no lock.
+    const int fd = open(path.c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(flock(fd, LOCK_EX | LOCK_NB), 0) << "the file is still locked";
+    close(fd);
+  }
+  EXPECT_LE(std::filesystem::file_size(path), 400u << 10);
+}
+
 TEST(Hdf5FileTest, ClosedSweepsLeaveTheMetadataCache) {
   const std::string path = TempPath("evict");
   absl::StatusOr<h5::File> file = h5::File::Create(path);
