@@ -138,6 +138,9 @@ ABSL_FLAG(uint64_t, max_stream_queue_bytes,
 ABSL_FLAG(uint64_t, max_stream_bytes_total,
           kDefaultLimits.max_stream_bytes_total,
           "bytes of chunks kept for all subscribers together");
+ABSL_FLAG(uint64_t, max_lab_seconds, kDefaultLimits.max_lab_seconds,
+          "cell time one fidelity lab may simulate, in seconds (the paper's "
+          "whole lab: about 250)");
 ABSL_FLAG(uint64_t, max_live_changes, kDefaultLimits.max_live_changes,
           "live parameter changes GetLoadedSpec lists (the latest; the rest "
           "are counted)");
@@ -148,6 +151,13 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
           "Prometheus metrics at http://HOST:PORT/metrics; empty: none");
 ABSL_FLAG(std::string, metrics_port_file, "",
           "write the metrics port here once listening (for tests)");
+ABSL_FLAG(int, recorder_flush_ms, 200,
+          "hand recorded samples to the operating system at least this "
+          "often: about what kill -9 of the daemon can lose (50..5000)");
+ABSL_FLAG(int, recorder_fsync_ms, 1000,
+          "force recordings to the disk this often (fsync): about what a "
+          "power cut can lose besides the disk's cache; 0: leave it to the "
+          "system (about 30 s)");
 ABSL_FLAG(double, qc_max_step_us, 0,
           "timing QC: mark sweeps whose worst step exceeds this (0: off)");
 ABSL_FLAG(double, qc_max_p999_step_us, 0,
@@ -441,6 +451,18 @@ int main(int argc, char** argv) {
   }
   options.sim.noise_sd_mv = absl::GetFlag(FLAGS_sim_noise_mv);
   options.sim.io_jitter_us = absl::GetFlag(FLAGS_sim_io_jitter_us);
+  const int flush_ms = absl::GetFlag(FLAGS_recorder_flush_ms);
+  if (flush_ms < 50 || flush_ms > 5000) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--recorder_flush_ms: must be in [50, 5000], got ", flush_ms)));
+  }
+  const int fsync_ms = absl::GetFlag(FLAGS_recorder_fsync_ms);
+  if (fsync_ms < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "--recorder_fsync_ms: must be 0 (never) or more, got ", fsync_ms)));
+  }
+  options.recorder_flush = absl::Milliseconds(flush_ms);
+  options.recorder_fsync = absl::Milliseconds(fsync_ms);
   options.qc.max_step_s = absl::GetFlag(FLAGS_qc_max_step_us) * 1e-6;
   options.qc.max_p999_step_s = absl::GetFlag(FLAGS_qc_max_p999_step_us) * 1e-6;
   options.qc.max_latency_fraction =
@@ -613,7 +635,8 @@ int main(int argc, char** argv) {
           ? absl::GetFlag(FLAGS_lab_threads)
           : std::max(1,
                      static_cast<int>(std::thread::hardware_concurrency()) - 1);
-  dynclamp::server::FidelityServiceImpl fidelity_service(lab_threads, gate);
+  dynclamp::server::FidelityServiceImpl fidelity_service(
+      lab_threads, gate, **instrument, limits_store);
   dynclamp::v1::DaemonConfig config;
   config.set_listen(listen);
   config.set_tls(!absl::GetFlag(FLAGS_tls_cert).empty());
@@ -664,7 +687,8 @@ int main(int argc, char** argv) {
   Log(absl::StrCat("signal ", (*watcher)->received(),
                    ": stopping the clamp (outputs to 0) and closing streams"));
   server->GetHealthCheckService()->SetServingStatus(false);
-  queue_runner.Shutdown();  // a running item is recorded as interrupted
+  fidelity_service.Shutdown();  // a lab stops within about 100 ms
+  queue_runner.Shutdown();      // a running item is recorded as interrupted
   (*instrument)->Shutdown();
   // Our streams have already been told to finish; the deadline only lets
   // their final statuses reach the clients (gRPC waits it out whenever a

@@ -1,5 +1,8 @@
 #include "server/fidelity_lab.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -62,7 +65,7 @@ absl::StatusOr<Trace> Run(const rt::SimCellConfig& cell_config,
                           rt::ModelSet* clamp, const LabCondition& cond,
                           const Drive& drive, double duration_ms,
                           double substep_us, double threshold_mv, uint64_t seed,
-                          bool record) {
+                          bool record, const LabStop& stop) {
   absl::StatusOr<rt::SimCell> cell = rt::SimCell::Create(cell_config, "cell");
   if (!cell.ok()) return cell.status();
   Trace trace;
@@ -88,7 +91,12 @@ absl::StatusOr<Trace> Run(const rt::SimCellConfig& cell_config,
   double next_sample = rng.Uniform() * step_ms;
   bool armed = cell->v_mv() < threshold_mv;
   constexpr double kEps = 1e-9;
+  double next_stop_check_ms = 0;
   while (t < duration_ms - kEps) {
+    if (stop && t >= next_stop_check_ms) {
+      if (stop()) return absl::CancelledError("the fidelity lab was stopped");
+      next_stop_check_ms = t + 1.0;
+    }
     if (clamp != nullptr && t >= next_sample - kEps) {
       double v = cell->v_mv(), i = 0;
       clamp->Step({&v, 1}, {&i, 1}, last_sample < 0 ? 0.0 : t - last_sample);
@@ -203,7 +211,7 @@ struct Measured {
 };
 
 absl::StatusOr<Measured> Measure(const LabSetup& s, const LabCondition* cond,
-                                 bool fi, uint64_t seed) {
+                                 bool fi, uint64_t seed, const LabStop& stop) {
   rt::SimCellConfig cell = s.cell;
   std::unique_ptr<rt::ModelSet> clamp;
   LabCondition run_as = cond != nullptr ? *cond : IdealClamp();
@@ -224,16 +232,16 @@ absl::StatusOr<Measured> Measure(const LabSetup& s, const LabCondition* cond,
                     s.pulse_pa};
   absl::StatusOr<Trace> tr =
       Run(cell, clamp.get(), run_as, pulse, s.spike_run_ms, kSpikeSubstepUs,
-          s.align_mv, seed, /*record=*/true);
+          s.align_mv, seed, /*record=*/true, stop);
   if (!tr.ok()) return tr.status();
   out.spike = MeasureSpike(s, *tr, s.pulse_start_ms + s.pulse_ms);
   if (fi) {
     for (double i_pa : s.fi_currents_pa) {
       if (auto st = fresh_clamp(); !st.ok()) return st;
       const double duration_ms = s.fi_duration_s * 1e3;
-      absl::StatusOr<Trace> f =
-          Run(cell, clamp.get(), run_as, Drive{0, duration_ms, i_pa},
-              duration_ms, kFiSubstepUs, s.align_mv, seed, /*record=*/false);
+      absl::StatusOr<Trace> f = Run(
+          cell, clamp.get(), run_as, Drive{0, duration_ms, i_pa}, duration_ms,
+          kFiSubstepUs, s.align_mv, seed, /*record=*/false, stop);
       if (!f.ok()) return f.status();
       out.fi_hz.push_back(f->spikes / s.fi_duration_s);
     }
@@ -373,41 +381,67 @@ absl::Status ValidateLab(const LabSetup& s,
   return absl::OkStatus();
 }
 
-absl::StatusOr<LabReport> RunLab(const LabSetup& s,
-                                 const std::vector<LabCondition>& conditions,
-                                 int threads) {
-  if (auto st = ValidateLab(s, conditions); !st.ok()) return st;
+namespace {
+
+// Jobs: the control, then each condition's trials.
+struct Job {
+  const LabCondition* cond;
+  bool fi;
+  uint64_t seed;
+  std::size_t result;  // index into `results` (control: SIZE_MAX)
+};
+
+std::vector<Job> Jobs(const LabSetup& s,
+                      const std::vector<LabCondition>& conditions) {
   bool any_fi = false;
   for (const LabCondition& c : conditions) any_fi |= c.fi_curve;
   any_fi &= !s.fi_currents_pa.empty();
-
-  // Jobs: the control, then each condition's trials.
-  struct Job {
-    const LabCondition* cond;
-    bool fi;
-    uint64_t seed;
-    std::size_t result;  // index into `results` (control: SIZE_MAX)
-  };
   std::vector<Job> jobs;
   jobs.push_back({nullptr, any_fi, s.seed, SIZE_MAX});
   for (std::size_t k = 0; k < conditions.size(); ++k) {
     const LabCondition& c = conditions[k];
-    const int trials = s.trials;
-    for (int t = 0; t < trials; ++t)
+    for (int t = 0; t < s.trials; ++t)
       jobs.push_back({&c, t == 0 && c.fi_curve && any_fi, s.seed + t, k});
   }
+  return jobs;
+}
+
+}  // namespace
+
+double LabSimulatedSeconds(const LabSetup& s,
+                           const std::vector<LabCondition>& conditions) {
+  double seconds = 0;
+  for (const Job& j : Jobs(s, conditions)) {
+    seconds += s.spike_run_ms * 1e-3;
+    if (j.fi) {
+      seconds += static_cast<double>(s.fi_currents_pa.size()) * s.fi_duration_s;
+    }
+  }
+  return seconds;
+}
+
+absl::StatusOr<LabReport> RunLab(const LabSetup& s,
+                                 const std::vector<LabCondition>& conditions,
+                                 int threads, const LabStop& stop) {
+  if (auto st = ValidateLab(s, conditions); !st.ok()) return st;
+  const std::vector<Job> jobs = Jobs(s, conditions);
+  const bool any_fi = jobs.front().fi;
   std::vector<absl::StatusOr<Measured>> done(jobs.size(),
                                              absl::UnknownError("not run"));
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
+    // A guest: below the daemon's own threads (the RT thread is real-time
+    // and on a CPU of its own anyway).
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
     for (std::size_t j; (j = next.fetch_add(1)) < jobs.size();)
-      done[j] = Measure(s, jobs[j].cond, jobs[j].fi, jobs[j].seed);
+      done[j] = Measure(s, jobs[j].cond, jobs[j].fi, jobs[j].seed, stop);
   };
   std::vector<std::thread> pool;
-  for (int k = 1; k < std::clamp(threads, 1, 16); ++k)
+  for (int k = 0; k < std::clamp(threads, 1, 16); ++k)
     pool.emplace_back(worker);
-  worker();
   for (std::thread& t : pool) t.join();
+  for (const auto& d : done)
+    if (absl::IsCancelled(d.status())) return d.status();
   for (const auto& d : done)
     if (!d.ok()) return d.status();
 

@@ -28,6 +28,7 @@
 #ifndef DYNCLAMP_SERVER_FIDELITY_LAB_H_
 #define DYNCLAMP_SERVER_FIDELITY_LAB_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -132,10 +133,21 @@ struct LabReport {
   std::vector<ConditionResult> results;  // in the conditions' order
 };
 
-// Runs the control and every condition on up to `threads` threads.
+// Asked about every millisecond of simulated time by each worker; true
+// stops the lab, which returns CANCELLED (a client that cancelled or went
+// away, a deadline, the daemon's shutdown).
+using LabStop = std::function<bool()>;
+
+// Runs the control and every condition on up to `threads` threads of its
+// own, at a low priority (nice 10): a guest beside a running clamp.
 absl::StatusOr<LabReport> RunLab(const LabSetup& setup,
                                  const std::vector<LabCondition>& conditions,
-                                 int threads = 1);
+                                 int threads = 1, const LabStop& stop = {});
+
+// The cell time a lab simulates, in seconds: the control's and every
+// trial's spike run, and each F-I curve's steps. What the daemon bounds.
+double LabSimulatedSeconds(const LabSetup& setup,
+                           const std::vector<LabCondition>& conditions);
 
 // Checks everything RunLab would refuse, naming the field.
 absl::Status ValidateLab(const LabSetup& setup,

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/grpc_services.h"
@@ -129,19 +130,39 @@ v1::LabReport LabReportToProto(const LabReport& r, const LoweredLab& lab) {
 grpc::Status FidelityServiceImpl::RunLab(grpc::ServerContext* ctx,
                                          const v1::RunLabRequest* req,
                                          v1::LabReport* out) {
-  // The lab only reads: the role is enough, the rig lock does not apply.
+  // The lab only reads the rig, but it competes with a running clamp for
+  // the machine: during a run only the holder of the rig lock may start
+  // one.
   if (absl::Status s = gate_.Allow(ctx); !s.ok()) return ToGrpcStatus(s);
+  const v1::RunState state = inst_.GetRun().state();
+  if ((state == v1::RUNNING || state == v1::FAULT) && !gate_.HoldsLock(ctx)) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "the rig is running: a fidelity lab waits until it is idle, or "
+        "take the rig lock (dynclamp lock acquire) to run one alongside"));
+  }
   absl::StatusOr<LoweredLab> lab = LowerLabRequest(*req);
   if (!lab.ok()) return ToGrpcStatus(lab.status());
+  const double seconds = LabSimulatedSeconds(lab->setup, lab->conditions);
+  if (const uint64_t limit = limits_.Get().max_lab_seconds; seconds > limit) {
+    return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrFormat(
+        "lab: %.0f s of cell time to simulate, over the daemon's limit of %d "
+        "s (--max_lab_seconds); fewer conditions, trials, F-I currents or a "
+        "shorter fi_duration_s",
+        seconds, limit)));
+  }
   if (busy_.exchange(true)) {
     return ToGrpcStatus(absl::ResourceExhaustedError(
         "a fidelity lab is already running on this daemon; try again when "
         "it is done"));
   }
   const absl::Time start = absl::Now();
-  absl::StatusOr<LabReport> report =
-      server::RunLab(lab->setup, lab->conditions, threads_);
+  absl::StatusOr<LabReport> report = server::RunLab(
+      lab->setup, lab->conditions, threads_,
+      [this, ctx] { return ctx->IsCancelled() || shutting_down_.load(); });
   busy_.store(false);
+  if (shutting_down_.load()) {
+    return ToGrpcStatus(absl::UnavailableError("the daemon is shutting down"));
+  }
   if (!report.ok()) return ToGrpcStatus(report.status());
   *out = LabReportToProto(*report, *lab);
   out->set_seconds(absl::ToDoubleSeconds(absl::Now() - start));

@@ -16,6 +16,8 @@
 #include "dynclamp/v1/fidelity.grpc.pb.h"
 #include "server/auth/access.h"
 #include "server/fidelity_lab.h"
+#include "server/instrument.h"
+#include "server/limits.h"
 
 namespace dynclamp::server {
 
@@ -28,17 +30,28 @@ struct LoweredLab {
 absl::StatusOr<LoweredLab> LowerLabRequest(const v1::RunLabRequest& request);
 v1::LabReport LabReportToProto(const LabReport& report, const LoweredLab& lab);
 
+// The lab is a guest on the rig: refused while a run is going unless the
+// caller holds the rig lock, bounded in simulated time (max_lab_seconds),
+// off the RT thread's CPU and below the daemon's threads in priority, and
+// stopped within about 100 ms when its client cancels, goes away or passes
+// its deadline, or when the daemon shuts down.
 class FidelityServiceImpl final : public v1::FidelityService::Service {
  public:
-  FidelityServiceImpl(int threads, const AccessGate& gate)
-      : threads_(threads), gate_(gate) {}
+  FidelityServiceImpl(int threads, const AccessGate& gate, Instrument& inst,
+                      const LimitsStore& limits)
+      : threads_(threads), gate_(gate), inst_(inst), limits_(limits) {}
   grpc::Status RunLab(grpc::ServerContext* ctx, const v1::RunLabRequest* req,
                       v1::LabReport* out) override;
+  // Stops a running lab (SIGTERM): it returns UNAVAILABLE.
+  void Shutdown() { shutting_down_.store(true); }
 
  private:
   const int threads_;
   const AccessGate& gate_;
+  Instrument& inst_;
+  const LimitsStore& limits_;
   std::atomic<bool> busy_{false};
+  std::atomic<bool> shutting_down_{false};
 };
 
 }  // namespace dynclamp::server

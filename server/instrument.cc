@@ -758,6 +758,7 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
                     "_run", id, "_", lowered.name, ".nwb"))
           .string();
   rc.flush_interval = options_.recorder_flush;
+  rc.fsync_interval = options_.recorder_fsync;
   rc.qc = options_.qc;
   const v1::TimingQc& qc = request.protocol().qc();
   if (qc.max_step_us() > 0) rc.qc.max_step_s = qc.max_step_us() * 1e-6;

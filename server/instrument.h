@@ -58,7 +58,8 @@ struct InstrumentOptions {
   SignalFanout::Options fanout;
   std::string data_dir = "./dynclamp-data";  // recordings go here
   rt::TimelineLimits timeline;
-  absl::Duration recorder_flush = absl::Milliseconds(500);
+  absl::Duration recorder_flush = absl::Milliseconds(200);
+  absl::Duration recorder_fsync = absl::Seconds(1);  // 0: never
   TimingQc qc;  // defaults; a protocol's own thresholds replace them
   // Session metadata for recordings; a protocol's and a request's own
   // fields replace these (server/session_metadata.h).

@@ -34,6 +34,7 @@ std::span<const LimitField> LimitFields() {
       {"max_stream_bytes_total", &ServiceLimits::max_stream_bytes_total,
        uint64_t{64} << 30},
       {"max_live_changes", &ServiceLimits::max_live_changes, 1'000'000},
+      {"max_lab_seconds", &ServiceLimits::max_lab_seconds, 10'000'000},
   };
   return kFields;
 }

@@ -38,6 +38,9 @@ struct ServiceLimits {
   uint64_t max_stream_bytes_total = 256 << 20;
   // Live changes GetLoadedSpec lists (the latest; the rest are counted).
   uint64_t max_live_changes = 1000;
+  // Cell time one fidelity lab may simulate, in seconds (the paper's whole
+  // lab: about 250).
+  uint64_t max_lab_seconds = 2000;
 };
 
 // Each limit once: its name (the flag's, the proto field's), where it is

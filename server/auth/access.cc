@@ -211,6 +211,13 @@ absl::Status AccessGate::Change(const grpc::ServerContextBase* ctx) const {
       "'; you can watch, but only they can change it (dynclamp lock release)"));
 }
 
+bool AccessGate::HoldsLock(const grpc::ServerContextBase* ctx) const {
+  absl::StatusOr<Principal> who = Decision(ctx);
+  if (!who.ok() || lock_ == nullptr) return false;
+  const v1::LockStatus lock = lock_->GetLock();
+  return lock.held() && lock.owner() == who->name;
+}
+
 std::string AccessGate::Caller(const grpc::ServerContextBase* ctx) const {
   absl::StatusOr<Principal> who = Decision(ctx);
   return who.ok() ? who->name : std::string();

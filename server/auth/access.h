@@ -54,6 +54,9 @@ class AccessGate {
   // ... and for calls that change the rig, also the rig lock.
   absl::Status Change(const grpc::ServerContextBase* ctx) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the caller holds the rig lock (false if nobody does).
+  bool HoldsLock(const grpc::ServerContextBase* ctx) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Who is calling: the token's name, or without authentication the
   // "dynclamp-operator" metadata ("" if none).
   std::string Caller(const grpc::ServerContextBase* ctx) const

@@ -169,6 +169,18 @@ absl::Status File::ReserveSpace(uint64_t bytes) {
   return absl::ErrnoToStatus(error, "cannot reserve space for the recording");
 }
 
+absl::Status File::Sync() {
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file_.id(), H5P_DEFAULT, &handle) < 0 ||
+      handle == nullptr) {
+    return Fail("cannot find the descriptor of", "file");
+  }
+  if (fsync(*static_cast<int*>(handle)) != 0) {
+    return absl::ErrnoToStatus(errno, "fsync");
+  }
+  return absl::OkStatus();
+}
+
 uint64_t File::CutWrites() {
   haddr_t eoa = 0;
   if (H5Fget_eoa(file_.id(), &eoa) < 0) eoa = 0;
@@ -355,6 +367,19 @@ absl::StatusOr<Appendable> Appendable::Create(File& file,
                                  H5P_DEFAULT, props.id(), H5P_DEFAULT));
   if (!a.dataset_.valid()) return Fail("cannot create dataset", path);
   return a;
+}
+
+absl::Status Appendable::WriteAt(hsize_t index, const void* value) {
+  if (index >= size_) return Fail("no such row in", path_);
+  const hsize_t one = 1;
+  const Handle file_space(H5Dget_space(dataset_.id()));
+  H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, &index, nullptr, &one,
+                      nullptr);
+  const Handle mem_space(H5Screate_simple(1, &one, nullptr));
+  if (H5Dwrite(dataset_.id(), type_, mem_space.id(), file_space.id(),
+               H5P_DEFAULT, value) < 0)
+    return Fail("cannot rewrite a row of", path_);
+  return absl::OkStatus();
 }
 
 absl::Status Appendable::Append(const void* values, hsize_t n) {

@@ -56,6 +56,8 @@ class File {
   static absl::StatusOr<File> Create(const std::string& path);
   hid_t id() const { return file_.id(); }
   absl::Status Flush();
+  // fsync: what was flushed reaches the disk.
+  absl::Status Sync();
   // Reserves `bytes` of disk for the file beyond its end (fallocate,
   // keeping its size), so that a disk filled by someone else cannot fail
   // its writes. ResourceExhausted if the disk has not that much;
@@ -124,6 +126,8 @@ class Appendable {
   static absl::StatusOr<Appendable> Create(File& file, const std::string& path,
                                            Kind kind, hsize_t chunk);
   absl::Status Append(const void* values, hsize_t n);
+  // Overwrites row `index` (< size()) with one value, as Append takes it.
+  absl::Status WriteAt(hsize_t index, const void* value);
   hsize_t size() const { return size_; }
   const std::string& path() const { return path_; }
 

@@ -466,6 +466,11 @@ absl::Status NwbWriter::BeginSweep(uint32_t number, int32_t protocol_sweep,
   in_sweep_ = true;
   sweep_number_ = number;
   protocol_sweep_ = protocol_sweep;
+  for (const std::string& p : series_paths_) {
+    RETURN_IF_ERROR(file_.SetText(
+        p, "comments", "sweep in progress when the file was last written"));
+  }
+  RETURN_IF_ERROR(AddSweepRows());
   // Closing the new objects wrote their metadata (evict-on-close); bring
   // the rest of the file in line at once, so a crash leaves it readable.
   return file_.Flush();
@@ -482,18 +487,16 @@ absl::Status NwbWriter::Append(const float* samples, std::size_t n) {
   return absl::OkStatus();
 }
 
-absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
-  if (!in_sweep_) return absl::OkStatus();
-  in_sweep_ = false;
+absl::Status NwbWriter::AddSweepRows() {
   const std::size_t cells = session_.cells.size();
-  const int32_t count =
-      series_.empty() ? 0 : static_cast<int32_t>(series_[0].size());
-  const int64_t first_row = recordings_;
   const NwbSession::SweepInfo* info =
       protocol_sweep_ >= 0 &&
               static_cast<std::size_t>(protocol_sweep_) < session_.sweeps.size()
           ? &session_.sweeps[protocol_sweep_]
           : nullptr;
+  sweep_first_row_ = recordings_;
+  sweep_v_refs_.clear();
+  sweep_i_refs_.clear();
   for (std::size_t c = 0; c < cells; ++c) {
     const int64_t row = recordings_++;
     for (h5::Appendable* id : {&rec_id_, &elec_id_, &stim_id_, &resp_id_})
@@ -503,7 +506,9 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
     absl::StatusOr<h5::ObjectRef> i = file_.Reference(series_paths_[cells + c]);
     if (!v.ok()) return v.status();
     if (!i.ok()) return i.status();
-    const h5::Appendable::TimeSeriesRef stim{0, count, *i}, resp{0, count, *v};
+    sweep_v_refs_.push_back(*v);
+    sweep_i_refs_.push_back(*i);
+    const h5::Appendable::TimeSeriesRef stim{0, 0, *i}, resp{0, 0, *v};
     RETURN_IF_ERROR(stimulus_.Append(&stim, 1));
     RETURN_IF_ERROR(response_.Append(&resp, 1));
     const double amplitude_a = info != nullptr && c < info->amplitude_pa.size()
@@ -513,7 +518,7 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
   }
   const int64_t sim_row = simultaneous_++;
   RETURN_IF_ERROR(sim_id_.Append(&sim_row, 1));
-  for (int64_t r = first_row; r < recordings_; ++r)
+  for (int64_t r = sweep_first_row_; r < recordings_; ++r)
     RETURN_IF_ERROR(sim_recordings_.Append(&r, 1));
   const uint64_t end_row = static_cast<uint64_t>(recordings_);
   RETURN_IF_ERROR(sim_index_.Append(&end_row, 1));
@@ -530,43 +535,83 @@ absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
     RETURN_IF_ERROR(titrated_parameter_.Append(&parameter, 1));
     RETURN_IF_ERROR(titrated_value_.Append(&value, 1));
   }
-
+  // Its timing row: not complete until EndSweep says otherwise.
   TimingColumns& t = timing_;
-  const int64_t row = t.id.size(), number = sweep_number_,
-                psweep = protocol_sweep_;
+  sweep_timing_row_ = static_cast<int64_t>(t.id.size());
+  const int64_t number = sweep_number_, psweep = protocol_sweep_, zero = 0;
+  const double none = 0;
+  const int32_t no = 0;
+  const char* reason = "the recording ended before this sweep did";
+  RETURN_IF_ERROR(t.id.Append(&sweep_timing_row_, 1));
+  RETURN_IF_ERROR(t.sweep_number.Append(&number, 1));
+  RETURN_IF_ERROR(t.protocol_sweep.Append(&psweep, 1));
+  for (h5::Appendable* count : {&t.cycles, &t.overruns, &t.dropped_frames,
+                                &t.skipped_cycles, &t.clipped_outputs})
+    RETURN_IF_ERROR(count->Append(&zero, 1));
+  for (h5::Appendable* time :
+       {&t.worst_period, &t.p999_period, &t.worst_latency})
+    RETURN_IF_ERROR(time->Append(&none, 1));
+  RETURN_IF_ERROR(t.complete.Append(&no, 1));
+  RETURN_IF_ERROR(t.qc_pass.Append(&no, 1));
+  return t.qc_reason.Append(&reason, 1);
+}
+
+absl::Status NwbWriter::UpdateSweepCounts() {
+  const int32_t count =
+      series_.empty() ? 0 : static_cast<int32_t>(series_[0].size());
+  for (std::size_t c = 0; c < sweep_v_refs_.size(); ++c) {
+    const auto row = static_cast<hsize_t>(sweep_first_row_) + c;
+    const h5::Appendable::TimeSeriesRef stim{0, count, sweep_i_refs_[c]},
+        resp{0, count, sweep_v_refs_[c]};
+    RETURN_IF_ERROR(stimulus_.WriteAt(row, &stim));
+    RETURN_IF_ERROR(response_.WriteAt(row, &resp));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NwbWriter::WriteSweepTiming(const SweepTiming& timing) {
+  TimingColumns& t = timing_;
+  const auto row = static_cast<hsize_t>(sweep_timing_row_);
   const int64_t cycles = timing.cycles, overruns = timing.overruns,
                 dropped = timing.dropped_frames,
                 skipped = timing.skipped_cycles,
                 clipped = timing.clipped_outputs;
   const int32_t complete = timing.complete ? 1 : 0;
-  RETURN_IF_ERROR(t.id.Append(&row, 1));
-  RETURN_IF_ERROR(t.sweep_number.Append(&number, 1));
-  RETURN_IF_ERROR(t.protocol_sweep.Append(&psweep, 1));
-  RETURN_IF_ERROR(t.cycles.Append(&cycles, 1));
-  RETURN_IF_ERROR(t.overruns.Append(&overruns, 1));
-  RETURN_IF_ERROR(t.dropped_frames.Append(&dropped, 1));
-  RETURN_IF_ERROR(t.skipped_cycles.Append(&skipped, 1));
-  RETURN_IF_ERROR(t.clipped_outputs.Append(&clipped, 1));
-  RETURN_IF_ERROR(t.worst_period.Append(&timing.worst_period_s, 1));
-  RETURN_IF_ERROR(t.p999_period.Append(&timing.p999_period_s, 1));
-  RETURN_IF_ERROR(t.worst_latency.Append(&timing.worst_latency_s, 1));
-  RETURN_IF_ERROR(t.complete.Append(&complete, 1));
   const int32_t qc_pass = timing.qc_pass ? 1 : 0;
-  RETURN_IF_ERROR(t.qc_pass.Append(&qc_pass, 1));
   const char* reason = timing.qc_reason.c_str();
-  RETURN_IF_ERROR(t.qc_reason.Append(&reason, 1));
-  if (!timing.complete) {
-    for (const std::string& p : series_paths_)
-      RETURN_IF_ERROR(file_.SetText(p, "comments",
-                                    "sweep cut short (pause, abort or fault)"));
-  }
+  RETURN_IF_ERROR(t.cycles.WriteAt(row, &cycles));
+  RETURN_IF_ERROR(t.overruns.WriteAt(row, &overruns));
+  RETURN_IF_ERROR(t.dropped_frames.WriteAt(row, &dropped));
+  RETURN_IF_ERROR(t.skipped_cycles.WriteAt(row, &skipped));
+  RETURN_IF_ERROR(t.clipped_outputs.WriteAt(row, &clipped));
+  RETURN_IF_ERROR(t.worst_period.WriteAt(row, &timing.worst_period_s));
+  RETURN_IF_ERROR(t.p999_period.WriteAt(row, &timing.p999_period_s));
+  RETURN_IF_ERROR(t.worst_latency.WriteAt(row, &timing.worst_latency_s));
+  RETURN_IF_ERROR(t.complete.WriteAt(row, &complete));
+  RETURN_IF_ERROR(t.qc_pass.WriteAt(row, &qc_pass));
+  return t.qc_reason.WriteAt(row, &reason);
+}
+
+absl::Status NwbWriter::EndSweep(const SweepTiming& timing) {
+  if (!in_sweep_) return absl::OkStatus();
+  in_sweep_ = false;
+  RETURN_IF_ERROR(UpdateSweepCounts());
+  RETURN_IF_ERROR(WriteSweepTiming(timing));
+  const char* comment = timing.complete
+                            ? "no comments"
+                            : "sweep cut short (pause, abort or fault)";
+  for (const std::string& p : series_paths_)
+    RETURN_IF_ERROR(file_.SetText(p, "comments", comment));
   series_.clear();  // closes the sweep's datasets (their metadata leaves the
                     // cache: evict-on-close)
   ++sweeps_written_;
   return file_.Flush();  // as in BeginSweep
 }
 
-absl::Status NwbWriter::Flush() { return file_.Flush(); }
+absl::Status NwbWriter::Flush() {
+  if (in_sweep_) RETURN_IF_ERROR(UpdateSweepCounts());
+  return file_.Flush();
+}
 
 absl::Status NwbWriter::Close() {
   if (closed_) return absl::OkStatus();

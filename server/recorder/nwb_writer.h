@@ -11,7 +11,10 @@
 //   /general/intracellular_ephys/intracellular_recordings  one row per cell
 //     and sweep (electrode, stimulus, response), simultaneous_recordings one
 //     row per sweep, sequential_recordings one row for the protocol (at
-//     Close()).
+//     Close()). A sweep's rows are written when it begins, and its sample
+//     counts brought up to date at every Flush(): a file cut short by a
+//     crash still lists every sweep, with the samples it holds, and its
+//     sweep_timing row says the sweep did not complete.
 //   /general/protocol (the protocol as the user wrote it), /general/stimulus
 //   (the spec as written), /general/data_collection (rig, daemon version),
 //   source_script; the session metadata (experimenter, institution, lab,
@@ -113,6 +116,8 @@ class NwbWriter {
   absl::Status Append(const float* samples, std::size_t n);
   absl::Status EndSweep(const SweepTiming& timing);
   absl::Status Flush();
+  // Forces what was flushed to the disk (fsync).
+  absl::Status Sync() { return file_.Sync(); }
   // Ends any open sweep (as cut short), writes the sequential table, closes.
   // If that fails, abandons the file (below).
   absl::Status Close();
@@ -164,6 +169,14 @@ class NwbWriter {
 
   absl::Status WriteMetadata();
   bool has_titration() const;
+  // The open sweep's table rows: added when it begins (as not complete),
+  // its sample counts rewritten at each flush, its timing at its end.
+  absl::Status AddSweepRows();
+  absl::Status UpdateSweepCounts();
+  absl::Status WriteSweepTiming(const SweepTiming& timing);
+  int64_t sweep_first_row_ = 0;   // in intracellular_recordings
+  int64_t sweep_timing_row_ = 0;  // in sweep_timing
+  std::vector<h5::ObjectRef> sweep_v_refs_, sweep_i_refs_;  // per cell
 
   // Tables.
   h5::Appendable rec_id_, elec_id_, stim_id_, resp_id_;

@@ -47,7 +47,11 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Start(
   recorder->writer_ = *std::move(writer);
   recorder->width_ = width;
   recorder->block_samples_ =
-      static_cast<std::size_t>(recorder->config_.session.rate_hz * 0.1) * width;
+      std::max<std::size_t>(
+          1, static_cast<std::size_t>(
+                 recorder->config_.session.rate_hz *
+                 absl::ToDoubleSeconds(recorder->config_.flush_interval) / 2)) *
+      width;
   recorder->building_.samples = recorder->SampleBuffer();
   recorder->thread_ = std::thread([r = recorder.get()] { r->WriterLoop(); });
   return recorder;
@@ -211,15 +215,14 @@ void Recorder::OnFrame(const rt::FrameHeader& h,
     EndSweep(true);
     return;
   }
-  // Blocks of ~0.1 s reach the writer promptly.
-  if (building_.samples.size() >=
-      static_cast<std::size_t>(config_.session.rate_hz * 0.1) * width_)
-    FlushBuilding();
+  // Blocks of half a flush interval reach the writer promptly.
+  if (building_.samples.size() >= block_samples_) FlushBuilding();
 }
 
 void Recorder::WriterLoop() {
   h5::QuietErrorsOnThisThread();
   absl::Time last_flush = absl::Now();
+  absl::Time last_sync = last_flush;
   bool failed = false;
   // `write_failed`: the file may hold a half-done write; it is abandoned
   // as its last flush left it rather than closed (closing writes more).
@@ -266,6 +269,11 @@ void Recorder::WriterLoop() {
         (now - last_flush >= config_.flush_interval / 2 || stopping)) {
       record_error(writer_->Flush());
       last_flush = now;
+      if (!failed && config_.fsync_interval > absl::ZeroDuration() &&
+          (now - last_sync >= config_.fsync_interval || stopping)) {
+        record_error(writer_->Sync());
+        last_sync = now;
+      }
       // Within the space reserved for it, a full disk cannot fail a
       // write; stop cleanly before going beyond (the estimate is an upper
       // bound, so this means the estimate was wrong).

@@ -4,10 +4,11 @@
 // values of frames that belong to a sweep into blocks (float32) and measures
 // each sweep's timing from the frame headers; a writer thread of its own
 // writes the blocks through NwbWriter and flushes the file at least every
-// `flush_interval`, so a crash loses at most that much and the file stays
-// readable. Samples the ring dropped, and those the loop skipped after an
-// overrun (on a rig that keeps real time), are stored as NaN: a sweep keeps
-// its exact sample count and time base. Both are counted in its timing.
+// `flush_interval`, so a crash loses at most about that much and the file
+// stays readable; it forces the file to disk every `fsync_interval`. Samples
+// the ring dropped, and those the loop skipped after an overrun (on a rig that
+// keeps real time), are stored as NaN: a sweep keeps its exact sample count and
+// time base. Both are counted in its timing.
 //
 // Threads: Start()/Finish()/accessors non-RT, any thread; OnFrame() on the
 // drain thread only.
@@ -37,7 +38,14 @@ struct RecorderConfig {
   // Where each recorded value sits in a frame: V and I of each cell, then
   // session.signals, in that order.
   std::vector<int> frame_index;
-  absl::Duration flush_interval = absl::Milliseconds(500);
+  // At most this long between a sample's arrival and its hand-over to the
+  // operating system (blocks of half of it, flushed at least every half):
+  // what kill -9 can lose.
+  absl::Duration flush_interval = absl::Milliseconds(200);
+  // How often the file is forced to the disk (fsync): what a power cut can
+  // lose besides the disk's own cache. Zero: left to the system (Linux
+  // writes dirty pages back within about 30 s).
+  absl::Duration fsync_interval = absl::Seconds(1);
   TimingQc qc;  // each sweep is marked against these
   std::size_t max_buffered_bytes = std::size_t{256} << 20;
   // Disk reserved for the file when it is created (0: none), at least what

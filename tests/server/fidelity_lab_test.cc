@@ -2,8 +2,11 @@
 // fidelity lab's own numbers for the simulated CA1 cell.
 #include "server/fidelity_lab.h"
 
+#include <atomic>
 #include <map>
+#include <thread>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace dynclamp::server {
@@ -180,6 +183,52 @@ TEST(FidelityLabValidationTest, IdealClampMatchesTheNativeCell) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_LT(r->results[0].spike.max_error_mv, 1e-9)
       << "the same clamp as the control";
+}
+
+}  // namespace
+}  // namespace dynclamp::server
+
+namespace dynclamp::server {
+namespace {
+
+// The whole paper lab, as the daemon runs it by default.
+LabSetup PaperLab() {
+  LabSetup s = *PaperSetup("na");
+  for (double i = 0; i <= 2000; i += 200) s.fi_currents_pa.push_back(i);
+  s.trials = 10;
+  return s;
+}
+
+TEST(FidelityLabGuestTest, SimulatedSecondsCountEveryRunOnce) {
+  const LabSetup s = PaperLab();
+  const std::vector<LabCondition> conditions = PaperConditions();
+  // The control's and each condition's first trial's F-I curve (11
+  // currents of 1 s), and every trial's 14 ms spike run.
+  const double expected = (1 + static_cast<double>(conditions.size())) * 11.0 +
+                          (1 + 10.0 * conditions.size()) * 0.014;
+  EXPECT_NEAR(LabSimulatedSeconds(s, conditions), expected, 1e-9);
+  EXPECT_LT(expected, 300) << "the paper's lab fits the default limit";
+}
+
+// A stop asked for mid-run ends the lab within about 100 ms, on every
+// worker, with CANCELLED.
+TEST(FidelityLabGuestTest, AStopEndsTheLabPromptly) {
+  const LabSetup s = PaperLab();
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    stop.store(true);
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<LabReport> r =
+      RunLab(s, PaperConditions(), 2, [&] { return stop.load(); });
+  const absl::Time end = absl::Now();
+  stopper.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  // Stopped 300 ms in; the whole lab takes about 20 s. Margin for a loaded
+  // 2-core machine: 400 ms after the stop.
+  EXPECT_LT(end - start, absl::Milliseconds(300 + 400));
 }
 
 }  // namespace

@@ -13,12 +13,18 @@
     --max_live_changes and counts the rest.
   - INVALID_ARGUMENT carries a google.rpc.BadRequest whose field is a path
     that exists in the file or message the client sent.
+  - with tokens: reflection and metrics need one, health does not.
+  - the fidelity lab as a guest: over budget refused, a deadline frees it
+    for the next lab, refused during a run without the rig lock, workers
+    at nice 10 off the RT CPU, SIGTERM mid-lab exits promptly.
 
 Prints FIGURES: lines for the closing note.
 Usage: abuse_test.py --bin build/bin --python build/python
 """
 import argparse
 import os
+import re
+import signal
 import sys
 import threading
 import time
@@ -331,6 +337,106 @@ class TokensCoverEverythingTest(unittest.TestCase):
                 d.stop()
 
 
+class LabGuestTest(unittest.TestCase):
+    """The fidelity lab is a guest: refused during a run without the rig
+    lock, bounded, low in priority and off the RT thread's CPU, and stopped
+    promptly by a deadline or SIGTERM."""
+
+    def lab_stub(self, ch):
+        return pb.fidelity_grpc.FidelityServiceStub(ch)
+
+    def wait_idle_lab(self, lab, t_from):
+        """Seconds from `t_from` until a small lab is accepted."""
+        small = pb.fidelity.RunLabRequest(
+            family="na", trials=1, fi_currents_pa=[0],
+            conditions=[pb.fidelity.LabCondition(step_us=50)])
+        while True:
+            try:
+                lab.RunLab(small, timeout=60)
+                return time.monotonic() - t_from
+            except grpc.RpcError as e:
+                if "already running" not in (e.details() or ""):
+                    raise
+            time.sleep(0.005)
+
+    def test_the_lab_is_a_guest(self):
+        d = Daemon("--lab_threads=2")
+        ch = grpc.insecure_channel(d.server)
+        try:
+            lab = self.lab_stub(ch)
+            whole = pb.fidelity.RunLabRequest(family="na")  # the paper's lab
+            # Over the budget: named, refused before anything runs.
+            with self.assertRaises(grpc.RpcError) as e:
+                lab.RunLab(pb.fidelity.RunLabRequest(
+                    family="na", trials=100, fi_duration_s=10), timeout=30)
+            self.assertEqual(e.exception.code(),
+                             grpc.StatusCode.RESOURCE_EXHAUSTED)
+            self.assertIn("--max_lab_seconds", e.exception.details())
+
+            # A deadline stops it: the next lab is accepted promptly.
+            with self.assertRaises(grpc.RpcError) as e:
+                lab.RunLab(whole, timeout=1.0)
+            t_deadline = time.monotonic()
+            self.assertEqual(e.exception.code(),
+                             grpc.StatusCode.DEADLINE_EXCEEDED)
+            freed_s = self.wait_idle_lab(lab, t_deadline)
+
+            # During a run: refused without the lock, accepted with it.
+            self.assertEqual(d.cli("start").returncode, 0)
+            with self.assertRaises(grpc.RpcError) as e:
+                lab.RunLab(whole, timeout=30)
+            self.assertEqual(e.exception.code(),
+                             grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn("rig lock", e.exception.details())
+            r = d.cli("--operator", "olga", "lock", "acquire")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            running = lab.RunLab.future(
+                whole, timeout=60, metadata=[("dynclamp-operator", "olga")])
+            time.sleep(1.0)
+            # Its workers: nice 10, and off the RT thread's CPU.
+            workers = []
+            rt_cpu = None
+            for tid in os.listdir(f"/proc/{d.proc.pid}/task"):
+                try:
+                    with open(f"/proc/{d.proc.pid}/task/{tid}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    with open(f"/proc/{d.proc.pid}/task/{tid}/status") as f:
+                        allowed = re.search(r"Cpus_allowed_list:\s+(\S+)",
+                                            f.read()).group(1)
+                except FileNotFoundError:
+                    continue
+                policy = int(fields[38])  # SCHED_FIFO = 1
+                if policy == 1:
+                    rt_cpu = allowed
+                elif int(fields[16]) == 10:  # nice
+                    workers.append(allowed)
+            self.assertEqual(len(workers), 2, "two lab workers at nice 10")
+            if rt_cpu is not None and "," not in rt_cpu and "-" not in rt_cpu:
+                for allowed in workers:
+                    self.assertNotIn(rt_cpu, allowed.replace("-", ","),
+                                     "a lab worker may run on the RT CPU")
+            # SIGTERM stops it and the daemon exits promptly.
+            t_term = time.monotonic()
+            d.proc.send_signal(signal.SIGTERM)
+            code = d.proc.wait(timeout=10)
+            exit_s = time.monotonic() - t_term
+            with self.assertRaises(grpc.RpcError):
+                running.result(timeout=10)
+            figure(f"lab: over budget refused naming --max_lab_seconds; "
+                   f"next lab accepted {freed_s * 1e3:.0f} ms after a 1 s "
+                   f"deadline; refused during a run without the lock; 2 "
+                   f"workers at nice 10 off CPU {rt_cpu}; SIGTERM mid-lab: "
+                   f"exit {code} after {exit_s:.2f} s")
+            self.assertEqual(code, 0)
+            self.assertLess(exit_s, 3.0)
+            # A small lab takes ~0.1 s itself; the stop within 100 ms is
+            # asserted by the lab's unit test, with margin for load here.
+            self.assertLess(freed_s, 2.0)
+        finally:
+            ch.close()
+            d.stop()
+
+
 def main():
     global pb
     parser = argparse.ArgumentParser()
@@ -339,11 +445,13 @@ def main():
     args, rest = parser.parse_known_args()
     fault_test.BIN = os.path.abspath(args.bin)
     sys.path.insert(0, os.path.abspath(args.python))
-    from dynclamp.v1 import (models_pb2, models_pb2_grpc, protocol_pb2,
-                             runs_pb2, runs_pb2_grpc, spec_pb2, stream_pb2,
+    from dynclamp.v1 import (fidelity_pb2, fidelity_pb2_grpc, models_pb2,
+                             models_pb2_grpc, protocol_pb2, runs_pb2,
+                             runs_pb2_grpc, spec_pb2, stream_pb2,
                              stream_pb2_grpc)
 
     class Modules:
+        fidelity, fidelity_grpc = fidelity_pb2, fidelity_pb2_grpc
         models, models_grpc = models_pb2, models_pb2_grpc
         protocol = protocol_pb2
         runs, runs_grpc = runs_pb2, runs_pb2_grpc
