@@ -106,6 +106,9 @@ ABSL_FLAG(int, max_consecutive_overruns, -1,
           "overruns in a row that put the clamp in FAULT (0: never; -1: the "
           "backend's default: never on the simulated rig, whose nominal clock "
           "makes overruns harmless to its cells; 100 on real boards)");
+// How long a client may stay silent before its connection is closed.
+constexpr int kClientSilenceMs = 60'000;
+
 // The limits (server/limits.h); their defaults are ServiceLimits'.
 constexpr dynclamp::server::ServiceLimits kDefaultLimits;
 ABSL_FLAG(uint64_t, max_message_bytes, kDefaultLimits.max_message_bytes,
@@ -654,6 +657,14 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(absl::GetFlag(FLAGS_max_message_bytes)));
+  // A client that stops reading for a while (a frozen viewer, a debugger)
+  // keeps its stream and is told what it lost, for up to a minute: gRPC's
+  // default of 20 s also became the socket's TCP_USER_TIMEOUT, which
+  // reset the connection of a stream paused for 20 s. Beyond a minute of
+  // silence (no keepalive answer, or no room in its window) the connection
+  // is closed and everything it held is freed.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kClientSilenceMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kClientSilenceMs);
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;

@@ -14,6 +14,8 @@
   - INVALID_ARGUMENT carries a google.rpc.BadRequest whose field is a path
     that exists in the file or message the client sent.
   - with tokens: reflection and metrics need one, health does not.
+  - a subscriber frozen (SIGSTOP) for 30 s keeps its stream and is told
+    what it lost.
   - the fidelity lab as a guest: over budget refused, a deadline frees it
     for the next lab, refused during a run without the rig lock, workers
     at nice 10 off the RT CPU, SIGTERM mid-lab exits promptly.
@@ -335,6 +337,35 @@ class TokensCoverEverythingTest(unittest.TestCase):
         finally:
             if d is not None:
                 d.stop()
+
+
+class FrozenSubscriberTest(unittest.TestCase):
+    FROZEN_S = 30
+
+    def test_a_subscriber_frozen_for_30_s_keeps_its_stream(self):
+        d = Daemon()
+        try:
+            self.assertEqual(d.cli("start").returncode, 0)
+            seconds = self.FROZEN_S + 10
+            p = d.stream(os.path.join(d.dir, "frozen.csv"), "cell0.v_mv",
+                         duration=seconds)
+            time.sleep(1.0)
+            p.send_signal(signal.SIGSTOP)  # reads nothing, answers nothing
+            time.sleep(self.FROZEN_S)
+            self.assertEqual(d.metric("dynclamp_subscribers"), 1,
+                             "the frozen subscriber's stream was dropped")
+            p.send_signal(signal.SIGCONT)
+            samples, lost = stream_summary(p)
+            figure(f"a subscriber frozen (SIGSTOP) for {self.FROZEN_S} s: "
+                   f"stream intact, {samples} samples received, {lost} "
+                   f"counted lost")
+            self.assertGreater(lost, 0)
+            # It received what came before, after, and what its queue held.
+            self.assertGreater(samples, (seconds - self.FROZEN_S) * 20_000 *
+                               0.8)
+            self.assertLessEqual(samples + lost, seconds * 20_000 * 1.02)
+        finally:
+            d.stop()
 
 
 class LabGuestTest(unittest.TestCase):
