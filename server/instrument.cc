@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
 #include "rt_engine/clock.h"
+#include "rt_engine/names.h"
 #include "server/protocol_lowering.h"
 #include "server/session_metadata.h"
 #include "server/spec_lowering.h"
@@ -149,7 +150,7 @@ absl::StatusOr<v1::Rig> Instrument::SetHolding(const std::string& cell,
       std::vector<std::string> names;
       for (const auto& ch : channels) names.push_back(ch.name);
       return absl::InvalidArgumentError(
-          absl::StrCat("cell: no cell named '", cell, "' (",
+          absl::StrCat("cell: no cell named ", rt::Quoted(cell), " (",
                        absl::StrJoin(names, ", "), ")"));
     }
     const double limit = channels[index].current_limit_pa;
@@ -703,8 +704,8 @@ absl::StatusOr<Instrument::PreparedRun> Instrument::PrepareRunLocked(
                                      : s.name == want;
                      })) {
       return absl::InvalidArgumentError(
-          absl::StrCat("record[", k, "]: '", want,
-                       "' matches no signal of the loaded spec"));
+          absl::StrCat("record[", k, "]: ", rt::Quoted(want),
+                       " matches no signal of the loaded spec"));
     }
   }
   for (std::size_t k = 0; k < model_signals.size(); ++k) {
