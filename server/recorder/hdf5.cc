@@ -369,17 +369,21 @@ absl::StatusOr<Appendable> Appendable::Create(File& file,
   return a;
 }
 
+absl::Status Appendable::WriteRows(hsize_t first, hsize_t n,
+                                   const void* values) {
+  const Handle file_space(H5Dget_space(dataset_.id()));
+  H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, &first, nullptr, &n,
+                      nullptr);
+  const Handle mem_space(H5Screate_simple(1, &n, nullptr));
+  if (H5Dwrite(dataset_.id(), type_, mem_space.id(), file_space.id(),
+               H5P_DEFAULT, values) < 0)
+    return Fail("cannot write", path_);
+  return absl::OkStatus();
+}
+
 absl::Status Appendable::WriteAt(hsize_t index, const void* value) {
   if (index >= size_) return Fail("no such row in", path_);
-  const hsize_t one = 1;
-  const Handle file_space(H5Dget_space(dataset_.id()));
-  H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, &index, nullptr, &one,
-                      nullptr);
-  const Handle mem_space(H5Screate_simple(1, &one, nullptr));
-  if (H5Dwrite(dataset_.id(), type_, mem_space.id(), file_space.id(),
-               H5P_DEFAULT, value) < 0)
-    return Fail("cannot rewrite a row of", path_);
-  return absl::OkStatus();
+  return WriteRows(index, 1, value);
 }
 
 absl::Status Appendable::Append(const void* values, hsize_t n) {
@@ -387,13 +391,7 @@ absl::Status Appendable::Append(const void* values, hsize_t n) {
   const hsize_t new_size = size_ + n;
   if (H5Dset_extent(dataset_.id(), &new_size) < 0)
     return Fail("cannot extend", path_);
-  const Handle file_space(H5Dget_space(dataset_.id()));
-  H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, &size_, nullptr, &n,
-                      nullptr);
-  const Handle mem_space(H5Screate_simple(1, &n, nullptr));
-  if (H5Dwrite(dataset_.id(), type_, mem_space.id(), file_space.id(),
-               H5P_DEFAULT, values) < 0)
-    return Fail("cannot write", path_);
+  if (absl::Status s = WriteRows(size_, n, values); !s.ok()) return s;
   size_ = new_size;
   return absl::OkStatus();
 }

@@ -132,6 +132,7 @@ class Appendable {
   const std::string& path() const { return path_; }
 
  private:
+  absl::Status WriteRows(hsize_t first, hsize_t n, const void* values);
   Handle dataset_;
   Handle mem_type_;  // owned only for compound types
   hid_t type_ = -1;

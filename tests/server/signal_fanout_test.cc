@@ -22,6 +22,15 @@ struct Fixture {
     }
     fanout.DrainOnce();
   }
+  // A constant conductance "g" (2 nS, 0 mV) on cell0: signals g.*.
+  absl::Status LoadConductanceG() {
+    rt::ModelSetSpec spec;
+    rt::ConductanceSpec g;
+    g.name = "g";
+    g.model = rt::ConstantConductance::Params{2.0, 0.0};
+    spec.conductances = {g};
+    return bench.engine->LoadModelSet(spec).status();
+  }
   std::vector<ChunkData> Pop(Subscription& s) {
     std::vector<ChunkData> out;
     ChunkData c;
@@ -34,12 +43,7 @@ struct Fixture {
 
 TEST(SignalFanoutTest, DeliversDecimatedContiguousChunks) {
   Fixture f;
-  rt::ModelSetSpec spec;
-  rt::ConductanceSpec g;
-  g.name = "g";
-  g.model = rt::ConstantConductance::Params{2.0, 0.0};
-  spec.conductances = {g};
-  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  ASSERT_TRUE(f.LoadConductanceG().ok());
   auto sub = f.fanout.Subscribe({"cell0.v_mv", "g.i_pa"}, 4, 10);
   ASSERT_TRUE(sub.ok()) << sub.status();
   f.Cycles(400);
@@ -125,12 +129,7 @@ TEST(SignalFanoutTest, DuplicatesCollapseAndTheSignalCountIsLimited) {
                                 1, 10, budget);
   ASSERT_TRUE(sub.ok()) << sub.status();
   EXPECT_EQ((*sub)->signals(), std::vector<std::string>{"cell0.v_mv"});
-  rt::ModelSetSpec spec;
-  rt::ConductanceSpec g;
-  g.name = "g";
-  g.model = rt::ConstantConductance::Params{2.0, 0.0};
-  spec.conductances = {g};
-  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  ASSERT_TRUE(f.LoadConductanceG().ok());
   auto three =
       f.fanout.Subscribe({"cell0.v_mv", "cell0.i_pa", "g.i_pa"}, 1, 10, budget);
   ASSERT_FALSE(three.ok());
