@@ -95,7 +95,7 @@ absl::StatusOr<Trace> Run(const rt::SimCellConfig& cell_config,
   while (t < duration_ms - kEps) {
     if (stop && t >= next_stop_check_ms) {
       if (stop()) return absl::CancelledError("the fidelity lab was stopped");
-      next_stop_check_ms = t + 1.0;
+      next_stop_check_ms = t + 0.1;
     }
     if (clamp != nullptr && t >= next_sample - kEps) {
       double v = cell->v_mv(), i = 0;
@@ -433,15 +433,17 @@ absl::StatusOr<LabReport> RunLab(const LabSetup& s,
     // A guest: below the daemon's own threads (the RT thread is real-time
     // and on a CPU of its own anyway).
     setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
-    for (std::size_t j; (j = next.fetch_add(1)) < jobs.size();)
+    for (std::size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+      if (stop && stop()) return;  // the jobs left are not even started
       done[j] = Measure(s, jobs[j].cond, jobs[j].fi, jobs[j].seed, stop);
+    }
   };
   std::vector<std::thread> pool;
   for (int k = 0; k < std::clamp(threads, 1, 16); ++k)
     pool.emplace_back(worker);
   for (std::thread& t : pool) t.join();
-  for (const auto& d : done)
-    if (absl::IsCancelled(d.status())) return d.status();
+  if (stop && stop())
+    return absl::CancelledError("the fidelity lab was stopped");
   for (const auto& d : done)
     if (!d.ok()) return d.status();
 

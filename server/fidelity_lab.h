@@ -133,7 +133,7 @@ struct LabReport {
   std::vector<ConditionResult> results;  // in the conditions' order
 };
 
-// Asked about every millisecond of simulated time by each worker; true
+// Asked every 0.1 ms of simulated time by each worker; true
 // stops the lab, which returns CANCELLED (a client that cancelled or went
 // away, a deadline, the daemon's shutdown).
 using LabStop = std::function<bool()>;
