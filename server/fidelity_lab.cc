@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <deque>
 #include <memory>
@@ -432,7 +433,10 @@ absl::StatusOr<LabReport> RunLab(const LabSetup& s,
   auto worker = [&] {
     // A guest: below the daemon's own threads (the RT thread is real-time
     // and on a CPU of its own anyway).
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    const auto self = static_cast<id_t>(gettid());
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, self);
+    if (errno == 0) setpriority(PRIO_PROCESS, self, std::min(nice + 10, 19));
     for (std::size_t j; (j = next.fetch_add(1)) < jobs.size();) {
       if (stop && stop()) return;  // the jobs left are not even started
       done[j] = Measure(s, jobs[j].cond, jobs[j].fi, jobs[j].seed, stop);

@@ -139,7 +139,7 @@ struct LabReport {
 using LabStop = std::function<bool()>;
 
 // Runs the control and every condition on up to `threads` threads of its
-// own, at a low priority (nice 10): a guest beside a running clamp.
+// own, 10 nice levels below the caller: a guest beside a running clamp.
 absl::StatusOr<LabReport> RunLab(const LabSetup& setup,
                                  const std::vector<LabCondition>& conditions,
                                  int threads = 1, const LabStop& stop = {});
