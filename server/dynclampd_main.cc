@@ -5,6 +5,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
@@ -108,6 +109,8 @@ ABSL_FLAG(int, max_consecutive_overruns, -1,
           "makes overruns harmless to its cells; 100 on real boards)");
 // How long a client may stay silent before its connection is closed.
 constexpr int kClientSilenceMs = 60'000;
+// gRPC handler threads at most (each 2 MB of locked stack during a run).
+constexpr int kMaxServerThreads = 256;
 
 // The limits (server/limits.h); their defaults are ServiceLimits'.
 constexpr dynclamp::server::ServiceLimits kDefaultLimits;
@@ -663,6 +666,12 @@ int main(int argc, char** argv) {
   // reset the connection of a stream paused for 20 s. Beyond a minute of
   // silence (no keepalive answer, or no room in its window) the connection
   // is closed and everything it held is freed.
+  // gRPC's synchronous server starts a thread per concurrent call with no
+  // bound of its own: cap them (far above what the stream limits allow;
+  // a call beyond gets RESOURCE_EXHAUSTED from gRPC).
+  grpc::ResourceQuota quota("dynclampd");
+  quota.SetMaxThreads(kMaxServerThreads);
+  builder.SetResourceQuota(quota);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kClientSilenceMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kClientSilenceMs);
   std::vector<
