@@ -15,16 +15,18 @@ bool IsValidName(absl::string_view name) {
   return true;
 }
 
-namespace {
-// The first 64 characters of `text` (fewer, not to split a UTF-8 sequence).
-absl::string_view Head(absl::string_view text) {
-  std::size_t cut = 64;
-  if (text.size() <= cut) return text;
+absl::string_view Utf8Prefix(absl::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
     --cut;
   }
   return text.substr(0, cut);
 }
+
+namespace {
+// What an error message shows of a name a client sent.
+absl::string_view Head(absl::string_view text) { return Utf8Prefix(text, 64); }
 }  // namespace
 
 std::string Clipped(absl::string_view text) {

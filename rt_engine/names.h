@@ -20,6 +20,9 @@ bool IsValidName(absl::string_view name);
 // said: what a client sent is echoed, never without bound. Quoted() puts
 // it in single quotes.
 std::string Clipped(absl::string_view text);
+// The longest prefix of `text` of at most `max_bytes` that does not split a
+// UTF-8 sequence.
+absl::string_view Utf8Prefix(absl::string_view text, std::size_t max_bytes);
 std::string Quoted(absl::string_view text);
 
 // InvalidArgument "<path>.<field>: ..." unless IsValidName(name).

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "rt_engine/names.h"
 
 namespace dynclamp::server {
 
@@ -35,12 +36,7 @@ std::string FieldOfMessage(absl::string_view message, std::size_t* reason_at) {
 
 std::string ClipText(absl::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
-  std::size_t cut = max_bytes;
-  // Never split a UTF-8 sequence: back up over continuation bytes.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
-    --cut;
-  }
-  return absl::StrCat(text.substr(0, cut), "… (", text.size(),
+  return absl::StrCat(rt::Utf8Prefix(text, max_bytes), "… (", text.size(),
                       " characters in all)");
 }
 

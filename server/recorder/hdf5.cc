@@ -154,13 +154,20 @@ absl::StatusOr<File> File::Create(const std::string& path) {
   return File(std::move(f));
 }
 
-absl::Status File::ReserveSpace(uint64_t bytes) {
+int File::Descriptor() const {
   void* handle = nullptr;
   if (H5Fget_vfd_handle(file_.id(), H5P_DEFAULT, &handle) < 0 ||
       handle == nullptr) {
+    return -1;
+  }
+  return *static_cast<int*>(handle);  // the sec2 driver's
+}
+
+absl::Status File::ReserveSpace(uint64_t bytes) {
+  const int fd = Descriptor();
+  if (fd < 0) {
     return absl::UnimplementedError("HDF5: no file descriptor to reserve on");
   }
-  const int fd = *static_cast<int*>(handle);  // the sec2 driver's
   if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) == 0) {
     return absl::OkStatus();
   }
@@ -170,12 +177,9 @@ absl::Status File::ReserveSpace(uint64_t bytes) {
 }
 
 absl::Status File::Sync() {
-  void* handle = nullptr;
-  if (H5Fget_vfd_handle(file_.id(), H5P_DEFAULT, &handle) < 0 ||
-      handle == nullptr) {
-    return Fail("cannot find the descriptor of", "file");
-  }
-  if (fsync(*static_cast<int*>(handle)) != 0) {
+  const int fd = Descriptor();
+  if (fd < 0) return Fail("cannot find the descriptor of", "file");
+  if (fsync(fd) != 0) {
     return absl::ErrnoToStatus(errno, "fsync");
   }
   return absl::OkStatus();
@@ -184,12 +188,8 @@ absl::Status File::Sync() {
 uint64_t File::CutWrites() {
   haddr_t eoa = 0;
   if (H5Fget_eoa(file_.id(), &eoa) < 0) eoa = 0;
-  void* handle = nullptr;
-  if (H5Fget_vfd_handle(file_.id(), H5P_DEFAULT, &handle) < 0 ||
-      handle == nullptr) {
-    return eoa;
-  }
-  const int fd = *static_cast<int*>(handle);
+  const int fd = Descriptor();
+  if (fd < 0) return eoa;
   char proc[64];
   std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
   const int read_only = open(proc, O_RDONLY | O_CLOEXEC);

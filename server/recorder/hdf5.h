@@ -98,6 +98,8 @@ class File {
 
  private:
   explicit File(Handle file) : file_(std::move(file)) {}
+  // The file's descriptor (HDF5's default sec2 driver), or -1.
+  int Descriptor() const;
   Handle file_;
 };
 
