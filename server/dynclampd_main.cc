@@ -634,6 +634,7 @@ int main(int argc, char** argv) {
   dynclamp::server::ModelServiceImpl model_service(**instrument, gate);
   dynclamp::server::RunServiceImpl run_service(**instrument, gate);
   dynclamp::server::StreamServiceImpl stream_service(**instrument, gate);
+  dynclamp::server::RecordingServiceImpl recording_service(**instrument, gate);
   dynclamp::server::QueueServiceImpl queue_service(
       **instrument, **queue_store, queue_runner, gate, limits_store);
   const int lab_threads =
@@ -683,6 +684,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&model_service);
   builder.RegisterService(&run_service);
   builder.RegisterService(&stream_service);
+  builder.RegisterService(&recording_service);
   builder.RegisterService(&queue_service);
   builder.RegisterService(&fidelity_service);
   builder.RegisterService(&admin_service);

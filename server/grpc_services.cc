@@ -1,9 +1,15 @@
 #include "server/grpc_services.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/mechanisms.h"
 
@@ -362,6 +368,88 @@ grpc::Status QueueServiceImpl::GetLock(grpc::ServerContext* ctx,
                                        v1::LockStatus* out) {
   DYNCLAMP_READ(ctx)
   *out = store_.GetLock();
+  return grpc::Status::OK;
+}
+
+}  // namespace dynclamp::server
+
+namespace dynclamp::server {
+
+grpc::Status RecordingServiceImpl::ListRecordings(
+    grpc::ServerContext* ctx, const v1::ListRecordingsRequest* req,
+    v1::ListRecordingsResponse* out) {
+  DYNCLAMP_READ(ctx)
+  absl::StatusOr<std::vector<v1::Recording>> list =
+      inst_.recordings().List(req->run_id(), req->limit());
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (v1::Recording& r : *list) *out->add_recordings() = std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status RecordingServiceImpl::DownloadRecording(
+    grpc::ServerContext* ctx, const v1::DownloadRecordingRequest* req,
+    grpc::ServerWriter<v1::RecordingChunk>* writer) {
+  DYNCLAMP_READ(ctx)
+  auto slot = inst_.OpenStream(gate_.ClientKey(ctx));
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
+  const uint32_t chunk_bytes =
+      req->chunk_bytes() == 0 ? kMaxChunkBytes : req->chunk_bytes();
+  if (chunk_bytes > kMaxChunkBytes) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrFormat(
+        "chunk_bytes: %d is more than the %d a chunk can carry",
+        req->chunk_bytes(), kMaxChunkBytes)));
+  }
+  absl::StatusOr<v1::Recording> rec = inst_.recordings().FindForDownload(*req);
+  if (!rec.ok()) return ToGrpcStatus(rec.status());
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(
+      std::fopen(rec->path().c_str(), "rb"), &std::fclose);
+  struct stat st {};
+  if (file == nullptr || fstat(fileno(file.get()), &st) != 0) {
+    return ToGrpcStatus(
+        absl::NotFoundError(absl::StrCat("cannot read ", rec->path())));
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (req->offset() > size) {
+    return ToGrpcStatus(absl::OutOfRangeError(absl::StrFormat(
+        "offset: %d is beyond the end of %s (%d bytes)", req->offset(),
+        rec->name(), size)));
+  }
+  // The checksum is of the bytes read now, the ones before `offset`
+  // included: it vouches for the file the client puts together.
+  Sha256 hash;
+  std::string buffer(chunk_bytes, '\0');
+  uint64_t at = 0;
+  auto read = [&](uint64_t n) -> absl::StatusOr<std::size_t> {
+    const std::size_t got = std::fread(buffer.data(), 1, n, file.get());
+    if (got != n) {
+      return absl::DataLossError(absl::StrFormat(
+          "%s: read %d of %d bytes at %d", rec->name(), got, n, at));
+    }
+    hash.Update(buffer.data(), got);
+    at += got;
+    return got;
+  };
+  while (at < req->offset()) {
+    if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+    auto got = read(std::min<uint64_t>(chunk_bytes, req->offset() - at));
+    if (!got.ok()) return ToGrpcStatus(got.status());
+  }
+  bool first = true;
+  do {
+    if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
+    v1::RecordingChunk chunk;
+    if (first) {
+      chunk.set_name(rec->name());
+      chunk.set_size_bytes(size);
+      first = false;
+    }
+    chunk.set_offset(at);
+    auto got = read(std::min<uint64_t>(chunk_bytes, size - at));
+    if (!got.ok()) return ToGrpcStatus(got.status());
+    chunk.set_data(buffer.data(), *got);
+    if (at == size) chunk.set_sha256(hash.HexDigest());
+    if (!writer->Write(chunk)) return grpc::Status::OK;  // client left
+  } while (at < size);
   return grpc::Status::OK;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "dynclamp/v1/models.grpc.pb.h"
 #include "dynclamp/v1/queue.grpc.pb.h"
+#include "dynclamp/v1/recordings.grpc.pb.h"
 #include "dynclamp/v1/rig.grpc.pb.h"
 #include "dynclamp/v1/runs.grpc.pb.h"
 #include "dynclamp/v1/stream.grpc.pb.h"
@@ -176,6 +177,25 @@ class QueueServiceImpl final : public v1::QueueService::Service {
   QueueRunner& runner_;
   const AccessGate& gate_;
   const LimitsStore& limits_;
+};
+
+class RecordingServiceImpl final : public v1::RecordingService::Service {
+ public:
+  // The most a download chunk carries: well under gRPC's 4 MiB message.
+  static constexpr uint32_t kMaxChunkBytes = 1 << 20;
+
+  RecordingServiceImpl(Instrument& inst, const AccessGate& gate)
+      : inst_(inst), gate_(gate) {}
+  grpc::Status ListRecordings(grpc::ServerContext*,
+                              const v1::ListRecordingsRequest*,
+                              v1::ListRecordingsResponse*) override;
+  grpc::Status DownloadRecording(
+      grpc::ServerContext*, const v1::DownloadRecordingRequest*,
+      grpc::ServerWriter<v1::RecordingChunk>*) override;
+
+ private:
+  Instrument& inst_;
+  const AccessGate& gate_;
 };
 
 }  // namespace dynclamp::server

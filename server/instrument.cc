@@ -57,7 +57,7 @@ std::vector<std::string> SignalNames(const std::vector<rt::SignalInfo>& s) {
 }  // namespace
 
 Instrument::Instrument(InstrumentOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)), recordings_(options_.data_dir) {}
 
 absl::StatusOr<std::unique_ptr<Instrument>> Instrument::Create(
     InstrumentOptions options) {
@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<Instrument>> Instrument::Create(
   {
     absl::MutexLock lock(&inst->mu_);
     inst->core_ = *std::move(core);
+    inst->last_run_id_ = inst->recordings_.LastRunId();
   }
   inst->monitor_ = std::thread(&Instrument::MonitorLoop, inst.get());
   return inst;
@@ -513,6 +514,7 @@ void Instrument::EndRunLocked(v1::RunState final_state) {
   if (run_.recorder != nullptr) FinishRecordingLocked();
   if (final_state == v1::COMPLETED && !run_.error.empty())
     final_state = v1::FAILED;
+  if (!run_.nwb_path.empty()) CloseRecordingLocked(final_state);
   run_.ended_mono_ns = rt::MonotonicNowNs();
   run_.final_timing = RunTimingLocked();
   // Only conductances can be distorted by the run's timing.
@@ -606,6 +608,7 @@ void Instrument::MonitorLoop() {
       core_->engine->ReclaimRetired();
     }
     EstimatePendingFidelity();
+    recordings_.SealPending();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
@@ -844,6 +847,7 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   run_.protocol_name = lowered.name;
   run_.session = std::move(metadata);
   run_.nwb_path = (*recorder)->path();
+  recordings_.Opened(run_.nwb_path);
   run_.sweeps_total = static_cast<uint32_t>(timeline->sweeps_to_play());
   run_.recorder = *std::move(recorder);
   core_->fanout->AddSink(run_.recorder.get());
@@ -853,6 +857,14 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     core_->engine->DropTimeline();
     core_->fanout->RemoveSink(run_.recorder.get());
     run_.recorder->Finish().IgnoreError();
+    v1::Recording never_ran;
+    never_ran.set_path(run_.nwb_path);
+    never_ran.set_run_id(last_run_id_ + 1);
+    never_ran.set_protocol_name(run_.protocol_name);
+    never_ran.set_state(v1::FAILED);
+    never_ran.set_error(absl::StrCat("the loop did not start: ", s.message()));
+    never_ran.set_sweeps_total(run_.sweeps_total);
+    recordings_.Closed(std::move(never_ran));
     run_ = RunRecord{};
     return s;
   }
@@ -927,6 +939,28 @@ void Instrument::FinishRecordingLocked() {
             : absl::StrCat("recording: ", s.message());
   }
   run_.sweeps = recorder->sweeps();
+}
+
+void Instrument::CloseRecordingLocked(v1::RunState final_state) {
+  v1::Recording r;
+  r.set_path(run_.nwb_path);
+  r.set_run_id(run_.id);
+  r.set_protocol_name(run_.protocol_name);
+  r.set_started_unix_ns(run_.started_unix_ns);
+  r.set_ended_unix_ns(UnixNowNs());
+  r.set_state(final_state);
+  r.set_error(run_.error);
+  r.set_sweeps_total(run_.sweeps_total);
+  uint32_t recorded = 0, passed = 0;
+  for (const RecordedSweep& s : run_.sweeps) {
+    if (!s.timing.complete) continue;
+    ++recorded;
+    if (s.timing.qc_pass) ++passed;
+  }
+  r.set_sweeps_recorded(recorded);
+  r.set_sweeps_qc_passed(passed);
+  r.set_qc_pass(final_state == v1::COMPLETED && passed == run_.sweeps_total);
+  recordings_.Closed(std::move(r));
 }
 
 void Instrument::WatchProtocolLocked() {
@@ -1039,13 +1073,16 @@ Instrument::StreamSlot::~StreamSlot() {
 }
 
 void Instrument::Shutdown() {
-  absl::MutexLock lock(&mu_);
-  if (shutting_down_.exchange(true)) return;
-  if (core_ == nullptr) return;  // Create() failed before the rig existed
-  if (RunActiveLocked()) EndRunLocked(v1::ABORTED);
-  core_->engine->ZeroOutputs();  // the loop is stopped: this thread owns it
-  core_->fanout->Stop(absl::UnavailableError("the daemon is shutting down"));
-  ++run_version_;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_.exchange(true)) return;
+    if (core_ == nullptr) return;  // Create() failed before the rig existed
+    if (RunActiveLocked()) EndRunLocked(v1::ABORTED);
+    core_->engine->ZeroOutputs();  // the loop is stopped: this thread owns it
+    core_->fanout->Stop(absl::UnavailableError("the daemon is shutting down"));
+    ++run_version_;
+  }
+  recordings_.SealPending();
 }
 
 rt::ClampEngine& Instrument::engine() {

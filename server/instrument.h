@@ -34,6 +34,7 @@
 #include "rt_engine/sim_rig.h"
 #include "server/fidelity.h"
 #include "server/limits.h"
+#include "server/recordings.h"
 #include "server/recorder/recorder.h"
 #include "server/signal_fanout.h"
 
@@ -128,6 +129,8 @@ class Instrument {
 
   // ---- runs ----
   absl::StatusOr<v1::Run> StartRun(double duration_s) ABSL_LOCKS_EXCLUDED(mu_);
+  // The recordings in the data directory (thread-safe on its own).
+  RecordingCatalog& recordings() { return recordings_; }
   absl::StatusOr<v1::Run> StopRun() ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::Run> ClearFault() ABSL_LOCKS_EXCLUDED(mu_);
   // Loads the request's spec (if any), compiles the protocol, starts a run
@@ -262,6 +265,9 @@ class Instrument {
   // The loop is stopped: lets the recorder take the last frames, closes the
   // file, keeps the sweeps' summaries.
   void FinishRecordingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands the closed file and its run's summary to recordings_.
+  void CloseRecordingLocked(v1::RunState final_state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WatchProtocolLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Called by the monitor thread without the lock: estimates the fidelity
   // of a run that just ended, if one is waiting.
@@ -291,6 +297,7 @@ class Instrument {
   // A run that ended with a spec loaded: its id and replay inputs.
   std::optional<std::pair<uint64_t, FidelityInput>> fidelity_pending_
       ABSL_GUARDED_BY(mu_);
+  RecordingCatalog recordings_;
   std::atomic<bool> shutting_down_{false};
   std::thread monitor_;
 };

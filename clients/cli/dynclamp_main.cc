@@ -30,6 +30,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "clients/cli/fidelity_verb.h"
+#include "clients/cli/recordings_verb.h"
 #include "clients/cpp/client.h"
 #include "clients/cpp/spec_file.h"
 
@@ -1088,6 +1089,24 @@ int main(int argc, char** argv) {
                    "seconds to wait for each family's lab")
       ->capture_default_str();
 
+  dynclamp::cli::RecordingsArgs ra;
+  auto* recordings = app.add_subcommand(
+      "recordings",
+      "the daemon's NWB recordings: list, get RUN|NAME [-o FILE]");
+  recordings->require_subcommand(1);
+  auto* r_list = recordings->add_subcommand("list", "newest first");
+  r_list->add_option("--run", ra.run_id, "only this run's recording");
+  r_list->add_option("--limit", ra.limit, "how many (default 100)");
+  auto* r_get = recordings->add_subcommand(
+      "get",
+      "download one (resumes a cut download; the SHA-256 is checked)");
+  r_get->add_option("RUN", ra.which, "a run id, or a recording's name")
+      ->required();
+  r_get->add_option("-o,--output", ra.output,
+                    "the file (default: the recording's name, here)");
+  bool no_progress = false;
+  r_get->add_flag("--no-progress", no_progress, "no progress bar");
+
   auto* token = app.add_subcommand(
       "token", "access tokens (admin): create NAME ROLE, revoke NAME, list");
   std::string token_verb, token_name, token_role;
@@ -1135,6 +1154,12 @@ int main(int argc, char** argv) {
   if (*lock) return Lock(g, lock_verb);
   if (*token) return TokenVerb(g, token_verb, token_name, token_role);
   if (*config) return ConfigVerb(g, config_sets);
+  if (*recordings) {
+    ra.verb = recordings->get_subcommands().front()->get_name();
+    ra.progress = !no_progress;
+    auto client = ConnectOrDie(g, "recordings");
+    return dynclamp::cli::RunRecordings(*client, ra);
+  }
   if (*fidelity) {
     fa.plot = !no_plot;
     auto client = ConnectOrDie(g, "fidelity");

@@ -48,6 +48,7 @@ Client::Client(std::string target, ClientOptions options,
       runs_(v1::RunService::NewStub(channel_)),
       queue_(v1::QueueService::NewStub(channel_)),
       streams_(v1::StreamService::NewStub(channel_)),
+      recordings_(v1::RecordingService::NewStub(channel_)),
       fidelity_(v1::FidelityService::NewStub(channel_)),
       admin_(v1::AdminService::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
@@ -358,6 +359,34 @@ absl::Status Client::Subscribe(
   AddIdentity(ctx);
   auto reader = streams_->Subscribe(&ctx, request);
   return ReadStream<v1::Chunk>(ctx, *reader, on_chunk, "Subscribe");
+}
+
+absl::StatusOr<v1::ListRecordingsResponse> Client::ListRecordings(
+    uint64_t run_id, uint32_t limit) {
+  v1::ListRecordingsRequest request;
+  request.set_run_id(run_id);
+  request.set_limit(limit);
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  v1::ListRecordingsResponse response;
+  const grpc::Status status =
+      recordings_->ListRecordings(&ctx, request, &response);
+  if (!status.ok()) return ToStatus(status, "ListRecordings");
+  return response;
+}
+
+absl::Status Client::DownloadRecording(
+    const v1::DownloadRecordingRequest& request,
+    const std::function<bool(const v1::RecordingChunk&)>& on_chunk) {
+  grpc::ClientContext ctx;
+  {
+    absl::MutexLock lock(&mu_);
+    open_streams_.push_back(&ctx);
+  }
+  AddIdentity(ctx);
+  auto reader = recordings_->DownloadRecording(&ctx, request);
+  return ReadStream<v1::RecordingChunk>(ctx, *reader, on_chunk,
+                                        "DownloadRecording");
 }
 
 absl::StatusOr<v1::LabReport> Client::RunLab(const v1::RunLabRequest& request,

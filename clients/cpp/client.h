@@ -22,6 +22,7 @@
 #include "dynclamp/v1/fidelity.grpc.pb.h"
 #include "dynclamp/v1/models.grpc.pb.h"
 #include "dynclamp/v1/queue.grpc.pb.h"
+#include "dynclamp/v1/recordings.grpc.pb.h"
 #include "dynclamp/v1/rig.grpc.pb.h"
 #include "dynclamp/v1/runs.grpc.pb.h"
 #include "dynclamp/v1/stream.grpc.pb.h"
@@ -99,6 +100,14 @@ class Client {
   // `timeout_s`, not the client's.
   absl::StatusOr<v1::LabReport> RunLab(const v1::RunLabRequest& request,
                                        double timeout_s);
+  // Recordings in the daemon's data directory (newest first; run_id 0:
+  // all), and one downloaded: `on_chunk` gets each chunk, the last with
+  // the file's SHA-256.
+  absl::StatusOr<v1::ListRecordingsResponse> ListRecordings(uint64_t run_id,
+                                                            uint32_t limit);
+  absl::Status DownloadRecording(
+      const v1::DownloadRecordingRequest& request,
+      const std::function<bool(const v1::RecordingChunk&)>& on_chunk);
   // Tokens and limits (admin role).
   absl::StatusOr<v1::CreatedToken> CreateToken(const std::string& name,
                                                v1::Role role);
@@ -146,6 +155,7 @@ class Client {
   std::unique_ptr<v1::RunService::Stub> runs_;
   std::unique_ptr<v1::QueueService::Stub> queue_;
   std::unique_ptr<v1::StreamService::Stub> streams_;
+  std::unique_ptr<v1::RecordingService::Stub> recordings_;
   std::unique_ptr<v1::FidelityService::Stub> fidelity_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;

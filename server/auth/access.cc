@@ -61,6 +61,8 @@ const MethodEntry kMethods[] = {
     {"/dynclamp.v1.QueueService/ReleaseLock", kOp},
     {"/dynclamp.v1.QueueService/GetLock", kObs},
     {"/dynclamp.v1.FidelityService/RunLab", kOp},
+    {"/dynclamp.v1.RecordingService/ListRecordings", kObs},
+    {"/dynclamp.v1.RecordingService/DownloadRecording", kObs},
     {"/dynclamp.v1.AdminService/CreateToken", kAdm},
     {"/dynclamp.v1.AdminService/RevokeToken", kAdm},
     {"/dynclamp.v1.AdminService/ListTokens", kAdm},
