@@ -169,8 +169,10 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
   for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
     const ConductanceSpec& c = spec.conductances[k];
     if (auto s = claim("conductances", k, c.name); !s.ok()) return s;
-    const std::string path = named("conductances", k, c.name);
-    if (auto s = cell_ok(c.cell, path, "cell"); !s.ok()) return s;
+    const std::string owner = named("conductances", k, c.name);
+    if (auto s = cell_ok(c.cell, owner, "cell"); !s.ok()) return s;
+    const std::string path =
+        c.model_field.empty() ? owner : absl::StrCat(owner, ".", c.model_field);
     absl::Status s = std::visit(
         [&](const auto& p) -> absl::Status {
           using P = std::decay_t<decltype(p)>;

@@ -48,6 +48,9 @@ struct ConductanceSpec {
   std::string name;
   int cell = 0;  // index of the cell it acts on: rig channels, then model cells
   ConductanceModel model;
+  // The spec's field the model came from ("ligand_gated", "preset"), so
+  // that an error names the field the user wrote; "" when built in code.
+  std::string model_field;
 };
 
 // Everything the clamp computes, loaded and swapped in as one.

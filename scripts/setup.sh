@@ -15,6 +15,8 @@ packages=(
   python3 python3-neuron neuron-dev python3-numpy python3-matplotlib
   libssl-dev openssl clang libclang-rt-14-dev
   python3-grpcio python3-protobuf python3-yaml
+  # the Python client's tests, and its wheel built offline
+  python3-pytest python3-pip python3-setuptools python3-wheel
   # ../shared/reference/nwb-tools/nwb-check (pynwb and the NWB Inspector)
   python3-hdmf python3-pandas python3-ruamel.yaml python3-scipy
   python3-dateutil python3-natsort python3-click python3-tqdm

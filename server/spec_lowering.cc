@@ -460,6 +460,7 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     cs.cell = static_cast<int>(it - cells.begin());
     switch (c.model_case()) {
       case v1::Conductance::kConstant: {
+        cs.model_field = "constant";
         const std::string p = path + ".constant";
         if (!c.constant().has_g_ns()) return Missing(p, "g_ns");
         if (!c.constant().has_e_rev_mv()) return Missing(p, "e_rev_mv");
@@ -468,18 +469,21 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
         break;
       }
       case v1::Conductance::kLigandGated: {
+        cs.model_field = "ligand_gated";
         auto p = LowerLigand(c.ligand_gated(), path + ".ligand_gated");
         if (!p.ok()) return p.status();
         cs.model = *p;
         break;
       }
       case v1::Conductance::kHh: {
+        cs.model_field = "hh";
         auto p = LowerHh(c.hh(), path + ".hh");
         if (!p.ok()) return p.status();
         cs.model = *std::move(p);
         break;
       }
       case v1::Conductance::kPreset: {
+        cs.model_field = "preset";
         auto m = LowerPreset(c.preset(), path + ".preset");
         if (!m.ok()) return m.status();
         cs.model = *std::move(m);

@@ -315,10 +315,11 @@ TEST(DaemonTest, BadInputIsRefusedWithFieldAndReasonAndChangesNothing) {
        "conductances[0] (x).constant.e_rev_mv: is required"},
       {"conductances: [{name: x, cell: cell0, constant: {g_ns: .nan, e_rev_mv: "
        "0}}]",
-       "conductances[0] (x).g_ns: must be a finite number"},
+       "conductances[0] (x).constant.g_ns: must be a finite number"},
       {"conductances: [{name: x, cell: cell0, constant: {g_ns: 1, e_rev_mv: "
        "500}}]",
-       "conductances[0] (x).e_rev_mv: must be in [-200, 200] mV, got 500"},
+       "conductances[0] (x).constant.e_rev_mv: must be in [-200, 200] mV, got "
+       "500"},
       {"conductances: [{name: x, cell: cell3, constant: {g_ns: 1, e_rev_mv: "
        "0}}]",
        "conductances[0] (x).cell: no cell named 'cell3'"},
@@ -326,12 +327,13 @@ TEST(DaemonTest, BadInputIsRefusedWithFieldAndReasonAndChangesNothing) {
        "gates: "
        "[{name: m, power: 12, inf_tau: {inf_v_half_mv: 0, inf_slope_mv: 5, "
        "tau_ms: 1}}]}}]",
-       "conductances[0] (x).gates[0].power: must be an integer in [0, 8], got "
+       "conductances[0] (x).hh.gates[0].power: must be an integer in [0, 8], "
+       "got "
        "12"},
       {"conductances: [{name: x, cell: cell0, hh: {g_max_ns: 1, e_rev_mv: 0, "
        "gates: "
        "[{name: m, expressions: {inf: \"0.5\", tau: \"1/(V+30)\"}}]}}]",
-       "conductances[0] (x).gates[0] (m).tau"},
+       "conductances[0] (x).hh.gates[0] (m).tau"},
   };
   for (const Case& k : cases) {
     for (bool load : {false, true}) {

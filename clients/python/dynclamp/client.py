@@ -314,16 +314,23 @@ class Client:
         """``seconds`` of signals as arrays (a :class:`Trace`).
 
         With ``start_run``, starts a run of exactly that length and returns
-        all of it (t from 0); otherwise records the active run's next
-        ``seconds`` (or the next run's, if none is active).
+        all of it (t from 0) once the run has ended; otherwise records the
+        active run's next ``seconds`` (or the next run's, if none is active).
+
+        Raises:
+            DeadlineExceeded: the samples did not come within ``timeout`` s
+                (default: ``seconds`` + 10).
         """
+        if timeout is None:
+            timeout = seconds + 10
         with self.stream(signals, decimation) as s:
             samples = int(round(seconds / s.sample_period_s))
-            if start_run:
-                self.start(seconds)
-            return s.collect(samples,
-                             timeout=seconds + 10 if timeout is None
-                             else timeout)
+            run = self.start(seconds) if start_run else None
+            trace = s.collect(samples, timeout=timeout)
+        if run is not None:
+            # Its last sample is in; the run ends a moment later.
+            self.wait(run.run_id, timeout=timeout)
+        return trace
 
     # ---- the queue, its history, the rig lock -----------------------------
 
