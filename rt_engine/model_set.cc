@@ -17,6 +17,14 @@
 namespace dynclamp::rt {
 namespace {
 
+// "conductances[k] (name).ligand_gated": where an error in its model's
+// parameters is, as the user wrote the spec.
+std::string ConductancePath(std::size_t k, const ConductanceSpec& c) {
+  std::string path = absl::StrCat("conductances[", k, "] (", c.name, ")");
+  if (!c.model_field.empty()) absl::StrAppend(&path, ".", c.model_field);
+  return path;
+}
+
 // The live parameter `param` of a background (BackgroundParamInfo order), or
 // null if that one is not live.
 template <typename Spec>
@@ -169,10 +177,10 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
   for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
     const ConductanceSpec& c = spec.conductances[k];
     if (auto s = claim("conductances", k, c.name); !s.ok()) return s;
-    const std::string owner = named("conductances", k, c.name);
-    if (auto s = cell_ok(c.cell, owner, "cell"); !s.ok()) return s;
-    const std::string path =
-        c.model_field.empty() ? owner : absl::StrCat(owner, ".", c.model_field);
+    if (auto s = cell_ok(c.cell, named("conductances", k, c.name), "cell");
+        !s.ok())
+      return s;
+    const std::string path = ConductancePath(k, c);
     absl::Status s = std::visit(
         [&](const auto& p) -> absl::Status {
           using P = std::decay_t<decltype(p)>;
@@ -343,7 +351,7 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
       absl::StatusOr<std::vector<std::shared_ptr<const RateTable>>> t =
           HhChannel::BuildTables(
               *hp, config.dt_ms,
-              absl::StrCat("conductances[", k, "] (", c.name, ")"), cache);
+              ConductancePath(k, c), cache);
       if (!t.ok()) return t.status();
       tables[k] = *std::move(t);
     }
@@ -390,7 +398,7 @@ absl::Status ModelSet::Build(
         // On a model cell: a channel without gates in the batch, so the
         // cell's sums need no visit of their own.
         HhCellBatch::ChannelSpec b;
-        b.path = absl::StrCat("conductances[", k, "] (", c.name, ")");
+        b.path = ConductancePath(k, c);
         b.cell = out.cell;
         b.g_max_ns = p->g_ns;
         b.e_rev_mv = p->e_rev_mv;
@@ -427,7 +435,7 @@ absl::Status ModelSet::Build(
         hh_clamped_.push_back(static_cast<uint32_t>(hh_.size()));
       } else {
         HhCellBatch::ChannelSpec b;
-        b.path = absl::StrCat("conductances[", k, "] (", c.name, ")");
+        b.path = ConductancePath(k, c);
         b.cell = out.cell;
         for (std::size_t g = 0; g < hp.gates.size(); ++g) {
           b.tables.push_back(tables[k][g].get());

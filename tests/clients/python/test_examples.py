@@ -6,13 +6,17 @@ import subprocess
 
 import numpy as np
 
+import dynclamp
+
 from conftest import EXAMPLES
 
 PY = os.path.join(EXAMPLES, "python")
 
 
 def run_example(daemon, name, out):
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    # As the README has users do: the package from the build tree.
+    package = os.path.dirname(os.path.dirname(dynclamp.__file__))
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": package}
     r = subprocess.run(
         ["/usr/bin/python3", os.path.join(PY, name),
          "--server", daemon.address, "-o", str(out)],
