@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 SIGNALS = ["cell0.v_mv", "cell0.i_pa", "cell1.v_mv", "cell1.i_pa",

@@ -349,9 +349,8 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
     const ConductanceSpec& c = spec.conductances[k];
     if (const auto* hp = std::get_if<HhChannel::Params>(&c.model)) {
       absl::StatusOr<std::vector<std::shared_ptr<const RateTable>>> t =
-          HhChannel::BuildTables(
-              *hp, config.dt_ms,
-              ConductancePath(k, c), cache);
+          HhChannel::BuildTables(*hp, config.dt_ms, ConductancePath(k, c),
+                                 cache);
       if (!t.ok()) return t.status();
       tables[k] = *std::move(t);
     }

@@ -395,9 +395,9 @@ grpc::Status RecordingServiceImpl::DownloadRecording(
   const uint32_t chunk_bytes =
       req->chunk_bytes() == 0 ? kMaxChunkBytes : req->chunk_bytes();
   if (chunk_bytes > kMaxChunkBytes) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrFormat(
-        "chunk_bytes: %d is more than the %d a chunk can carry",
-        req->chunk_bytes(), kMaxChunkBytes)));
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrFormat("chunk_bytes: %d is more than the %d a chunk can carry",
+                        req->chunk_bytes(), kMaxChunkBytes)));
   }
   absl::StatusOr<v1::Recording> rec = inst_.recordings().FindForDownload(*req);
   if (!rec.ok()) return ToGrpcStatus(rec.status());
@@ -410,9 +410,9 @@ grpc::Status RecordingServiceImpl::DownloadRecording(
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (req->offset() > size) {
-    return ToGrpcStatus(absl::OutOfRangeError(absl::StrFormat(
-        "offset: %d is beyond the end of %s (%d bytes)", req->offset(),
-        rec->name(), size)));
+    return ToGrpcStatus(absl::OutOfRangeError(
+        absl::StrFormat("offset: %d is beyond the end of %s (%d bytes)",
+                        req->offset(), rec->name(), size)));
   }
   // The checksum is of the bytes read now, the ones before `offset`
   // included: it vouches for the file the client puts together.

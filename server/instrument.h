@@ -34,8 +34,8 @@
 #include "rt_engine/sim_rig.h"
 #include "server/fidelity.h"
 #include "server/limits.h"
-#include "server/recordings.h"
 #include "server/recorder/recorder.h"
+#include "server/recordings.h"
 #include "server/signal_fanout.h"
 
 namespace dynclamp::server {

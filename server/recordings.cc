@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <tuple>
-#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -36,15 +36,16 @@ std::string SummaryPath(const std::string& recording_path) {
 
 bool ParseRecordingName(const std::string& name, RecordingName* out) {
   // YYYYMMDD-HHMMSS_runN_PROTOCOL.nwb
-  if (name.size() < 15 + 5 + kSuffix.size() ||
-      !absl::EndsWith(name, kSuffix) || name.compare(15, 4, "_run") != 0)
+  if (name.size() < 15 + 5 + kSuffix.size() || !absl::EndsWith(name, kSuffix) ||
+      name.compare(15, 4, "_run") != 0)
     return false;
   // absl::ParseTime's %Y takes every digit it sees: split the fields here.
   int f[6];
   const int widths[6] = {4, 2, 2, 2, 2, 2};
   const int starts[6] = {0, 4, 6, 9, 11, 13};
   for (int k = 0; k < 6; ++k) {
-    if (!absl::SimpleAtoi(name.substr(starts[k], widths[k]), &f[k])) return false;
+    if (!absl::SimpleAtoi(name.substr(starts[k], widths[k]), &f[k]))
+      return false;
   }
   const absl::Time started =
       absl::FromCivil(absl::CivilSecond(f[0], f[1], f[2], f[3], f[4], f[5]),
@@ -166,7 +167,8 @@ absl::Status RecordingCatalog::SealLocked(v1::Recording& summary) {
   summary.set_in_progress(false);
   std::error_code ec;
   const uintmax_t size = fs::file_size(path, ec);
-  if (ec) return absl::NotFoundError(absl::StrCat("cannot read ", path.string()));
+  if (ec)
+    return absl::NotFoundError(absl::StrCat("cannot read ", path.string()));
   summary.set_size_bytes(size);
   absl::StatusOr<std::string> sha = FileSha256(path.string());
   if (!sha.ok()) return sha.status();
@@ -175,8 +177,8 @@ absl::Status RecordingCatalog::SealLocked(v1::Recording& summary) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.preserve_proto_field_names = true;
-  if (auto s = google::protobuf::util::MessageToJsonString(summary, &json,
-                                                           options);
+  if (auto s =
+          google::protobuf::util::MessageToJsonString(summary, &json, options);
       !s.ok())
     return absl::InternalError(s.ToString());
   // Written whole, then renamed: a reader sees the old summary or the new.
@@ -187,8 +189,7 @@ absl::Status RecordingCatalog::SealLocked(v1::Recording& summary) {
     out << json;
     out.close();
     if (!out)
-      return absl::ResourceExhaustedError(
-          absl::StrCat("cannot write ", temp));
+      return absl::ResourceExhaustedError(absl::StrCat("cannot write ", temp));
   }
   if (std::rename(temp.c_str(), target.c_str()) != 0)
     return absl::InternalError(absl::StrCat("cannot write ", target));
@@ -278,9 +279,9 @@ absl::StatusOr<v1::Recording> RecordingCatalog::FindForDownload(
       if (n == request.name()) name = std::move(n);
     }
     if (name.empty()) {
-      return absl::NotFoundError(absl::StrCat(
-          "name: no recording ", rt::Quoted(request.name()),
-          " in the data directory (dynclamp recordings list)"));
+      return absl::NotFoundError(
+          absl::StrCat("name: no recording ", rt::Quoted(request.name()),
+                       " in the data directory (dynclamp recordings list)"));
     }
   } else if (request.which_case() == v1::DownloadRecordingRequest::kRunId) {
     for (std::string& n : NamesNewestFirst()) {
@@ -302,9 +303,9 @@ absl::StatusOr<v1::Recording> RecordingCatalog::FindForDownload(
   absl::StatusOr<v1::Recording> r = SummaryLocked(name);
   if (!r.ok()) return r.status();
   if (r->in_progress()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "name: ", name, " is being written by run ", r->run_id(),
-        "; it can be downloaded when the run ends"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("name: ", name, " is being written by run ", r->run_id(),
+                     "; it can be downloaded when the run ends"));
   }
   return r;
 }

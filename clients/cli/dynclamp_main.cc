@@ -1098,8 +1098,7 @@ int main(int argc, char** argv) {
   r_list->add_option("--run", ra.run_id, "only this run's recording");
   r_list->add_option("--limit", ra.limit, "how many (default 100)");
   auto* r_get = recordings->add_subcommand(
-      "get",
-      "download one (resumes a cut download; the SHA-256 is checked)");
+      "get", "download one (resumes a cut download; the SHA-256 is checked)");
   r_get->add_option("RUN", ra.which, "a run id, or a recording's name")
       ->required();
   r_get->add_option("-o,--output", ra.output,

@@ -40,25 +40,28 @@ int List(client::Client& client, const RecordingsArgs& a) {
   absl::StatusOr<v1::ListRecordingsResponse> list =
       client.ListRecordings(a.run_id, a.limit);
   if (!list.ok()) return Fail("list", list.status());
-  std::printf("%-5s %-19s %-10s %9s %-7s %-9s %s\n", "RUN", "STARTED",
-              "STATE", "SIZE", "SWEEPS", "QC", "NAME");
+  std::printf("%-5s %-19s %-10s %9s %-7s %-9s %s\n", "RUN", "STARTED", "STATE",
+              "SIZE", "SWEEPS", "QC", "NAME");
   for (const v1::Recording& r : list->recordings()) {
     const std::string state =
         r.in_progress() ? "recording"
         : r.state() == v1::RUN_STATE_UNSPECIFIED
             ? "cut"
             : absl::AsciiStrToLower(v1::RunState_Name(r.state()));
-    std::printf("%-5llu %-19s %-10s %9s %-7s %-9s %s\n",
-                static_cast<unsigned long long>(r.run_id()),
-                When(r.started_unix_ns()).c_str(), state.c_str(),
-                Megabytes(r.size_bytes()).c_str(),
-                absl::StrFormat("%d/%d", r.sweeps_recorded(), r.sweeps_total())
-                    .c_str(),
-                r.in_progress() ? "-"
-                : r.qc_pass()   ? "pass"
-                                : absl::StrFormat("%d passed", r.sweeps_qc_passed())
-                                      .c_str(),
-                r.name().c_str());
+    std::printf(
+        "%-5llu %-19s %-10s %9s %-7s %-9s %s\n",
+        static_cast<unsigned long long>(r.run_id()),
+        When(r.started_unix_ns()).c_str(), state.c_str(),
+        Megabytes(r.size_bytes()).c_str(),
+        r.in_progress()
+            ? "-"
+            : absl::StrFormat("%d/%d", r.sweeps_recorded(), r.sweeps_total())
+                  .c_str(),
+        r.in_progress() ? "-"
+        : r.qc_pass()
+            ? "pass"
+            : absl::StrFormat("%d passed", r.sweeps_qc_passed()).c_str(),
+        r.name().c_str());
     if (!r.error().empty()) std::printf("      %s\n", r.error().c_str());
   }
   if (list->recordings_size() == 0) std::printf("(no recordings)\n");
@@ -79,7 +82,8 @@ class Digest {
     unsigned int n = 0;
     EVP_DigestFinal_ex(ctx_.get(), d, &n);
     std::string hex;
-    for (unsigned int i = 0; i < n; ++i) absl::StrAppendFormat(&hex, "%02x", d[i]);
+    for (unsigned int i = 0; i < n; ++i)
+      absl::StrAppendFormat(&hex, "%02x", d[i]);
     return hex;
   }
 
@@ -120,9 +124,10 @@ int Get(client::Client& client, const RecordingsArgs& a) {
           client.ListRecordings(run_id, 1);
       if (!list.ok()) return Fail("get", list.status());
       if (list->recordings_size() == 0) {
-        return Fail("get", absl::NotFoundError(absl::StrCat(
-                               "run ", run_id,
-                               " has no recording (dynclamp recordings list)")));
+        return Fail("get",
+                    absl::NotFoundError(absl::StrCat(
+                        "run ", run_id,
+                        " has no recording (dynclamp recordings list)")));
       }
       output = list->recordings(0).name();
       request.set_name(output);
@@ -155,8 +160,8 @@ int Get(client::Client& client, const RecordingsArgs& a) {
   absl::Time drawn = absl::InfinitePast();
   uint64_t total = 0, received = 0;
   std::string sha256, write_error;
-  absl::Status s = client.DownloadRecording(
-      request, [&](const v1::RecordingChunk& chunk) {
+  absl::Status s =
+      client.DownloadRecording(request, [&](const v1::RecordingChunk& chunk) {
         if (chunk.size_bytes() > 0 || chunk.offset() == 0)
           total = std::max(total, chunk.size_bytes());
         if (chunk.offset() != have + received) {
@@ -187,14 +192,15 @@ int Get(client::Client& client, const RecordingsArgs& a) {
     return Fail("get", absl::DataLossError(write_error));
   if (!s.ok()) {
     if (tty) std::fprintf(stderr, "\n");
-    return Fail("get", absl::Status(
-                           s.code(), absl::StrCat(s.message(),
-                                                  have + received > 0
-                                                      ? "; run it again to "
-                                                        "resume"
-                                                      : "")));
+    return Fail(
+        "get", absl::Status(s.code(),
+                            absl::StrCat(s.message(), have + received > 0
+                                                          ? "; run it again to "
+                                                            "resume"
+                                                          : "")));
   }
-  if (a.progress) DrawProgress(have + received, total, absl::Now() - start, true);
+  if (a.progress)
+    DrawProgress(have + received, total, absl::Now() - start, true);
   if (sha256.empty()) {
     return Fail("get", absl::DataLossError(
                            "the download ended without its checksum; run it "
@@ -210,9 +216,9 @@ int Get(client::Client& client, const RecordingsArgs& a) {
   }
   std::filesystem::rename(part, output, ec);
   if (ec) {
-    return Fail("get", absl::PermissionDeniedError(absl::StrCat(
-                           "-o: cannot rename ", part, " to ", output, ": ",
-                           ec.message())));
+    return Fail("get", absl::PermissionDeniedError(
+                           absl::StrCat("-o: cannot rename ", part, " to ",
+                                        output, ": ", ec.message())));
   }
   std::printf("%s  %s\n", sha256.c_str(), output.c_str());
   return 0;

@@ -15,11 +15,11 @@
 namespace dynclamp::cli {
 
 struct RecordingsArgs {
-  std::string verb;    // "list" or "get"
+  std::string verb;     // "list" or "get"
   uint64_t run_id = 0;  // list: only this run's
   uint32_t limit = 0;   // list: how many (0: the daemon's default, 100)
-  std::string which;   // get: a run id or a recording's name
-  std::string output;  // get: the file (default: the recording's name)
+  std::string which;    // get: a run id or a recording's name
+  std::string output;   // get: the file (default: the recording's name)
   bool progress = true;
 };
 

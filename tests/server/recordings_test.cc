@@ -83,8 +83,8 @@ TEST_F(RecordingCatalogTest, SealsListsNewestFirstAndGoesOnFromTheLastRun) {
   // In progress: not downloadable.
   v1::DownloadRecordingRequest by_run;
   by_run.set_run_id(4);
-  EXPECT_TRUE(absl::IsFailedPrecondition(
-      catalog.FindForDownload(by_run).status()));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(catalog.FindForDownload(by_run).status()));
   // The file nobody saw end was sealed when listed, from its name.
   EXPECT_EQ((*list)[1].run_id(), 3u);
   EXPECT_EQ((*list)[1].protocol_name(), "a");
@@ -130,9 +130,8 @@ TEST_F(RecordingCatalogTest, DownloadsNameOnlyWhatTheDirectoryLists) {
   RecordingCatalog catalog(dir_.string());
   Write("20261130-100000_run1_a.nwb", "abc");
   v1::DownloadRecordingRequest r;
-  for (const char* name :
-       {"../20261130-100000_run1_a.nwb", "/etc/passwd",
-        "20261130-100000_run1_a.nwb.json", "x.nwb"}) {
+  for (const char* name : {"../20261130-100000_run1_a.nwb", "/etc/passwd",
+                           "20261130-100000_run1_a.nwb.json", "x.nwb"}) {
     r.set_name(name);
     const absl::Status s = catalog.FindForDownload(r).status();
     EXPECT_TRUE(absl::IsNotFound(s)) << name << ": " << s;

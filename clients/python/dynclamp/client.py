@@ -14,17 +14,15 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-import time
-from typing import (Callable, Iterator, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Callable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import grpc
 
 from . import files
-from .errors import (DataLoss, DeadlineExceeded, DynclampError, NotFound,
-                     from_rpc_error)
+from .errors import DataLoss, NotFound, Unavailable, from_rpc_error
 from .stream import Stream, Trace
-from .v1 import (models_pb2, models_pb2_grpc, protocol_pb2, queue_pb2,
+from .v1 import (models_pb2, models_pb2_grpc, queue_pb2,
                  queue_pb2_grpc, recordings_pb2, recordings_pb2_grpc, rig_pb2,
                  rig_pb2_grpc, runs_pb2, runs_pb2_grpc, spec_pb2, stream_pb2,
                  stream_pb2_grpc)
@@ -87,7 +85,7 @@ class Client:
             grpc.channel_ready_future(self._channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             self._channel.close()
-            raise DynclampError(
+            raise Unavailable(
                 grpc.StatusCode.UNAVAILABLE,
                 f"cannot reach dynclampd at {address} within {timeout} s "
                 "(is it running? is the address right? does it want "

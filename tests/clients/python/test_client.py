@@ -5,8 +5,6 @@ import filecmp
 import hashlib
 import os
 import subprocess
-import sys
-import threading
 import time
 
 import grpc
@@ -599,3 +597,47 @@ def test_the_package_builds_a_wheel_that_installs_offline(tmp_path):
     where, completed, typed = probe.stdout.split()
     assert where.startswith(str(site))
     assert int(completed) == runs_pb2.COMPLETED and typed == "True"
+
+
+def test_queue_pause_resume_abort_clear(rig):
+    first = rig.queue_add(short_protocol(0.4, 3, "py_abort"))
+    rig.queue_add(short_protocol(0.05, 1, "py_after"))
+    rig.queue_add(short_protocol(0.05, 1, "py_cleared"), position="back")
+    assert rig.queue_status().items_waiting == 3
+    rig.queue_start()
+    deadline = time.monotonic() + 20
+    while rig.queue_status().current_item != first.id and \
+            time.monotonic() < deadline:
+        time.sleep(0.02)
+    paused = rig.queue_pause(immediately=True)
+    deadline = time.monotonic() + 10
+    while rig.queue_status().state != dynclamp.queue_pb2.QueueStatus.PAUSED \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert rig.queue_status().state == dynclamp.queue_pb2.QueueStatus.PAUSED
+    rig.queue_resume()
+    rig.queue_stop()  # after the current item: py_after and py_cleared wait
+    rig.queue_abort()
+    deadline = time.monotonic() + 20
+    while rig.queue_status().current_item and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [entry] = rig.history(limit=1)
+    assert entry.name == "py_abort"
+    assert entry.status == dynclamp.queue_pb2.ABORTED_ITEM
+    assert [i.name for i in rig.queue()] == ["py_after", "py_cleared"]
+    rig.queue_clear()
+    assert rig.queue() == []
+    assert paused.state in (dynclamp.queue_pb2.QueueStatus.RUNNING,
+                            dynclamp.queue_pb2.QueueStatus.PAUSED)
+
+
+def test_clear_fault_outside_fault_is_refused(rig):
+    with pytest.raises(dynclamp.FailedPrecondition) as e:
+        rig.clear_fault()
+    assert "FAULT" in e.value.message
+
+
+def test_an_unreachable_daemon_is_unavailable():
+    with pytest.raises(dynclamp.Unavailable) as e:
+        dynclamp.Client("127.0.0.1:1", timeout=0.5)
+    assert "127.0.0.1:1" in e.value.message
