@@ -336,29 +336,34 @@ absl::StatusOr<v1::Run> Client::ResumeRun() {
   return response;
 }
 
-absl::Status Client::WatchRun(
-    const std::function<bool(const v1::Run&)>& on_run) {
+template <typename Stub, typename Req, typename T>
+absl::Status Client::ServerStream(
+    Stub& stub,
+    std::unique_ptr<grpc::ClientReader<T>> (Stub::*method)(grpc::ClientContext*,
+                                                           const Req&),
+    const Req& request, const std::function<bool(const T&)>& on_item,
+    const char* call) {
   grpc::ClientContext ctx;
   {
     absl::MutexLock lock(&mu_);
-    open_streams_.push_back(&ctx);
+    open_streams_.push_back(&ctx);  // for Cancel()
   }
   AddIdentity(ctx);
-  auto reader = runs_->WatchRun(&ctx, v1::WatchRunRequest());
-  return ReadStream<v1::Run>(ctx, *reader, on_run, "WatchRun");
+  auto reader = (stub.*method)(&ctx, request);
+  return ReadStream<T>(ctx, *reader, on_item, call);
+}
+
+absl::Status Client::WatchRun(
+    const std::function<bool(const v1::Run&)>& on_run) {
+  return ServerStream(*runs_, &v1::RunService::Stub::WatchRun,
+                      v1::WatchRunRequest(), on_run, "WatchRun");
 }
 
 absl::Status Client::Subscribe(
     const v1::SubscribeRequest& request,
     const std::function<bool(const v1::Chunk&)>& on_chunk) {
-  grpc::ClientContext ctx;
-  {
-    absl::MutexLock lock(&mu_);
-    open_streams_.push_back(&ctx);
-  }
-  AddIdentity(ctx);
-  auto reader = streams_->Subscribe(&ctx, request);
-  return ReadStream<v1::Chunk>(ctx, *reader, on_chunk, "Subscribe");
+  return ServerStream(*streams_, &v1::StreamService::Stub::Subscribe, request,
+                      on_chunk, "Subscribe");
 }
 
 absl::StatusOr<v1::ListRecordingsResponse> Client::ListRecordings(
@@ -378,15 +383,9 @@ absl::StatusOr<v1::ListRecordingsResponse> Client::ListRecordings(
 absl::Status Client::DownloadRecording(
     const v1::DownloadRecordingRequest& request,
     const std::function<bool(const v1::RecordingChunk&)>& on_chunk) {
-  grpc::ClientContext ctx;
-  {
-    absl::MutexLock lock(&mu_);
-    open_streams_.push_back(&ctx);
-  }
-  AddIdentity(ctx);
-  auto reader = recordings_->DownloadRecording(&ctx, request);
-  return ReadStream<v1::RecordingChunk>(ctx, *reader, on_chunk,
-                                        "DownloadRecording");
+  return ServerStream(*recordings_,
+                      &v1::RecordingService::Stub::DownloadRecording, request,
+                      on_chunk, "DownloadRecording");
 }
 
 absl::StatusOr<v1::LabReport> Client::RunLab(const v1::RunLabRequest& request,

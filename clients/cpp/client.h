@@ -141,6 +141,15 @@ class Client {
                                  grpc::ClientContext*, const Req&, Resp*),
                              const Req& request, const char* name);
   absl::Status ToStatus(const grpc::Status& s, const char* call) const;
+  // Opens a server stream (cancelled by Cancel()) and reads it to its end.
+  template <typename Stub, typename Req, typename T>
+  absl::Status ServerStream(Stub& stub,
+                            std::unique_ptr<grpc::ClientReader<T>> (
+                                Stub::*method)(grpc::ClientContext*,
+                                               const Req&),
+                            const Req& request,
+                            const std::function<bool(const T&)>& on_item,
+                            const char* call);
   template <typename T>
   absl::Status ReadStream(grpc::ClientContext& ctx,
                           grpc::ClientReader<T>& reader,
