@@ -37,3 +37,4 @@ fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j2
+echo "Python client (docs/python.md): export PYTHONPATH=$PWD/build/python"
