@@ -17,6 +17,8 @@ packages=(
   python3-grpcio python3-protobuf python3-yaml
   # the Python client's tests, and its wheel built offline
   python3-pytest python3-pip python3-setuptools python3-wheel
+  # the web console, and its tests in a real (headless) browser
+  python3-aiohttp chromium chromium-driver python3-selenium
   # ../shared/reference/nwb-tools/nwb-check (pynwb and the NWB Inspector)
   python3-hdmf python3-pandas python3-ruamel.yaml python3-scipy
   python3-dateutil python3-natsort python3-click python3-tqdm
@@ -26,6 +28,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the console's front-end libraries (package-lock.json) at build
+# time; a Node.js that brings its own npm is kept.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "Installing: ${missing[*]}"
   SUDO=""

@@ -34,6 +34,26 @@ v1::Quantiles ToQuantiles(const rt::HistogramSnapshot& s) {
   q.set_p99_us(s.Quantile(0.99) / 1e3);
   q.set_p999_us(s.Quantile(0.999) / 1e3);
   q.set_max_us(s.max_ns / 1e3);
+  // The recorder's 64 sub-buckets per doubling merged 8 to a bin: enough
+  // to draw, small enough to send with every GetRun.
+  using Layout = rt::HistogramLayout;
+  constexpr std::size_t kMerge = 8;
+  v1::HistogramBin* bin = nullptr;
+  std::size_t bin_key = 0;
+  for (std::size_t b = 0; b < s.counts.size(); ++b) {
+    if (s.counts[b] == 0) continue;
+    const std::size_t key =
+        b < Layout::kSubBuckets ? 0 : b - (b - Layout::kSubBuckets) % kMerge;
+    if (bin == nullptr || key != bin_key) {
+      bin = q.add_histogram();
+      bin_key = key;
+      const std::size_t last =
+          key == 0 ? Layout::kSubBuckets - 1 : key + kMerge - 1;
+      bin->set_lower_us(key == 0 ? 0.0 : Layout::LowerBound(key) / 1e3);
+      bin->set_upper_us(Layout::UpperBound(last) / 1e3);
+    }
+    bin->set_count(bin->count() + s.counts[b]);
+  }
   return q;
 }
 

@@ -7,7 +7,7 @@ recordings are read with :mod:`dynclamp.nwb`. The generated messages and stubs
 are in :mod:`dynclamp.v1`.
 """
 from . import errors, files, nwb
-from .client import ENDED, Client
+from .client import ENDED, Client, LiveParameter
 from .errors import (Aborted, DataLoss, DeadlineExceeded, DynclampError,
                      FailedPrecondition, InvalidArgument, NotFound,
                      PermissionDenied, ResourceExhausted, Unauthenticated,
@@ -19,7 +19,7 @@ from .v1 import (models_pb2, protocol_pb2, queue_pb2, recordings_pb2,
 __version__ = "@DYNCLAMP_VERSION@"
 
 __all__ = [
-    "errors", "files", "nwb", "Client", "ENDED", "Block", "Stream", "Trace", "envelope",
+    "errors", "files", "nwb", "Client", "LiveParameter", "ENDED", "Block", "Stream", "Trace", "envelope",
     "DynclampError", "InvalidArgument", "NotFound", "FailedPrecondition",
     "PermissionDenied", "Unauthenticated", "ResourceExhausted", "Unavailable",
     "DeadlineExceeded", "Aborted", "DataLoss",

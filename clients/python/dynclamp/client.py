@@ -17,7 +17,10 @@ import os
 from typing import (Callable, Iterator, List, Optional, Sequence, Tuple,
                     Union)
 
+import dataclasses
+
 import grpc
+from google.protobuf import json_format
 
 from . import files
 from .errors import DataLoss, NotFound, Unavailable, from_rpc_error
@@ -170,6 +173,44 @@ class Client:
         """The loaded spec, its generation and the latest live changes."""
         return self._call(self._models.GetLoadedSpec,
                           models_pb2.GetLoadedSpecRequest())
+
+    def live_parameters(self) -> List["LiveParameter"]:
+        """Every parameter of the loaded spec that may be changed while the
+        clamp runs ("gaba.g_max_ns"), with its unit, range and value now
+        (the spec's, or the latest live change the daemon accepted)."""
+        loaded = self.loaded_spec()
+        kinds = {m.name: m for m in self.mechanisms().mechanisms}
+        latest = {c.parameter: c.value for c in loaded.live_changes}
+        spec = json_format.MessageToDict(loaded.spec,
+                                         preserving_proto_field_name=True)
+        out: List[LiveParameter] = []
+        for list_name, items in spec.items():
+            if not isinstance(items, list):
+                continue
+            for item in items:
+                name = item.get("name") if isinstance(item, dict) else None
+                if not name:
+                    continue
+                # Its parameters sit in a message named after its kind
+                # ("ligand_gated", a preset's "preset"), or on the item
+                # itself for kinds named after the list ("gap_junctions").
+                places = [(kinds.get(list_name.rstrip("s")), item)]
+                for key, sub in item.items():
+                    if isinstance(sub, dict):
+                        kind = sub.get("preset") if key == "preset" else key
+                        places.append((kinds.get(kind), sub))
+                for kind, holder in places:
+                    if kind is None:
+                        continue
+                    for p in kind.parameters:
+                        if not p.live:
+                            continue
+                        full = f"{name}.{p.name}"
+                        value = latest.get(full, holder.get(p.name,
+                                                            p.default_value))
+                        out.append(LiveParameter(full, p.unit, p.min, p.max,
+                                                 float(value), p.help))
+        return out
 
     def set_parameter(self, name: str, value: float) -> None:
         """Changes a live parameter ("gaba.g_max_ns") at the next cycle.
@@ -501,6 +542,24 @@ class Client:
                            "removed")
         os.replace(part, path)
         return path
+
+
+@dataclasses.dataclass
+class LiveParameter:
+    """A parameter SetParameter may change now (see Client.live_parameters).
+
+    Attributes:
+        name: "<object>.<parameter>", e.g. "gaba.g_max_ns".
+        unit: "nS", "mV", ... ("" for dimensionless).
+        min, max: its range (as ListMechanisms gives it).
+        value: its value now.
+    """
+    name: str
+    unit: str
+    min: float
+    max: float
+    value: float
+    help: str = ""
 
 
 def _position(p: Position) -> queue_pb2.Position:

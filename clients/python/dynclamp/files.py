@@ -38,21 +38,26 @@ def parse(source: Source, message_type: Type[M],
     if isinstance(source, Message):
         raise TypeError(f"{what}: a {type(source).__name__} is not a "
                         f"{message_type.DESCRIPTOR.name}")
-    text = ""
-    name = what
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         with open(name, encoding="utf-8") as f:
-            text = f.read()
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT,
-                                  f"{name}: {e}") from None
-        if data is None:
-            data = {}
-    else:
-        data = dict(source)
+            return parse_text(f.read(), message_type, name)
+    return _from_data(dict(source), message_type, what), ""
+
+
+def parse_text(text: str, message_type: Type[M],
+               name: str = "file") -> Tuple[M, str]:
+    """As :func:`parse`, for the text of a file (``name`` says which in
+    errors)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"{name}: {e}") from None
+    return _from_data({} if data is None else data, message_type, name), text
+
+
+def _from_data(data: Any, message_type: Type[M], name: str) -> M:
     if not isinstance(data, Mapping):
         raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT,
                               f"{name}: expected a mapping at the top")
@@ -62,7 +67,7 @@ def parse(source: Source, message_type: Type[M],
     except json_format.ParseError as e:
         raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT,
                               f"{name}: {e}", _field_of(str(e))) from None
-    return message, text
+    return message
 
 
 def _plain(value: Any) -> Any:

@@ -131,6 +131,14 @@ def test_a_2_s_run_streams_exactly_its_samples_and_times(rig):
     run = rig.run()
     assert run.state == runs_pb2.COMPLETED
     assert run.timing.cycles == n
+    # The period's distribution, binned: every cycle's period is in it.
+    period = run.timing.period
+    bins = list(period.histogram)
+    assert abs(sum(b.count for b in bins) - n) <= 1
+    assert all(b.lower_us < b.upper_us <= c.lower_us
+               for b, c in zip(bins, bins[1:]))
+    assert bins[0].lower_us <= period.p50_us <= bins[-1].upper_us
+    assert any(b.lower_us <= 50.0 < b.upper_us for b in bins), "20 kHz"
 
 
 def test_blocks_have_named_columns_times_and_runs(rig):

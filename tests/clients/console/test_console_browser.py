@@ -1,0 +1,228 @@
+"""The console in a real browser (headless Chromium) against the real daemon
+on the simulated rig: what the page shows is read back from the page."""
+import os
+import time
+
+import numpy as np
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from conftest import SOURCE, Console, Daemon, chrome, issue_token
+
+import dynclamp
+
+EXAMPLES = os.path.join(SOURCE, "examples")
+DRIVE = {"conductances": [{"name": "drive", "cell": "cell0",
+                           "constant": {"g_ns": 0.0, "e_rev_mv": 0.0}}]}
+
+
+def wait(driver, condition, timeout=20, what="the page"):
+    return WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script(condition), f"{what}: {condition}")
+
+
+def screen(driver):
+    """The scope's screen on the page: (t0, col_s, lo, hi) of signal 0."""
+    f = driver.execute_script("return window.dynclampConsole.frame")
+    lo = np.array([np.nan if v is None else v for v in f["lo"][0]])
+    hi = np.array([np.nan if v is None else v for v in f["hi"][0]])
+    return f, lo, hi
+
+
+def open_page(driver, console, frames=True):
+    """Loads the page; with `frames`, until the scope draws (a run must be
+    active)."""
+    driver.get(console.url)
+    wait(driver, "return window.dynclampConsole.booted === true", 30,
+         "the page's first status")
+    if frames:
+        wait(driver, "return window.dynclampConsole.framesPainted > 3", 30,
+             "scope frames painted")
+
+
+FULL_SCREEN = ("const f = window.dynclampConsole.frame;"
+               "return f && f.lo && Math.abs(f.col_s * f.lo[0].length - {tb})"
+               " < 1e-9 && f.lo[0].filter(v => v !== null).length >="
+               " 0.97 * f.lo[0].length")
+
+
+def test_the_scope_shows_the_cells_spikes(console, browser, rig):
+    rig.hold("cell0", 400.0)
+    rig.start(0)
+    open_page(browser, console)
+    Select(browser.find_element(By.ID, "timebase")).select_by_value("0.2")
+    # A full screen of 200 ms after the change.
+    wait(browser, FULL_SCREEN.format(tb=0.2), 30, "a full 200 ms screen")
+    f, lo, hi = screen(browser)
+    assert browser.execute_script(
+        "return window.dynclampConsole.configured.signals") == ["cell0.v_mv"]
+    # 400 pA: the simulated cell fires ~70 Hz, so 10-20 spikes per screen;
+    # every one reaches its column (min/max per pixel column).
+    hi = hi[np.isfinite(hi)]
+    spikes = int(np.count_nonzero((hi[1:] > 0) & (hi[:-1] <= 0)) + (hi[0] > 0))
+    assert 8 <= spikes <= 25, spikes
+    assert 35 < np.nanmax(hi) < 45 and -80 < np.nanmin(lo) < -60
+    shown = browser.find_element(
+        By.CSS_SELECTOR, '#signal-table tr[data-signal="cell0.v_mv"] .range').text
+    assert "…" in shown and float(shown.split("…")[1]) > 30
+    # Freeze holds the picture while the cell goes on firing.
+    browser.find_element(By.ID, "freeze").click()
+    frozen = browser.execute_script("return window.dynclampConsole.framesPainted")
+    time.sleep(0.5)
+    assert browser.execute_script(
+        "return window.dynclampConsole.framesPainted") == frozen
+    browser.find_element(By.ID, "freeze").click()
+
+
+def test_a_trigger_puts_each_spike_at_the_pre_trigger_mark(console, browser,
+                                                          rig):
+    rig.hold("cell0", 300.0)
+    rig.start(0)
+    open_page(browser, console)
+    Select(browser.find_element(By.ID, "timebase")).select_by_value("0.02")
+    pre = browser.find_element(By.ID, "trigger-pre")
+    pre.clear()
+    pre.send_keys("25")
+    Select(browser.find_element(By.ID, "trigger-signal")).select_by_value(
+        "cell0.v_mv")
+    Select(browser.find_element(By.ID, "trigger-mode")).select_by_value("signal")
+    wait(browser, "const f = window.dynclampConsole.frame;"
+         "return f && f.complete && Math.abs(f.col_s * f.lo[0].length - 0.02) < 1e-9",
+         30, "a triggered 20 ms screen")
+    f, lo, hi = screen(browser)
+    cross = int(np.flatnonzero(hi >= 0)[0])
+    assert abs(cross - 0.25 * len(hi)) <= 2, (cross, len(hi))
+
+
+def test_a_slider_changes_the_parameter_and_the_trace_follows(console, browser,
+                                                             rig):
+    rig.load_spec(DRIVE)
+    rig.start(0)
+    open_page(browser, console)
+    row = wait(browser, "return document.querySelector("
+               "'.param[data-parameter=\"drive.g_ns\"]')", 20, "the slider")
+    time.sleep(0.6)
+    _, lo, hi = screen(browser)
+    before = np.nanmean(hi)
+    field = row.find_element(By.CSS_SELECTOR, "input[type=number]")
+    field.clear()
+    field.send_keys("1.5\n")
+    wait(browser, "return document.querySelector('.param[data-parameter="
+         "\"drive.g_ns\"]').dataset.value == '1.5'", 10, "the reported value")
+    assert rig.loaded_spec().live_changes[-1].parameter == "drive.g_ns"
+    assert rig.loaded_spec().live_changes[-1].value == 1.5
+    slider = row.find_element(By.CSS_SELECTOR, "input[type=range]")
+    assert float(slider.get_attribute("value")) == 1.5
+    # 1.5 nS at 0 mV depolarizes the cell by ~10 mV (live_tuning.py's table).
+    time.sleep(1.5)
+    _, lo, hi = screen(browser)
+    assert np.nanmean(hi[-50:]) > before + 5
+
+
+def test_a_bad_spec_shows_its_field(console, browser, rig, tmp_path):
+    bad = tmp_path / "bad_gaba.yaml"
+    bad.write_text("conductances:\n  - name: gaba\n    cell: cell0\n"
+                   "    ligand_gated:\n      mode: CONTINUOUS\n"
+                   "      g_max_ns: -20\n      e_rev_mv: -75\n"
+                   "      tau_rise_ms: 20\n      tau_decay_ms: 60\n")
+    open_page(browser, console, frames=False)
+    browser.find_element(By.ID, "spec-file").send_keys(str(bad))
+    wait(browser, "return !document.getElementById('spec-validate').disabled")
+    browser.find_element(By.ID, "spec-validate").click()
+    field = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#spec-result .field"))
+    assert field.text == "conductances[0].ligand_gated.g_max_ns"
+    marked = browser.find_elements(By.CSS_SELECTOR, "#spec-text .bad")
+    assert [m.text.strip() for m in marked] == ["g_max_ns: -20"]
+    browser.find_element(By.ID, "spec-load").click()
+    time.sleep(0.5)
+    assert rig.loaded_spec().generation == 0 or \
+        not rig.loaded_spec().spec.conductances, "nothing was loaded"
+
+
+def test_the_rig_lock_is_honoured(console, browser, rig):
+    rig.acquire_lock()  # operator "tester"
+    open_page(browser, console, frames=False)
+    browser.find_element(By.ID, "start").click()
+    msg = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "message").text or None)
+    assert "tester" in msg
+    assert rig.run().state != dynclamp.runs_pb2.RUNNING
+    rig.release_lock()
+
+
+def test_an_observer_token_cannot_change_anything(tmp_path):
+    tokens = str(tmp_path / "tokens")
+    observer = issue_token(tokens, "olga", "observer")
+    operator = issue_token(tokens, "otto", "operator")
+    d = Daemon(f"--token_file={tokens}")
+    console = Console(d.address)
+    driver = chrome()
+    try:
+        with dynclamp.Client(d.address, token=operator) as otto:
+            otto.load_spec(DRIVE)
+            otto.start(0)
+            driver.get(console.url)
+            wait(driver, "return document.getElementById('login').open", 20,
+                 "the login dialog")
+            driver.find_element(By.ID, "login-token").send_keys(observer)
+            driver.find_element(By.ID, "login-go").click()
+            wait(driver, "return window.dynclampConsole.framesPainted > 3", 30,
+                 "the scope, as an observer")
+            row = wait(driver, "return document.querySelector("
+                       "'.param[data-parameter=\"drive.g_ns\"]')")
+            field = row.find_element(By.CSS_SELECTOR, "input[type=number]")
+            field.clear()
+            field.send_keys("3\n")
+            msg = WebDriverWait(driver, 10).until(
+                lambda d: d.find_element(By.ID, "message").text or None)
+            assert "PERMISSION_DENIED" in msg
+            driver.find_element(By.ID, "stop").click()
+            time.sleep(0.5)
+            assert otto.run().state == dynclamp.runs_pb2.RUNNING
+            assert not otto.loaded_spec().live_changes
+            otto.stop()
+        os.makedirs(os.environ.get("DYNCLAMP_ARTIFACTS", str(tmp_path)),
+                    exist_ok=True)
+    finally:
+        driver.save_screenshot(os.path.join(
+            os.environ.get("DYNCLAMP_ARTIFACTS", str(tmp_path)),
+            "console_observer.png"))
+        driver.quit()
+        console.stop()
+        d.remove()
+
+
+def test_a_protocol_runs_from_the_page_with_qc_timing_and_download(
+        console, browser, rig):
+    open_page(browser, console, frames=False)
+    browser.find_element(By.ID, "protocol-file").send_keys(
+        os.path.join(EXAMPLES, "protocols", "test_pulse.yaml"))
+    wait(browser, "return !document.getElementById('protocol-run').disabled")
+    browser.find_element(By.ID, "protocol-check").click()
+    wait(browser, "return /10 sweeps/.test("
+         "document.getElementById('protocol-result').textContent)", 10,
+         "the check")
+    browser.find_element(By.ID, "protocol-run").click()
+    wait(browser, "return document.querySelectorAll('#sweeps tbody tr')"
+         ".length == 10 && /COMPLETED/.test("
+         "document.getElementById('run-state').textContent)", 60,
+         "ten sweeps and the run's end")
+    qc = [td.text for td in browser.find_elements(
+        By.CSS_SELECTOR, "#sweeps tbody tr td:last-child")]
+    run = rig.run()
+    assert qc == ["pass" if s.qc_pass else "fail: " + s.qc_reason
+                  for s in run.sweeps]
+    assert browser.find_element(By.ID, "progress-bar").get_attribute(
+        "style").replace(" ", "") == "width:100%;"
+    bars = browser.find_elements(
+        By.CSS_SELECTOR, 'svg.histogram[data-name="period"] rect')
+    assert len(bars) == len(run.timing.period.histogram) > 0
+    # The recording, downloaded through the page, is the daemon's file.
+    name = os.path.basename(run.nwb_path)
+    link = wait(browser, "return document.querySelector("
+                f"'#recordings a[href$=\"{name}\"]')", 10, "the download link")
+    size = browser.execute_script(
+        "return fetch(arguments[0]).then(r => r.arrayBuffer())"
+        ".then(b => b.byteLength)", link.get_attribute("href"))
+    assert size == os.path.getsize(run.nwb_path)
