@@ -153,7 +153,8 @@ def main():
         print(f"  console CPU: {console_cpu:.3f} s per s; daemon CPU "
               f"{daemon_alone:.3f} without the console, {daemon_with:.3f} "
               f"with it (extra {daemon_with - daemon_alone:+.3f})")
-        print(f"  other subscriber (dynclamp stream): {err.strip()}")
+        last = err.replace("\r", "\n").strip().splitlines()[-1]
+        print(f"  other subscriber (dynclamp stream): {last.strip()}")
         rig.close()
     finally:
         for p_ in procs:

@@ -29,7 +29,7 @@ COOKIE = "dynclamp_console"
 MAX_SESSIONS = 64
 SESSION_IDLE_S = 12 * 3600
 MAX_BODY_BYTES = 4 << 20     # a spec or protocol file
-FRAME_INTERVAL_S = 1 / 30    # at most 30 scope frames a second
+FRAME_INTERVAL_S = 1 / 35    # at most 35 scope frames a second
 MAX_SCOPE_SIGNALS = 8
 MAX_QUEUED_BLOCKS = 2000     # ~20 s of blocks waiting for the scope
 
@@ -485,7 +485,7 @@ class ScopeSocket:
 
     async def pump(self):
         """Feeds every waiting block to the scope, then sends a frame if the
-        last one is 1/30 s old."""
+        last one is FRAME_INTERVAL_S old."""
         next_frame = 0.0
         while not self.ws.closed:
             try:
@@ -510,7 +510,8 @@ class ScopeSocket:
                 frame = self.scope.frame()
                 if frame is not None:
                     await self.send_frame(frame)
-                    next_frame = now + FRAME_INTERVAL_S
+                    next_frame = max(next_frame + FRAME_INTERVAL_S,
+                                     now - FRAME_INTERVAL_S)
 
     async def send_frame(self, frame):
         self.frame_id += 1

@@ -257,11 +257,20 @@ function openScope() {
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.type === "frame") {
-      if (!state.frozen) requestAnimationFrame(() => {
-        drawFrame(m);
-        state.framesPainted += 1;
-        ws.send(JSON.stringify({type: "painted", id: m.id}));
-      });
+      // Only the newest frame is drawn, at the browser's next paint: a slow
+      // paint skips frames rather than falling behind.
+      state.pending = m;
+      if (!state.frozen && !state.paintQueued) {
+        state.paintQueued = true;
+        requestAnimationFrame(() => {
+          state.paintQueued = false;
+          const f = state.pending;
+          if (state.frozen || !f) return;
+          drawFrame(f);
+          state.framesPainted += 1;
+          ws.send(JSON.stringify({type: "painted", id: f.id}));
+        });
+      }
     } else if (m.type === "configured") {
       state.configured = m;
       say(null);
