@@ -78,6 +78,7 @@ async function pollStatus() {
   const s = await api("/api/status");
   const rig = s.rig, run = s.run;
   state.run = run;
+  state.channels = rig.channels;
   $("rig-line").textContent = `${rig.backend} rig, ${rig.channels.length} cells, ` +
     `${fmt(1e9 / rig.period_ns / 1e3, 0)} kHz, dynclampd ${rig.daemon_version} at ${s.server}`;
   $("run-state").textContent = run.run_id ? `run ${run.run_id} ${run.state}` : "IDLE";
@@ -324,6 +325,18 @@ function drawFrame(f) {
     const row = document.querySelector(`#signal-table tr[data-signal="${name}"] .range`);
     if (row) row.textContent = Number.isFinite(lo) ? `${fmt(lo, 2)} … ${fmt(hi, 2)}` : "";
   });
+  // Columns where a delivered current reaches its channel's limit: clipped.
+  state.clippedColumns = [];
+  names.forEach((name, k) => {
+    const m = name.match(/^(.*)\.i_pa$/);
+    const ch = m && state.channels && state.channels.find((c) => c.name === m[1]);
+    if (!ch || !ch.current_limit_pa) return;
+    const limit = Number(ch.current_limit_pa) * (1 - 1e-6);
+    f.hi[k].forEach((hi, i) => {
+      const lo = f.lo[k][i];
+      if ((hi !== null && hi >= limit) || (lo !== null && lo <= -limit)) state.clippedColumns.push(i);
+    });
+  });
   state.plot.batch(() => {
     state.plot.setScale("x", {min: f.t0, max: f.t0 + cols * f.col_s});
     state.plot.setData(data, false);
@@ -343,7 +356,8 @@ function drawMarkers(u) {
   if (!f || !f.t0 && f.t0 !== 0) return;
   const ctx = u.ctx;
   ctx.save();
-  for (const [cols, color] of [[f.skipped || [], "#d00"], [f.lost || [], "#e80"]]) {
+  for (const [cols, color] of [[f.skipped || [], "#d00"], [f.lost || [], "#e80"],
+                               [state.clippedColumns || [], "#90c"]]) {
     ctx.fillStyle = color;
     for (const c of cols) {
       const px = u.valToPos(f.t0 + (c + 0.5) * f.col_s, "x", true);
@@ -493,7 +507,8 @@ async function pollLists() {
   for (const item of queue) {
     const tr = q.insertRow();
     tr.innerHTML = `<td>${item.id}</td><td>${item.name}</td><td>${item.added_by}</td>`;
-    for (const [label, body] of [["↑", {position: "front"}], ["remove", null]]) {
+    for (const [label, body] of [["↑ first", {position: "front"}],
+                                 ["↓ last", {position: "back"}], ["remove", null]]) {
       const td = tr.insertCell();
       const b = document.createElement("button");
       b.textContent = label;

@@ -4,6 +4,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -67,10 +68,22 @@ def test_the_scope_shows_the_cells_spikes(console, browser, rig):
     assert "…" in shown and float(shown.split("…")[1]) > 30
     # Freeze holds the picture while the cell goes on firing.
     browser.find_element(By.ID, "freeze").click()
+    time.sleep(0.2)
     frozen = browser.execute_script("return window.dynclampConsole.framesPainted")
     time.sleep(0.5)
     assert browser.execute_script(
         "return window.dynclampConsole.framesPainted") == frozen
+    # The cursor reads time and value where the mouse is.
+    from selenium.webdriver.common.action_chains import ActionChains
+    f, _, _ = screen(browser)
+    over = browser.find_element(By.CSS_SELECTOR, "#scope .u-over")
+    ActionChains(browser).move_to_element_with_offset(over, 40, 0).perform()
+    readout = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "readout").text.startswith("t ")
+        and d.find_element(By.ID, "readout").text)
+    t_read = float(readout.split()[1])
+    assert f["t0"] + 0.1 <= t_read <= f["t0"] + 0.2  # right of the middle
+    assert "cell0.v_mv" in readout and "mV" in readout
     browser.find_element(By.ID, "freeze").click()
 
 
@@ -117,6 +130,18 @@ def test_a_slider_changes_the_parameter_and_the_trace_follows(console, browser,
     time.sleep(1.5)
     _, lo, hi = screen(browser)
     assert np.nanmean(hi[-50:]) > before + 5
+    # Moving the slider itself (as a drag ends: a change event).
+    moved = browser.execute_script(
+        "const s = arguments[0];"
+        "s.value = Number(s.min) + 0.25 * (Number(s.max) - Number(s.min));"
+        "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));"
+        "return Number(s.value);", slider)
+    assert 0 < moved < 1.5
+    wait(browser, "return Number(document.querySelector('.param[data-parameter="
+         f"\"drive.g_ns\"]').dataset.value) == {moved}", 10,
+         "the slider's value")
+    assert rig.loaded_spec().live_changes[-1].value == pytest.approx(moved)
+    assert float(field.get_attribute("value")) == pytest.approx(moved)
 
 
 def test_a_bad_spec_shows_its_field(console, browser, rig, tmp_path):
@@ -226,3 +251,93 @@ def test_a_protocol_runs_from_the_page_with_qc_timing_and_download(
         "return fetch(arguments[0]).then(r => r.arrayBuffer())"
         ".then(b => b.byteLength)", link.get_attribute("href"))
     assert size == os.path.getsize(run.nwb_path)
+
+
+def test_clipped_current_is_marked_on_the_trace(console, browser, rig):
+    limit = rig.rig().channels[0].current_limit_pa
+    # 1000 nS at +100 mV asks for far more than the channel may inject.
+    rig.load_spec({"conductances": [{"name": "huge", "cell": "cell0",
+                                     "constant": {"g_ns": 1000,
+                                                  "e_rev_mv": 100}}]})
+    rig.start(0)
+    open_page(browser, console)
+    browser.execute_script(
+        "const s = window.dynclampConsole;"
+        "s.on.clear(); s.on.set('cell0.i_pa', {scale: 1000, offset: 0});"
+        "document.getElementById('timebase').value = '0.1';"
+        "configureScope();")
+    wait(browser, "return (window.dynclampConsole.clippedColumns || [])"
+         ".length > 50", 20, "clipped columns marked")
+    f, lo, hi = screen(browser)
+    assert np.nanmax(hi) == pytest.approx(limit, rel=1e-3)
+    assert "clipped 0" not in browser.find_element(By.ID, "scope-flags").text
+
+
+def test_the_console_wants_tls_beyond_loopback(daemon, tmp_path):
+    import subprocess
+    import ssl
+    import urllib.request
+    from conftest import PYTHON
+    refused = subprocess.run(
+        ["/usr/bin/python3", "-m", "dynclamp_console",
+         f"--server={daemon.address}", "--listen=0.0.0.0:0"],
+        capture_output=True, text=True, timeout=30,
+        env={**os.environ, "PYTHONPATH": PYTHON})
+    assert refused.returncode != 0 and "--tls_cert" in refused.stderr
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1",
+                    "-subj", "/CN=localhost"], check=True,
+                   capture_output=True, timeout=60)
+    c = Console(daemon.address, f"--tls_cert={cert}", f"--tls_key={key}")
+    try:
+        assert c.url.startswith("http://")  # the port file has the port only
+        url = c.url.replace("http://", "https://")
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        page = urllib.request.urlopen(url, context=ctx, timeout=10).read()
+        assert b"dynclamp console" in page
+    finally:
+        c.stop()
+
+
+def test_scripts_console_sh_starts_both_and_prints_the_url(tmp_path):
+    import re
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["bash", os.path.join(SOURCE, "scripts", "console.sh"),
+         f"--server=127.0.0.1:{port}", "--listen=127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "DYNCLAMP_NO_SETUP": "1",
+             "DYNCLAMP_BIN_DIR": os.environ.get(
+                 "DYNCLAMP_BIN", os.path.join(SOURCE, "build", "bin")),
+             "DYNCLAMPD_FLAGS": "--metrics_listen=127.0.0.1:0 "
+                                f"--data_dir={tmp_path}/data"},
+        start_new_session=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        url = None
+        while time.monotonic() < deadline and url is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.match(r"dynclamp console: (http://127\.0\.0\.1:\d+/) ", line)
+            url = m.group(1) if m else None
+        assert url, "".join(lines)
+        assert any("starting dynclampd" in l for l in lines)
+        assert b"dynclamp console" in urllib.request.urlopen(url, timeout=10).read()
+        with dynclamp.Client(f"127.0.0.1:{port}") as c:
+            assert c.rig().backend == "sim"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+    with pytest.raises(dynclamp.Unavailable):
+        dynclamp.Client(f"127.0.0.1:{port}", timeout=1)
