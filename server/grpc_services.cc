@@ -208,6 +208,10 @@ grpc::Status StreamServiceImpl::Subscribe(
     out.set_cycles_skipped(chunk.cycles_skipped);
     out.mutable_skipped_samples()->Assign(chunk.skipped_samples.begin(),
                                           chunk.skipped_samples.end());
+    out.mutable_overrun_samples()->Assign(chunk.overrun_samples.begin(),
+                                          chunk.overrun_samples.end());
+    out.mutable_clipped_samples()->Assign(chunk.clipped_samples.begin(),
+                                          chunk.clipped_samples.end());
     if (!writer->Write(out)) break;  // the client went away
   }
   inst_.Unsubscribe(*sub);

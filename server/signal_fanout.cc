@@ -15,7 +15,9 @@ namespace dynclamp::server {
 namespace {
 std::size_t ChunkBytes(const ChunkData& c) {
   return sizeof(ChunkData) + c.values.capacity() * sizeof(double) +
-         c.skipped_samples.capacity() * sizeof(uint32_t);
+         (c.skipped_samples.capacity() + c.overrun_samples.capacity() +
+          c.clipped_samples.capacity()) *
+             sizeof(uint32_t);
 }
 }  // namespace
 
@@ -235,7 +237,15 @@ void SignalFanout::Append(Subscription& s, uint64_t slot, int64_t mono_ns,
                      s.signals_.size());
     s.building_since_ns_ = rt::MonotonicNowNs();
   }
-  if (h == nullptr) c.skipped_samples.push_back(c.num_samples);
+  if (h == nullptr) {
+    c.skipped_samples.push_back(c.num_samples);
+  } else {
+    const uint32_t flags = h->flags | s.flags_since_sample_;
+    s.flags_since_sample_ = 0;
+    if (flags & rt::kFrameAfterOverrun)
+      c.overrun_samples.push_back(c.num_samples);
+    if (flags & rt::kFrameClipped) c.clipped_samples.push_back(c.num_samples);
+  }
   for (int idx : s.index_in_frame_) {
     c.values.push_back(h != nullptr && idx >= 0 &&
                                static_cast<uint32_t>(idx) < h->num_values
@@ -258,7 +268,10 @@ void SignalFanout::Feed(Subscription& s, const rt::FrameHeader& h,
   s.last_slots_skipped_ = h.slots_skipped;
   s.cycles_skipped_ += skipped;
   s.skipped_since_sample_ += skipped;
-  if (h.cycle % s.decimation_ != 0) return;
+  if (h.cycle % s.decimation_ != 0) {
+    s.flags_since_sample_ |= h.flags;
+    return;
+  }
   if (s.have_next_ && h.cycle > s.next_cycle_) {
     const uint64_t gap = h.cycle - s.next_cycle_;
     if (gap <= s.skipped_since_sample_) {

@@ -39,6 +39,10 @@ struct ChunkData {
   // the samples of this chunk that are such slots (NaN): not lost.
   uint64_t cycles_skipped = 0;
   std::vector<uint32_t> skipped_samples;
+  // Samples whose cycle (or a cycle decimation left out since the sample
+  // before) came after an overrun, or clipped an output.
+  std::vector<uint32_t> overrun_samples;
+  std::vector<uint32_t> clipped_samples;
 };
 
 // What one subscription may take (ServiceLimits): at most `max_signals`
@@ -111,6 +115,7 @@ class Subscription {
   uint32_t last_slots_skipped_ = 0;  // the engine's count at the last frame
   uint64_t cycles_skipped_ = 0;
   uint64_t skipped_since_sample_ = 0;
+  uint32_t flags_since_sample_ = 0;  // rt::FrameFlags of cycles not sent
   int64_t building_since_ns_ = 0;
   ChunkData building_;
 };

@@ -92,6 +92,41 @@ TEST(SignalFanoutTest, SkippedCyclesAreMarkedNotLost) {
   EXPECT_EQ((*sub)->samples_lost(), 0u);
 }
 
+// A cycle after an overrun, and a cycle that clipped an output, are listed
+// by sample; with decimation, a flag of a cycle left out goes to the next
+// sample sent, so no overrun or clip disappears from the trace.
+TEST(SignalFanoutTest, OverrunAndClippedCyclesAreListedBySample) {
+  Fixture f;
+  auto every = f.fanout.Subscribe({"cell0.v_mv"}, 1, 20);
+  auto fourth = f.fanout.Subscribe({"cell0.v_mv"}, 4, 5);
+  ASSERT_TRUE(every.ok() && fourth.ok());
+  f.Cycles(5);                             // slots 0..4
+  f.bench.engine->NoteDeadline(true, 0);   // slot 5 comes late: no skip
+  f.Cycles(1);                             // slot 5
+  f.bench.engine->NoteDeadline(false, 0);  // on time again
+  f.Cycles(14);                            // slots 6..19
+  auto chunks = f.Pop(**every);
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].overrun_samples, (std::vector<uint32_t>{5}));
+  EXPECT_TRUE(chunks[0].skipped_samples.empty());
+  EXPECT_TRUE(chunks[0].clipped_samples.empty());
+  chunks = f.Pop(**fourth);  // samples at slots 0, 4, 8, 12, 16
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].overrun_samples, (std::vector<uint32_t>{2}));
+
+  // 1e5 nS at +100 mV asks for ~1.7e7 pA: over the 1e6 pA limit.
+  rt::ModelSetSpec spec;
+  rt::ConductanceSpec g;
+  g.name = "huge";
+  g.model = rt::ConstantConductance::Params{1e5, 100.0};
+  spec.conductances = {g};
+  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  f.Cycles(40);
+  chunks = f.Pop(**every);
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_GE(chunks[1].clipped_samples.size(), 19u);
+}
+
 TEST(SignalFanoutTest, SlowSubscriberLosesOnlyItsOwnSamples) {
   Fixture f;
   SignalFanout::Options small;

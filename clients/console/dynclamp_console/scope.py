@@ -69,6 +69,8 @@ class Scope:
         self.hi = np.full((self.columns, self.n), np.nan)
         self.skipped = np.zeros(self.columns, dtype=bool)
         self.lost = np.zeros(self.columns, dtype=bool)
+        self.overrun = np.zeros(self.columns, dtype=bool)
+        self.clipped = np.zeros(self.columns, dtype=bool)
         self.filled = 0
         self.screen_id += 1
 
@@ -79,10 +81,18 @@ class Scope:
 
     def feed(self, t: np.ndarray, values: np.ndarray, skipped: np.ndarray,
              lost_before: int = 0, new_run: bool = False,
-             monotonic_ns: int = 0, period_s: float = 0.0) -> None:
-        """Adds a block: t (n,), values (n, signals), skipped (n,)."""
+             monotonic_ns: int = 0, period_s: float = 0.0,
+             overrun: np.ndarray = None, clipped: np.ndarray = None) -> None:
+        """Adds a block: t (n,), values (n, signals), and per sample (n,)
+        bool: skipped, overrun, clipped (see dynclamp.Block)."""
         if len(t) == 0:
             return
+        # One mask per sample: bit 0 skipped, 1 after an overrun, 2 clipped.
+        marks = skipped.astype(np.uint8)
+        if overrun is not None:
+            marks |= overrun.astype(np.uint8) << 1
+        if clipped is not None:
+            marks |= clipped.astype(np.uint8) << 2
         if new_run:
             self._new_screen()
             self._history_t = self._history_t[:0]
@@ -94,20 +104,20 @@ class Scope:
         self.samples += len(t)
         self.changed = True
         if self.trigger is None:
-            self._feed_free(t, values, skipped, lost_before > 0)
+            self._feed_free(t, values, marks, lost_before > 0)
         else:
-            self._feed_triggered(t, values, skipped, lost_before > 0)
+            self._feed_triggered(t, values, marks, lost_before > 0)
 
     # ---- free run ----------------------------------------------------------
 
-    def _feed_free(self, t, values, skipped, lost) -> None:
+    def _feed_free(self, t, values, marks, lost) -> None:
         while len(t):
             if self._start is None or t[0] < self._start:
                 self._new_screen(float(t[0]))
             end = self._start + self.timebase_s - 1e-6 * self.col_s
             inside = int(np.searchsorted(t, end, side="left"))
             if inside:
-                self._bin(t[:inside], values[:inside], skipped[:inside], lost)
+                self._bin(t[:inside], values[:inside], marks[:inside], lost)
                 lost = False
             if inside == len(t):
                 return
@@ -117,18 +127,18 @@ class Scope:
             end = self._start + self.timebase_s
             nxt = end if t[inside] < end + self.timebase_s else float(t[inside])
             self._new_screen(nxt)
-            t, values, skipped = t[inside:], values[inside:], skipped[inside:]
+            t, values, marks = t[inside:], values[inside:], marks[inside:]
 
     # ---- triggered ---------------------------------------------------------
 
-    def _feed_triggered(self, t, values, skipped, lost) -> None:
+    def _feed_triggered(self, t, values, marks, lost) -> None:
         trig = self.trigger
         while len(t):
             if self._start is not None:  # filling a screen
                 end = self._start + self.timebase_s - 1e-6 * self.col_s
                 inside = int(np.searchsorted(t, end, side="left"))
                 if inside:
-                    self._bin(t[:inside], values[:inside], skipped[:inside],
+                    self._bin(t[:inside], values[:inside], marks[:inside],
                               lost)
                     lost = False
                 self._keep(t[:inside], values[:inside])
@@ -136,8 +146,8 @@ class Scope:
                     return
                 self._complete()
                 self._start = None  # armed again, from the end of this one
-                t, values, skipped = (t[inside:], values[inside:],
-                                      skipped[inside:])
+                t, values, marks = (t[inside:], values[inside:],
+                                      marks[inside:])
                 continue
             # Armed: find the first crossing in this block.
             v = values[:, trig.signal]
@@ -160,15 +170,15 @@ class Scope:
             ht, hv = self._history_t, self._history_v
             keep = ht >= start
             if keep.any():
-                self._bin(ht[keep], hv[keep], np.zeros(int(keep.sum()), bool),
-                          False)
+                self._bin(ht[keep], hv[keep],
+                          np.zeros(int(keep.sum()), np.uint8), False)
             self._history_t = ht[:0]
             self._history_v = hv[:0]
             self._last_trigger_value = None
             # Samples before the crossing in this block belong to the screen
             # too (they are after `start` if pre covers them).
             first = int(np.searchsorted(t, start, side="left"))
-            t, values, skipped = t[first:], values[first:], skipped[first:]
+            t, values, marks = t[first:], values[first:], marks[first:]
 
     def _keep(self, t, values) -> None:
         if self.trigger is None or len(t) == 0:
@@ -182,7 +192,7 @@ class Scope:
 
     # ---- columns -----------------------------------------------------------
 
-    def _bin(self, t, values, skipped, lost) -> None:
+    def _bin(self, t, values, marks, lost) -> None:
         # A sample on a column's boundary (to rounding) starts that column.
         cols = np.floor((t - self._start) / self.col_s + 1e-6).astype(np.int64)
         np.clip(cols, 0, self.columns - 1, out=cols)
@@ -192,8 +202,11 @@ class Scope:
         hi = np.fmax.reduceat(values, starts, axis=0)
         self.lo[which] = np.fmin(self.lo[which], lo)
         self.hi[which] = np.fmax(self.hi[which], hi)
-        if skipped.any():
-            self.skipped[cols[skipped]] = True
+        for bit, columns in ((1, self.skipped), (2, self.overrun),
+                             (4, self.clipped)):
+            hit = (marks & bit) != 0
+            if hit.any():
+                columns[cols[hit]] = True
         if lost:
             self.lost[cols[0]] = True
         self.filled = max(self.filled, int(cols[-1]) + 1)
@@ -212,6 +225,8 @@ class Scope:
             "hi": self.hi.T.copy(),
             "skipped": np.flatnonzero(self.skipped).tolist(),
             "lost": np.flatnonzero(self.lost).tolist(),
+            "overrun": np.flatnonzero(self.overrun).tolist(),
+            "clipped": np.flatnonzero(self.clipped).tolist(),
         }
 
     def frame(self) -> Optional[Dict]:

@@ -503,7 +503,8 @@ class ScopeSocket:
                 elif generation == self.generation and self.scope is not None:
                     self.scope.feed(block.t, block.values, block.skipped,
                                     block.lost_before, block.new_run,
-                                    block.monotonic_ns, block.sample_period_s)
+                                    block.monotonic_ns, block.sample_period_s,
+                                    block.overrun, block.clipped)
             now = time.monotonic()
             if now >= next_frame and self.scope is not None and \
                     not self.frozen:

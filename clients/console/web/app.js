@@ -325,18 +325,6 @@ function drawFrame(f) {
     const row = document.querySelector(`#signal-table tr[data-signal="${name}"] .range`);
     if (row) row.textContent = Number.isFinite(lo) ? `${fmt(lo, 2)} … ${fmt(hi, 2)}` : "";
   });
-  // Columns where a delivered current reaches its channel's limit: clipped.
-  state.clippedColumns = [];
-  names.forEach((name, k) => {
-    const m = name.match(/^(.*)\.i_pa$/);
-    const ch = m && state.channels && state.channels.find((c) => c.name === m[1]);
-    if (!ch || !ch.current_limit_pa) return;
-    const limit = Number(ch.current_limit_pa) * (1 - 1e-6);
-    f.hi[k].forEach((hi, i) => {
-      const lo = f.lo[k][i];
-      if ((hi !== null && hi >= limit) || (lo !== null && lo <= -limit)) state.clippedColumns.push(i);
-    });
-  });
   state.plot.batch(() => {
     state.plot.setScale("x", {min: f.t0, max: f.t0 + cols * f.col_s});
     state.plot.setData(data, false);
@@ -350,14 +338,15 @@ function drawFrame(f) {
   $("scope-flags").innerHTML = flags.join("");
 }
 
-// Red ticks over the columns with a skipped cycle, orange after lost samples.
+// Ticks over the columns: red, a cycle after an overrun (dark red: skipped);
+// orange, samples lost on the way; purple, an output clipped at its limit.
 function drawMarkers(u) {
   const f = state.frame;
   if (!f || !f.t0 && f.t0 !== 0) return;
   const ctx = u.ctx;
   ctx.save();
-  for (const [cols, color] of [[f.skipped || [], "#d00"], [f.lost || [], "#e80"],
-                               [state.clippedColumns || [], "#90c"]]) {
+  for (const [cols, color] of [[f.overrun || [], "#f44"], [f.skipped || [], "#800"],
+                               [f.lost || [], "#e80"], [f.clipped || [], "#90c"]]) {
     ctx.fillStyle = color;
     for (const c of cols) {
       const px = u.valToPos(f.t0 + (c + 0.5) * f.col_s, "x", true);

@@ -35,6 +35,10 @@ class Block:
         sample_period_s: time between samples (loop period x decimation).
         skipped: bool array (samples,): cycles the loop skipped after an
             overrun (no sample was taken; the values are NaN).
+        overrun: bool array (samples,): the sample's cycle came after an
+            overrun (late; with decimation, or a cycle between samples).
+        clipped: bool array (samples,): an output hit its current limit at
+            the sample's cycle (or a cycle between samples).
         lost_before: samples this subscriber lost just before this block
             (its queue was full); 0 normally.
         new_run: the first block of a run (``t`` starts again near 0).
@@ -50,6 +54,8 @@ class Block:
     lost_before: int
     new_run: bool
     monotonic_ns: int
+    overrun: np.ndarray = None
+    clipped: np.ndarray = None
 
     def __len__(self) -> int:
         return self.values.shape[0]
@@ -138,9 +144,9 @@ class Stream:
         n = chunk.num_samples
         k = len(self.signals)
         values = np.array(chunk.values, dtype=np.float64).reshape(n, k)
-        skipped = np.zeros(n, dtype=bool)
-        if len(chunk.skipped_samples):
-            skipped[np.asarray(chunk.skipped_samples, dtype=np.intp)] = True
+        skipped, overrun, clipped = (_mask(n, chunk.skipped_samples),
+                                     _mask(n, chunk.overrun_samples),
+                                     _mask(n, chunk.clipped_samples))
         first = chunk.first_sample_index
         new_run = self._next_index is None or first < self._next_index
         lost_before = chunk.samples_lost - self._lost
@@ -149,7 +155,7 @@ class Stream:
         t = first * self.loop_period_s + np.arange(n) * self.sample_period_s
         return Block(self.signals, self.units, values, t, first,
                      self.sample_period_s, skipped, lost_before, new_run,
-                     chunk.first_sample_monotonic_ns)
+                     chunk.first_sample_monotonic_ns, overrun, clipped)
 
     def collect(self, samples: int, timeout: Optional[float] = None,
                 same_run: bool = True) -> Trace:
@@ -206,6 +212,13 @@ class Stream:
                 b, values=b.values[rest:], t=b.t[rest:])
             if len(t):
                 yield t, lo, hi
+
+
+def _mask(n: int, indices) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    if len(indices):
+        m[np.asarray(indices, dtype=np.intp)] = True
+    return m
 
 
 def _bins(t: np.ndarray, values: np.ndarray, n: int):

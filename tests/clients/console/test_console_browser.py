@@ -233,16 +233,19 @@ def test_a_protocol_runs_from_the_page_with_qc_timing_and_download(
          ".length == 10 && /COMPLETED/.test("
          "document.getElementById('run-state').textContent)", 60,
          "ten sweeps and the run's end")
-    qc = [td.text for td in browser.find_elements(
-        By.CSS_SELECTOR, "#sweeps tbody tr td:last-child")]
+    # Read at once: the page redraws the table at every status poll.
+    qc = browser.execute_script(
+        "return [...document.querySelectorAll('#sweeps tbody tr td:last-child')]"
+        ".map(td => td.textContent)")
     run = rig.run()
     assert qc == ["pass" if s.qc_pass else "fail: " + s.qc_reason
                   for s in run.sweeps]
     assert browser.find_element(By.ID, "progress-bar").get_attribute(
         "style").replace(" ", "") == "width:100%;"
-    bars = browser.find_elements(
-        By.CSS_SELECTOR, 'svg.histogram[data-name="period"] rect')
-    assert len(bars) == len(run.timing.period.histogram) > 0
+    bars = browser.execute_script(
+        "return document.querySelectorAll("
+        "'svg.histogram[data-name=\"period\"] rect').length")
+    assert bars == len(run.timing.period.histogram) > 0
     # The recording, downloaded through the page, is the daemon's file.
     name = os.path.basename(run.nwb_path)
     link = wait(browser, "return document.querySelector("
@@ -266,8 +269,11 @@ def test_clipped_current_is_marked_on_the_trace(console, browser, rig):
         "s.on.clear(); s.on.set('cell0.i_pa', {scale: 1000, offset: 0});"
         "document.getElementById('timebase').value = '0.1';"
         "configureScope();")
-    wait(browser, "return (window.dynclampConsole.clippedColumns || [])"
-         ".length > 50", 20, "clipped columns marked")
+    wait(browser, "const s = window.dynclampConsole, f = s.frame;"
+         "return s.configured.signals[0] == 'cell0.i_pa' && f &&"
+         " (f.clipped || []).length > 50 &&"
+         " Math.max(...f.hi[0].filter(v => v !== null)) > 1000", 20,
+         "the clipped current, marked")
     f, lo, hi = screen(browser)
     assert np.nanmax(hi) == pytest.approx(limit, rel=1e-3)
     assert "clipped 0" not in browser.find_element(By.ID, "scope-flags").text

@@ -49,11 +49,18 @@ def test_markers_land_in_their_columns():
     skipped = np.zeros(2000, bool)
     skipped[1010] = True
     v[1010] = np.nan
+    overrun = np.zeros(2000, bool)
+    overrun[[5, 1500]] = True
+    clipped = np.zeros(2000, bool)
+    clipped[1999] = True
     s = Scope(1, 0.1, 100)
-    s.feed(t[:1000], v[:1000], skipped[:1000])
-    s.feed(t[1000:], v[1000:], skipped[1000:], lost_before=30)
+    s.feed(t[:1000], v[:1000], skipped[:1000], overrun=overrun[:1000],
+           clipped=clipped[:1000])
+    s.feed(t[1000:], v[1000:], skipped[1000:], lost_before=30,
+           overrun=overrun[1000:], clipped=clipped[1000:])
     f = s.completed or s.frame()
     assert f["skipped"] == [50] and f["lost"] == [50]
+    assert f["overrun"] == [0, 75] and f["clipped"] == [99]
     assert f["hi"][0][50] == 0.0  # the NaN of the skipped cycle is no extreme
 
 

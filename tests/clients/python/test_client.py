@@ -649,3 +649,28 @@ def test_an_unreachable_daemon_is_unavailable():
     with pytest.raises(dynclamp.Unavailable) as e:
         dynclamp.Client("127.0.0.1:1", timeout=0.5)
     assert "127.0.0.1:1" in e.value.message
+
+
+def test_blocks_flag_the_cycles_after_an_overrun():
+    # A board whose reads and writes sometimes take up to 200 us: at 20 kHz
+    # (50 us) some cycles overrun; on the nominal clock none is skipped.
+    d = Daemon("--sim_io_jitter_us=200")
+    try:
+        with dynclamp.Client(d.address) as c:
+            flagged = 0
+            with c.stream(["cell0.v_mv"]) as s:
+                run = c.start(0.5)
+                got = 0
+                while got < 10000:
+                    b = next(s)
+                    got += len(b)
+                    flagged += int(b.overrun.sum())
+                    assert not b.skipped.any()
+                    assert len(b.overrun) == len(b.clipped) == len(b)
+            end = c.wait(run.run_id, timeout=30)
+        assert end.timing.overruns > 0
+        # Every counted overrun flags the next cycle's sample; the run's
+        # last cycle may overrun with no cycle after it.
+        assert end.timing.overruns - 1 <= flagged <= end.timing.overruns
+    finally:
+        d.remove()
