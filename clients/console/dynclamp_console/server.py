@@ -330,37 +330,25 @@ async def queue_item(request):
                                                      where)))
 
 
-@api
-async def queue_verb(request):
-    c = request.app["console"].session(request).client
-    verb = request.match_info["verb"]
-    fn = {"start": c.queue_start, "stop": c.queue_stop,
-          "pause": c.queue_pause, "resume": c.queue_resume,
-          "abort": c.queue_abort, "clear": c.queue_clear}.get(verb)
-    if fn is None:
-        raise web.HTTPNotFound()
-    return web.json_response(message_json(await call(fn)))
+def verbs(table):
+    """A POST route whose {verb} picks one argument-less client call from
+    `table` (verb -> Client method name); the daemon's answer as JSON."""
+    @api
+    async def handler(request):
+        c = request.app["console"].session(request).client
+        method = table.get(request.match_info["verb"])
+        if method is None:
+            raise web.HTTPNotFound()
+        return web.json_response(message_json(await call(getattr(c, method))))
+    return handler
 
 
-@api
-async def run_verb(request):
-    c = request.app["console"].session(request).client
-    verb = request.match_info["verb"]
-    fn = {"pause": c.pause, "resume": c.resume,
-          "clear-fault": c.clear_fault}.get(verb)
-    if fn is None:
-        raise web.HTTPNotFound()
-    return web.json_response(message_json(await call(fn)))
-
-
-@api
-async def lock_verb(request):
-    c = request.app["console"].session(request).client
-    verb = request.match_info["verb"]
-    fn = {"acquire": c.acquire_lock, "release": c.release_lock}.get(verb)
-    if fn is None:
-        raise web.HTTPNotFound()
-    return web.json_response(message_json(await call(fn)))
+queue_verb = verbs({"start": "queue_start", "stop": "queue_stop",
+                    "pause": "queue_pause", "resume": "queue_resume",
+                    "abort": "queue_abort", "clear": "queue_clear"})
+run_verb = verbs({"pause": "pause", "resume": "resume",
+                  "clear-fault": "clear_fault"})
+lock_verb = verbs({"acquire": "acquire_lock", "release": "release_lock"})
 
 
 @api
