@@ -120,7 +120,14 @@ class StreamBudgetTest(unittest.TestCase):
         d = Daemon(f"--max_stream_queue_bytes={self.QUEUE_BYTES}",
                    f"--max_stream_bytes_total={self.TOTAL_BYTES}",
                    "--max_streams_per_client=8")
-        ch = grpc.insecure_channel(d.server)
+        # An attacker that never reads keeps its receive windows small: with
+        # gRPC's bandwidth-delay probing on, the client's own transport can
+        # grow each window to tens of MB on loopback and take in a whole
+        # 15 s attack, so whether the daemon's budgets engage would depend
+        # on the machine (0 samples lost on one CI machine).
+        ch = grpc.insecure_channel(d.server, options=[
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", 64 << 10)])
         try:
             self.assertEqual(d.cli("start").returncode, 0)
             stub = pb.stream_grpc.StreamServiceStub(ch)
