@@ -22,7 +22,7 @@ from google.protobuf import json_format
 import dynclamp
 from dynclamp import files
 
-from .scope import MAX_COLUMNS, Scope, Trigger, to_json_lists
+from .scope import MAX_COLUMNS, Scope, Trigger, encode_frame
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 COOKIE = "dynclamp_console"
@@ -504,16 +504,14 @@ class ScopeSocket:
 
     async def send_frame(self, frame):
         self.frame_id += 1
-        out = {"type": "frame", "id": self.frame_id,
-               "lost_total": self.stream.samples_lost,
-               "console_dropped_blocks": self.dropped_blocks}
-        for k, v in frame.items():
-            out[k] = to_json_lists(v) if k in ("lo", "hi") else v
+        frame.update({"type": "frame", "id": self.frame_id,
+                      "lost_total": self.stream.samples_lost,
+                      "console_dropped_blocks": self.dropped_blocks})
         self.sent[self.frame_id] = frame.get("monotonic_ns", 0)
         if len(self.sent) > 256:
             self.sent.pop(next(iter(self.sent)))
         self.console.frames_sent += 1
-        await self.ws.send_str(json.dumps(out))
+        await self.ws.send_bytes(encode_frame(frame))
 
     def painted(self, frame_id):
         sample_ns = self.sent.pop(frame_id, None)

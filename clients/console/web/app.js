@@ -255,8 +255,9 @@ function openScope() {
   state.ws = ws;
   ws.onopen = configureScope;
   ws.onclose = () => setTimeout(openScope, 1000);
+  ws.binaryType = "arraybuffer";
   ws.onmessage = (ev) => {
-    const m = JSON.parse(ev.data);
+    const m = typeof ev.data === "string" ? JSON.parse(ev.data) : decodeFrame(ev.data);
     if (m.type === "frame") {
       // Only the newest frame is drawn, at the browser's next paint: a slow
       // paint skips frames rather than falling behind.
@@ -279,6 +280,28 @@ function openScope() {
       say(m);
     }
   };
+}
+
+// A binary frame (dynclamp_console/scope.py, encode_frame): uint32 n, n bytes
+// of JSON, padding to 4, then lo and hi as float32 rows; NaN becomes null,
+// which uPlot draws as a gap.
+function decodeFrame(buf) {
+  const n = new DataView(buf).getUint32(0, true);
+  const f = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, n)));
+  if (f.shape) {
+    const [rows, cols] = f.shape;
+    let offset = 4 + n + ((4 - (4 + n) % 4) % 4);
+    for (const k of ["lo", "hi"]) {
+      const all = new Float32Array(buf, offset, rows * cols);
+      f[k] = [];
+      for (let r = 0; r < rows; r++) {
+        f[k].push(Array.from(all.subarray(r * cols, (r + 1) * cols),
+                             (v) => (Number.isNaN(v) ? null : v)));
+      }
+      offset += 4 * rows * cols;
+    }
+  }
+  return f;
 }
 
 function makePlot(n) {

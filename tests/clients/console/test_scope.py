@@ -2,6 +2,7 @@
 columns keep every extreme, markers land in their columns, triggers place
 the crossing where the pre-trigger fraction says."""
 import os
+import struct
 import sys
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..",
                                 "clients", "console"))
-from dynclamp_console.scope import Scope, Trigger, to_json_lists  # noqa: E402
+from dynclamp_console.scope import (  # noqa: E402
+    Scope, Trigger, decode_frame, encode_frame)
 
 RATE = 20000.0
 
@@ -81,15 +83,35 @@ def test_the_trigger_puts_the_crossing_at_the_pre_fraction():
     assert scr["screen"] == s.screen_id
 
 
-def test_a_new_run_starts_a_new_screen_and_json_has_gaps():
+def test_a_new_run_starts_a_new_screen():
     s = Scope(1, 0.05, 50)
     t = np.arange(500) / RATE
     s.feed(t, np.ones((500, 1)), np.zeros(500, bool))
     first = s.screen_id
     s.feed(t[:10], np.ones((10, 1)), np.zeros(10, bool), new_run=True)
     assert s.screen_id > first and s.frame()["t0"] == 0.0
-    rows = to_json_lists(np.array([[1.23456, np.nan]]))
-    assert rows == [[1.2346, None]]
+
+
+def test_a_frame_travels_as_binary_with_its_gaps_and_fields():
+    s = Scope(2, 0.05, 50)
+    t = np.arange(1500) / RATE  # a full screen, then sweeping over it
+    v = np.column_stack([np.sin(t * 300) * 40 - 60, t * 100])
+    s.feed(t, v, np.zeros(1500, bool))
+    f = s.frame()
+    f["id"] = 7
+    data = encode_frame(f)
+    g = decode_frame(data)
+    assert len(data) == 4 + struct.unpack_from("<I", data)[0] + \
+        (-(4 + struct.unpack_from("<I", data)[0]) % 4) + 2 * 2 * 50 * 4
+    assert g["id"] == 7 and g["t0"] == f["t0"] and g["sweep"] == f["sweep"]
+    for k in ("lo", "hi"):
+        assert g[k].shape == (2, 50)
+        np.testing.assert_array_equal(np.isnan(g[k]), np.isnan(f[k]))
+        np.testing.assert_allclose(g[k], f[k], rtol=1e-6, atol=1e-5)
+    assert np.isnan(g["lo"][0, f["sweep"]]), "the sweep's blank is a gap"
+    assert not np.isnan(g["lo"][0, -1]), "the last screen after it"
+    assert decode_frame(encode_frame({"armed": True, "last_t": 0.5})) == \
+        {"armed": True, "last_t": 0.5}
 
 
 @pytest.mark.parametrize("args,field", [
