@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "rt_engine/frame.h"
-#include "server/recorder/recorder.h"
+#include "server/instrument/recorder/recorder.h"
 
 ABSL_FLAG(double, seconds, 60, "seconds of data per repetition");
 ABSL_FLAG(double, sweep_s, 10, "sweep length (s)");

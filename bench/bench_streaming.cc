@@ -24,9 +24,9 @@
 #include "absl/strings/str_join.h"
 #include "clients/cpp/client.h"
 #include "clients/cpp/local_daemon.h"
-#include "clients/cpp/spec_file.h"
 #include "rt_engine/clock.h"
 #include "rt_engine/histogram.h"
+#include "spec_files/spec_file.h"
 
 ABSL_FLAG(double, duration_s, 30.0, "how long to stream");
 ABSL_FLAG(double, rate_khz, 50.0, "loop rate");
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", control.status().ToString().c_str());
     return 1;
   }
-  auto spec = dynclamp::client::ParseSpec(kSpec, "bench");
+  auto spec = dynclamp::spec_files::ParseSpec(kSpec, "bench");
   if (auto s = (*control)->LoadSpec(*spec); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.status().ToString().c_str());
     return 1;

@@ -1,18 +1,34 @@
-# The real-time core must never depend on grpc, protobuf or prometheus
-# (DESIGN.md, "Layout"). Two guards keep it so:
-#  1. dynclamp_check_rt_sources(): a build step that scans every file under
-#     the directory for forbidden #includes and fails the build if it finds one.
+# The layers (DESIGN.md, "Layout"), from the bottom: rt_engine (the real-time
+# core) and fidelity (engine simulation, on the engine alone), spec_files
+# (files to messages), server (the daemon), clients. A
+# layer includes nothing from the layers above it, and the real-time core
+# nothing of grpc, protobuf or prometheus. Two guards keep it so:
+#  1. dynclamp_check_layer(): a build step that scans every file under a
+#     directory for forbidden #includes and fails the build if it finds one.
 #  2. dynclamp_check_rt_links(): at the end of configuration, fails if the
 #     target (or anything it links) names a forbidden library.
-set(DYNCLAMP_RT_FORBIDDEN_REGEX "grpc|protobuf|prometheus")
-set(DYNCLAMP_RT_BOUNDARY_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/check_rt_includes.cmake)
+set(DYNCLAMP_LAYERING_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/check_includes.cmake)
+# What each layer may not include (the first directory of the path).
+set(DYNCLAMP_RT_FORBIDDEN_INCLUDES
+    "grpc|grpcpp|google/protobuf|prometheus|dynclamp/v1|spec_files|server|clients")
+set(DYNCLAMP_RT_FORBIDDEN_LINKS "gRPC|grpc|protobuf|prometheus")
+set(DYNCLAMP_SPEC_FILES_FORBIDDEN_INCLUDES "rt_engine|server|clients")
+set(DYNCLAMP_SERVER_FORBIDDEN_INCLUDES "clients")
+# The clients speak to the daemon only through the API.
+set(DYNCLAMP_CLIENTS_FORBIDDEN_INCLUDES "rt_engine|fidelity|server")
 
-function(dynclamp_check_rt_sources target dir)
-  add_custom_target(${target}_boundary_check ALL
-    COMMAND ${CMAKE_COMMAND} -DRT_DIR=${dir} -P ${DYNCLAMP_RT_BOUNDARY_SCRIPT}
-    COMMENT "Checking that ${dir} includes no grpc/protobuf/prometheus header"
+# dynclamp_check_layer(TARGET DIR FORBIDDEN RULE [LINKS_FORBIDDEN])
+function(dynclamp_check_layer target dir forbidden rule)
+  set(links "")
+  if(ARGC GREATER 4)
+    set(links "-DLINKS_FORBIDDEN=${ARGV4}")
+  endif()
+  add_custom_target(${target}_layer_check ALL
+    COMMAND ${CMAKE_COMMAND} -DDIR=${dir} "-DFORBIDDEN=${forbidden}"
+            "-DRULE=${rule}" ${links} -P ${DYNCLAMP_LAYERING_SCRIPT}
+    COMMENT "Checking that ${dir} includes nothing from ${forbidden}"
     VERBATIM)
-  add_dependencies(${target} ${target}_boundary_check)
+  add_dependencies(${target} ${target}_layer_check)
 endfunction()
 
 function(_dynclamp_collect_links target out_var)
@@ -41,7 +57,7 @@ function(_dynclamp_check_rt_links_now target)
   _dynclamp_collect_links(${target} all_links)
   foreach(lib IN LISTS all_links)
     string(TOLOWER "${lib}" lower)
-    if(lower MATCHES "${DYNCLAMP_RT_FORBIDDEN_REGEX}")
+    if(lower MATCHES "grpc|protobuf|prometheus")
       message(FATAL_ERROR
         "${target} links '${lib}': the real-time core must not depend on "
         "grpc, protobuf or prometheus (see DESIGN.md).")

@@ -1,20 +1,22 @@
-# Run as: cmake -DRT_DIR=<dir> -P check_rt_includes.cmake
-# Fails (non-zero exit) if any source under RT_DIR includes a grpc, protobuf
-# or prometheus header.
-if(NOT RT_DIR)
-  message(FATAL_ERROR "RT_DIR is not set")
-endif()
+# Run as: cmake -DDIR=<dir> -DFORBIDDEN=<regex> -DRULE=<text> -P check_includes.cmake
+# Fails (non-zero exit) if a source under DIR #includes a path that starts
+# with FORBIDDEN (a regex of directories, e.g. "grpc|server"), or if one of
+# its CMakeLists.txt names a library matching LINKS_FORBIDDEN (if given).
+foreach(var DIR FORBIDDEN RULE)
+  if(NOT ${var})
+    message(FATAL_ERROR "${var} is not set")
+  endif()
+endforeach()
 file(GLOB_RECURSE sources
-  ${RT_DIR}/*.h ${RT_DIR}/*.hpp ${RT_DIR}/*.cc ${RT_DIR}/*.cpp ${RT_DIR}/*.txt)
+  ${DIR}/*.h ${DIR}/*.hpp ${DIR}/*.cc ${DIR}/*.cpp ${DIR}/*.txt)
 set(violations "")
 foreach(src IN LISTS sources)
-  file(STRINGS ${src} hits
-    REGEX "#[ \t]*include[ \t]*[<\"](grpc|grpcpp|google/protobuf|prometheus)/")
+  file(STRINGS ${src} hits REGEX "#[ \t]*include[ \t]*[<\"](${FORBIDDEN})/")
   if(hits)
     list(APPEND violations "${src}: ${hits}")
   endif()
-  if(src MATCHES "CMakeLists.txt$")
-    file(STRINGS ${src} link_hits REGEX "(gRPC|grpc|protobuf|prometheus)")
+  if(LINKS_FORBIDDEN AND src MATCHES "CMakeLists.txt$")
+    file(STRINGS ${src} link_hits REGEX "(${LINKS_FORBIDDEN})")
     if(link_hits)
       list(APPEND violations "${src}: ${link_hits}")
     endif()
@@ -22,6 +24,5 @@ foreach(src IN LISTS sources)
 endforeach()
 if(violations)
   string(REPLACE ";" "\n  " text "${violations}")
-  message(FATAL_ERROR
-    "The real-time core must not use grpc, protobuf or prometheus:\n  ${text}")
+  message(FATAL_ERROR "${RULE}:\n  ${text}")
 endif()

@@ -248,19 +248,31 @@ void ClampEngine::ZeroOutputs() noexcept {
 
 void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
                            int64_t period_ns) noexcept {
-  uint32_t flags = previous_overran_ ? uint32_t{kFrameAfterOverrun} : 0u;
-  const uint64_t skipped = pending_skip_;
-  pending_skip_ = 0;
-  slot_ += skipped;
-  slots_skipped_ += static_cast<uint32_t>(skipped);
+  Cycle cycle;
+  cycle.deadline_ns = deadline_ns;
+  cycle.wake_ns = wake_ns;
+  cycle.period_ns = period_ns;
+  TakeChanges(cycle);
+  Read(cycle);
+  Step(cycle);
+  Write(cycle);
+  Publish(cycle);
+}
 
-  // 1. Changes take effect only here, between cycles.
+// Changes take effect only here, between cycles: skipped slots, a new model
+// set, live parameters, a new protocol, a cleared FAULT.
+void ClampEngine::TakeChanges(Cycle& cycle) noexcept {
+  cycle.flags = previous_overran_ ? uint32_t{kFrameAfterOverrun} : 0u;
+  cycle.skipped = pending_skip_;
+  pending_skip_ = 0;
+  slot_ += cycle.skipped;
+  slots_skipped_ += static_cast<uint32_t>(cycle.skipped);
   ModelSet* next = mailbox_.SwapFromRT(active_);
   if (next != active_) {
     active_ = next;
     active_generation_.store(active_->generation(), std::memory_order_release);
     stats_.model_swaps.Add();
-    flags |= kFrameModelSwapped;
+    cycle.flags |= kFrameModelSwapped;
   }
   ParamUpdate update;
   while (param_queue_.TryPop(update)) {
@@ -278,36 +290,41 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
                  std::memory_order_release);
     consecutive_overruns_ = 0;
   }
+}
 
-  // 2. Read, step, write.
-  daq_.BeginCycle(wake_ns);
-  const int64_t read_start = MonotonicNowNs();
+// Every input; a failed read enters FAULT (the write stage then writes 0).
+void ClampEngine::Read(Cycle& cycle) noexcept {
+  daq_.BeginCycle(cycle.wake_ns);
+  cycle.read_start_ns = MonotonicNowNs();
   if (const DaqError read = daq_.ReadInputs(v_mv_); read != DaqError::kOk) {
     stats_.daq_read_errors.Add();
-    flags |= kFrameDaqError;
-    // The write stage below writes 0.
+    cycle.flags |= kFrameDaqError;
     MarkFault(read == DaqError::kDeviceLost ? FaultReason::kDaqLost
                                             : FaultReason::kDaqRead);
   }
-  int64_t compute_ns = 0;
-  const bool running = state() == EngineState::kRunning;
-  // The protocol: parameter changes before the step, currents after. A
-  // FAULT cuts it short (its data would be meaningless).
-  Timeline* timeline =
+  cycle.running = state() == EngineState::kRunning;
+}
+
+// The models' currents, the holding currents and the protocol's: its
+// parameter changes before the model step, its stimulus after. A FAULT
+// cuts the protocol short (its data would be meaningless).
+void ClampEngine::Step(Cycle& cycle) noexcept {
+  cycle.timeline =
       posted_timeline_ != nullptr ? posted_timeline_->timeline.get() : nullptr;
-  TimelineTick tick;
+  Timeline* timeline = cycle.timeline;
   if (timeline != nullptr) {
     auto command = static_cast<PlayerCommand>(
         player_command_.exchange(0, std::memory_order_acq_rel));
-    if (!running) command = PlayerCommand::kAbort;
-    tick = timeline->Begin(active_, command, static_cast<int64_t>(skipped));
-    flags |= tick.flags;
+    if (!cycle.running) command = PlayerCommand::kAbort;
+    cycle.tick =
+        timeline->Begin(active_, command, static_cast<int64_t>(cycle.skipped));
+    cycle.flags |= cycle.tick.flags;
   }
-  if (running && active_ != nullptr) {
+  if (cycle.running && active_ != nullptr) {
     const int64_t t0 = MonotonicNowNs();
     const StepReport report =
-        active_->Step(v_mv_, i_pa_, daq_.SampleIntervalMs(period_ns));
-    compute_ns = MonotonicNowNs() - t0;
+        active_->Step(v_mv_, i_pa_, daq_.SampleIntervalMs(cycle.period_ns));
+    cycle.compute_ns = MonotonicNowNs() - t0;
     if (report.events_delivered)
       stats_.events_delivered.Add(report.events_delivered);
     if (report.events_dropped) stats_.events_dropped.Add(report.events_dropped);
@@ -315,7 +332,7 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
   } else {
     std::fill(i_pa_.begin(), i_pa_.end(), 0.0);
   }
-  if (running) {
+  if (cycle.running) {
     for (std::size_t c = 0; c < num_cells_; ++c)
       i_pa_[c] += holding_pa_[c].load(std::memory_order_relaxed);
   }
@@ -331,41 +348,49 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
                              timeline->sweeps_started(),
                          std::memory_order_release);
   }
-  if (running) {
+}
+
+// Every output, clipped to its limit (counted); 0 in FAULT, every cycle.
+void ClampEngine::Write(Cycle& cycle) noexcept {
+  if (cycle.running) {
     const DaqWriteResult wr = daq_.WriteOutputs(i_pa_);
     if (wr.clipped) {
       stats_.clipped_outputs.Add(wr.clipped);
-      flags |= kFrameClipped;
+      cycle.flags |= kFrameClipped;
     }
     if (wr.error != DaqError::kOk) {
       stats_.daq_write_errors.Add();
-      flags |= kFrameDaqError;
+      cycle.flags |= kFrameDaqError;
       EnterFault(wr.error == DaqError::kDeviceLost ? FaultReason::kDaqLost
                                                    : FaultReason::kDaqWrite);
     }
   } else {
-    daq_.WriteZero();  // in FAULT every cycle re-asserts 0
+    daq_.WriteZero();
   }
-  const int64_t write_end = MonotonicNowNs();
-  if (state() == EngineState::kFault) flags |= kFrameFault;
+  cycle.write_end_ns = MonotonicNowNs();
+  if (state() == EngineState::kFault) cycle.flags |= kFrameFault;
+}
 
-  // 3. Publish.
-  const int64_t latency_ns = write_end - read_start;
-  const int64_t lateness_ns = std::max<int64_t>(0, wake_ns - deadline_ns);
+// One frame (V and I of each cell, every model signal) and the timing
+// figures.
+void ClampEngine::Publish(const Cycle& cycle) noexcept {
+  const int64_t latency_ns = cycle.write_end_ns - cycle.read_start_ns;
+  const int64_t lateness_ns =
+      std::max<int64_t>(0, cycle.wake_ns - cycle.deadline_ns);
   FrameView frame = ring_.BeginPush();
   if (frame.header != nullptr) {
     FrameHeader& h = *frame.header;
     h.cycle = slot_;
     h.slots_skipped = slots_skipped_;
-    h.wake_time_ns = wake_ns;
-    h.flags = flags;
+    h.wake_time_ns = cycle.wake_ns;
+    h.flags = cycle.flags;
     h.model_generation = active_ ? active_->generation() : 0;
-    h.period_ns =
-        static_cast<uint32_t>(std::clamp<int64_t>(period_ns, 0, UINT32_MAX));
+    h.period_ns = static_cast<uint32_t>(
+        std::clamp<int64_t>(cycle.period_ns, 0, UINT32_MAX));
     h.lateness_ns =
         static_cast<uint32_t>(std::min<int64_t>(lateness_ns, UINT32_MAX));
     h.compute_ns =
-        static_cast<uint32_t>(std::min<int64_t>(compute_ns, UINT32_MAX));
+        static_cast<uint32_t>(std::min<int64_t>(cycle.compute_ns, UINT32_MAX));
     h.latency_ns =
         static_cast<uint32_t>(std::min<int64_t>(latency_ns, UINT32_MAX));
     double* out = frame.values.data();
@@ -379,16 +404,16 @@ void ClampEngine::RunCycle(int64_t deadline_ns, int64_t wake_ns,
       n += m;
     }
     h.num_values = static_cast<uint32_t>(n);
-    h.sweep = tick.sweep;
-    h.sweep_sample = tick.sample;
-    h.protocol_sweep = tick.protocol_sweep;
+    h.sweep = cycle.tick.sweep;
+    h.sweep_sample = cycle.tick.sample;
+    h.protocol_sweep = cycle.tick.protocol_sweep;
     ring_.CommitPush();
   }
   stats_.cycles.Add();
   ++slot_;
-  if (period_ns > 0) stats_.period_ns.Record(period_ns);
+  if (cycle.period_ns > 0) stats_.period_ns.Record(cycle.period_ns);
   stats_.lateness_ns.Record(lateness_ns);
-  stats_.compute_ns.Record(compute_ns);
+  stats_.compute_ns.Record(cycle.compute_ns);
   stats_.latency_ns.Record(latency_ns);
 }
 

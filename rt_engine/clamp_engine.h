@@ -1,12 +1,14 @@
 // ClampEngine: one clamp cycle, and the non-RT control side around it.
 //
-// RunCycle() is the whole of what the RT loop does each period, in one short
-// place: take a newly loaded model set (mailbox) and live parameter changes,
-// read all inputs, step the models, write all outputs (clipped), then publish
-// one frame and the timing figures. It never allocates, locks, logs or
-// blocks. RtLoop calls it on its RT thread at each deadline; tests and
-// offline tools call it directly on their own thread (with the simulated
-// rig's nominal clock this is deterministic and faster than real time).
+// RunCycle() is the whole of what the RT loop does each period, in five
+// named stages: TakeChanges (a newly loaded model set from the mailbox, live
+// parameter changes, a protocol, a cleared FAULT), Read (all inputs), Step
+// (the models, holding currents and the protocol), Write (all outputs,
+// clipped), Publish (one frame and the timing figures). It never allocates,
+// locks, logs or blocks. RtLoop calls it on its RT thread at each deadline;
+// tests and offline tools call it directly on their own thread (with the
+// simulated rig's nominal clock this is deterministic and faster than real
+// time).
 //
 // Safety: outputs are 0 until a model set runs, in FAULT and after
 // ZeroOutputs(). A DAQ read/write error, or max_consecutive_overruns overruns
@@ -194,6 +196,22 @@ class ClampEngine {
   // Marks FAULT and drives outputs to 0 now (outside the write stage).
   void EnterFault(FaultReason reason) noexcept;
   ModelSet::Config ModelSetConfig() const;
+
+  // One cycle's stages, in RunCycle's order, and what they pass on.
+  struct Cycle {
+    int64_t deadline_ns = 0, wake_ns = 0, period_ns = 0;
+    uint64_t skipped = 0;  // slots skipped before this one
+    uint32_t flags = 0;    // kFrame* for the frame
+    bool running = false;  // not in FAULT after the read
+    int64_t read_start_ns = 0, write_end_ns = 0, compute_ns = 0;
+    Timeline* timeline = nullptr;  // the protocol playing, if any
+    TimelineTick tick;
+  };
+  void TakeChanges(Cycle& cycle) noexcept;
+  void Read(Cycle& cycle) noexcept;
+  void Step(Cycle& cycle) noexcept;
+  void Write(Cycle& cycle) noexcept;
+  void Publish(const Cycle& cycle) noexcept;
 
   Daq& daq_;
   const ClampEngineConfig config_;

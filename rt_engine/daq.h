@@ -79,6 +79,13 @@ class Daq {
   virtual absl::Status Prepare(int64_t period_ns) { return absl::OkStatus(); }
   // Non-RT. One line describing the backend and its channels.
   virtual std::string Describe() const = 0;
+  // Non-RT. Why the last read or write failed, as the backend knows it
+  // (e.g. the errno of a board's instruction list); empty if it cannot say.
+  virtual std::string LastErrorText() const { return {}; }
+  // Whether the cells behind it live on the loop's nominal time (a
+  // simulated rig advances them one period per cycle): then a late cycle
+  // is run late rather than skipped, or they would lose the time.
+  virtual bool OnNominalTime() const { return false; }
 
   const DaqConfig& config() const { return config_; }
   std::size_t num_channels() const { return config_.channels.size(); }

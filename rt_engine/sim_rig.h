@@ -63,6 +63,9 @@ class SimRig final : public Daq {
 
   absl::Status Prepare(int64_t period_ns) override;
   std::string Describe() const override;
+  bool OnNominalTime() const override {
+    return sim_config_.clock == SimRigConfig::Clock::kNominal;
+  }
   void BeginCycle(int64_t wake_time_ns) noexcept override;
   // The simulated world's step this cycle (with the injected jitter, or the
   // measured wake-up interval on the wall clock).

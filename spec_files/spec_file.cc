@@ -1,4 +1,4 @@
-#include "clients/cpp/spec_file.h"
+#include "spec_files/spec_file.h"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
@@ -18,7 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
-namespace dynclamp::client {
+namespace dynclamp::spec_files {
 namespace {
 
 void AppendJsonString(std::string& out, const std::string& s) {
@@ -261,4 +261,4 @@ std::string SpecToJson(const v1::Spec& spec) {
   return out;
 }
 
-}  // namespace dynclamp::client
+}  // namespace dynclamp::spec_files

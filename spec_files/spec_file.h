@@ -4,8 +4,8 @@
 // Field names may be snake_case (as in the .proto) or lowerCamelCase.
 //
 // Threads: any; pure functions.
-#ifndef DYNCLAMP_CLIENTS_CPP_SPEC_FILE_H_
-#define DYNCLAMP_CLIENTS_CPP_SPEC_FILE_H_
+#ifndef DYNCLAMP_SPEC_FILES_SPEC_FILE_H_
+#define DYNCLAMP_SPEC_FILES_SPEC_FILE_H_
 
 #include <string>
 
@@ -14,7 +14,7 @@
 #include "dynclamp/v1/protocol.pb.h"
 #include "dynclamp/v1/spec.pb.h"
 
-namespace dynclamp::client {
+namespace dynclamp::spec_files {
 
 // InvalidArgument "<source>: ..." naming the line, or the field, and why.
 absl::StatusOr<v1::Spec> ParseSpec(absl::string_view text,
@@ -40,6 +40,6 @@ absl::StatusOr<std::string> YamlToJson(absl::string_view text,
 // The spec as JSON with the .proto's field names.
 std::string SpecToJson(const v1::Spec& spec);
 
-}  // namespace dynclamp::client
+}  // namespace dynclamp::spec_files
 
-#endif  // DYNCLAMP_CLIENTS_CPP_SPEC_FILE_H_
+#endif  // DYNCLAMP_SPEC_FILES_SPEC_FILE_H_

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -11,7 +12,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "clients/cpp/spec_file.h"
+#include "clients/cli/verbs.h"
+#include "spec_files/spec_file.h"
 
 namespace dynclamp::cli {
 namespace {
@@ -150,7 +152,7 @@ std::string ShellQuote(const std::string& s) {
 int RunFidelity(client::Client& client, const FidelityArgs& a) {
   std::optional<v1::Spec> spec;
   if (!a.spec_file.empty()) {
-    absl::StatusOr<v1::Spec> parsed = client::ReadSpecFile(a.spec_file);
+    absl::StatusOr<v1::Spec> parsed = spec_files::ReadSpecFile(a.spec_file);
     if (!parsed.ok()) {
       std::fprintf(stderr, "dynclamp: fidelity: %s\n",
                    std::string(parsed.status().message()).c_str());
@@ -206,6 +208,65 @@ int RunFidelity(client::Client& client, const FidelityArgs& a) {
     return 1;
   }
   return 0;
+}
+
+void AddFidelityVerb(CLI::App& app, Globals& g) {
+  auto fa = std::make_shared<FidelityArgs>();
+  auto* fidelity = app.add_subcommand(
+      "fidelity",
+      "Bettencourt 2008's fidelity experiments on the simulated CA1 cell (or "
+      "your spec): tables, CSV and figures (docs/fidelity.md)");
+  fidelity
+      ->add_option("--family", fa->families,
+                   "channel families clamped back: na, k (= kdr), ka")
+      ->delimiter(',')
+      ->capture_default_str();
+  fidelity->add_option("--spec", fa->spec_file,
+                       "your conductances (on cell 0) instead of the presets");
+  fidelity
+      ->add_option("--block", fa->block,
+                   "channels of the CA1 cell your spec replaces (default: "
+                   "--family)")
+      ->delimiter(',');
+  fidelity
+      ->add_option("--steps", fa->steps_us,
+                   "fixed steps, us (any of --steps/--jitter/--latency "
+                   "replaces the paper's conditions)")
+      ->delimiter(',');
+  fidelity->add_option("--jitter", fa->jitter_worst_us, "worst-case steps, us")
+      ->delimiter(',');
+  fidelity
+      ->add_option("--jitter-floor", fa->jitter_floor_us,
+                   "shortest jittered step, us")
+      ->capture_default_str();
+  fidelity->add_option("--latency", fa->latencies_us, "latencies, us")
+      ->delimiter(',');
+  fidelity
+      ->add_option("--latency-step", fa->latency_step_us,
+                   "the step of the latency runs, us")
+      ->capture_default_str();
+  fidelity
+      ->add_option("--fi-currents", fa->fi_currents_pa,
+                   "F-I currents, pA (default 0 to 2000 by 200)")
+      ->delimiter(',');
+  fidelity->add_option("--fi-duration", fa->fi_duration_s,
+                       "seconds per F-I current (default 1)");
+  fidelity->add_option("--trials", fa->trials,
+                       "runs per condition (default 10)");
+  fidelity->add_option("--seed", fa->seed, "seed of the phases and jitter");
+  fidelity->add_option("-o,--out", fa->out_dir, "directory for CSV and PNG")
+      ->capture_default_str();
+  auto no_plot = std::make_shared<bool>(false);
+  fidelity->add_flag("--no-plot", *no_plot, "write CSV only");
+  fidelity
+      ->add_option("--lab-timeout", fa->lab_timeout_s,
+                   "seconds to wait for each family's lab")
+      ->capture_default_str();
+  OnVerb(fidelity, g, [&g, fa, no_plot] {
+    fa->plot = !*no_plot;
+    auto client = ConnectOrDie(g, "fidelity");
+    return RunFidelity(*client, *fa);
+  });
 }
 
 }  // namespace dynclamp::cli

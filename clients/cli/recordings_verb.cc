@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/cli/verbs.h"
 
 namespace dynclamp::cli {
 namespace {
@@ -229,6 +230,31 @@ int Get(client::Client& client, const RecordingsArgs& a) {
 int RunRecordings(client::Client& client, const RecordingsArgs& args) {
   if (args.verb == "list") return List(client, args);
   return Get(client, args);
+}
+
+void AddRecordingsVerb(CLI::App& app, Globals& g) {
+  auto ra = std::make_shared<RecordingsArgs>();
+  auto* recordings = app.add_subcommand(
+      "recordings",
+      "the daemon's NWB recordings: list, get RUN|NAME [-o FILE]");
+  recordings->require_subcommand(1);
+  auto* r_list = recordings->add_subcommand("list", "newest first");
+  r_list->add_option("--run", ra->run_id, "only this run's recording");
+  r_list->add_option("--limit", ra->limit, "how many (default 100)");
+  auto* r_get = recordings->add_subcommand(
+      "get", "download one (resumes a cut download; the SHA-256 is checked)");
+  r_get->add_option("RUN", ra->which, "a run id, or a recording's name")
+      ->required();
+  r_get->add_option("-o,--output", ra->output,
+                    "the file (default: the recording's name, here)");
+  auto no_progress = std::make_shared<bool>(false);
+  r_get->add_flag("--no-progress", *no_progress, "no progress bar");
+  OnVerb(recordings, g, [&g, ra, no_progress, recordings] {
+    ra->verb = recordings->get_subcommands().front()->get_name();
+    ra->progress = !*no_progress;
+    auto client = ConnectOrDie(g, "recordings");
+    return RunRecordings(*client, *ra);
+  });
 }
 
 }  // namespace dynclamp::cli

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -228,6 +229,11 @@ DaqError ComediDaq::DoWriteVolts(std::span<double> volts) noexcept {
     return error == ENODEV ? DaqError::kDeviceLost : DaqError::kWriteFailed;
   }
   return DaqError::kOk;
+}
+
+std::string ComediDaq::LastErrorText() const {
+  const int error = last_error();
+  return error == 0 ? std::string() : std::strerror(error);
 }
 
 std::string ComediDaq::Describe() const {

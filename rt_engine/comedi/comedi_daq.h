@@ -66,6 +66,7 @@ class ComediDaq final : public Daq {
   }
   // The errno of the last failed instruction list (0: none yet).
   int last_error() const { return last_error_.load(); }
+  std::string LastErrorText() const override;
 
  protected:
   absl::Status DoConfigure(const DaqConfig& config) override;

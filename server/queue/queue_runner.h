@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "dynclamp/v1/queue.pb.h"
-#include "server/instrument.h"
+#include "server/instrument/instrument.h"
 #include "server/queue/queue_store.h"
 
 namespace dynclamp::server {

@@ -3,9 +3,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "clients/cpp/spec_file.h"
 #include "rt_engine/protocol/timeline.h"
-#include "server/protocol_lowering.h"
+#include "server/lowering/protocol_lowering.h"
+#include "spec_files/spec_file.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     }
   } else {
     absl::StatusOr<v1::Protocol> parsed =
-        client::ParseProtocol(in.bytes, "fuzz");
+        spec_files::ParseProtocol(in.bytes, "fuzz");
     fuzz::CheckRejection(parsed.status(), "parse");
     if (!parsed.ok()) return 0;
     protocol = *std::move(parsed);

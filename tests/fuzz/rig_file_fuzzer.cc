@@ -3,8 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "clients/cpp/spec_file.h"
-#include "server/rig_file.h"
+#include "server/lowering/rig_file.h"
+#include "spec_files/spec_file.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       return 0;
     }
   } else {
-    absl::Status parsed = client::ParseYamlMessage(in.bytes, "fuzz", file);
+    absl::Status parsed = spec_files::ParseYamlMessage(in.bytes, "fuzz", file);
     fuzz::CheckRejection(parsed, "parse");
     if (!parsed.ok()) return 0;
   }

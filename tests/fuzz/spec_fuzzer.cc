@@ -3,10 +3,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "clients/cpp/spec_file.h"
 #include "rt_engine/model_set.h"
-#include "server/limits.h"
-#include "server/spec_lowering.h"
+#include "server/lowering/limits.h"
+#include "server/lowering/spec_lowering.h"
+#include "spec_files/spec_file.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
       return 0;  // gRPC refuses it before any of our code runs
     }
   } else {
-    absl::StatusOr<v1::Spec> parsed = client::ParseSpec(in.bytes, "fuzz");
+    absl::StatusOr<v1::Spec> parsed = spec_files::ParseSpec(in.bytes, "fuzz");
     fuzz::CheckRejection(parsed.status(), "parse");
     if (!parsed.ok()) return 0;
     spec = *std::move(parsed);

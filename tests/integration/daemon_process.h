@@ -11,13 +11,13 @@
 
 #include "clients/cpp/client.h"
 #include "clients/cpp/local_daemon.h"
-#include "clients/cpp/spec_file.h"
 #include "gtest/gtest.h"
+#include "spec_files/spec_file.h"
 
 namespace dynclamp::testing {
 
 inline v1::Spec Yaml(const std::string& text) {
-  auto spec = client::ParseSpec(text, "test");
+  auto spec = spec_files::ParseSpec(text, "test");
   EXPECT_TRUE(spec.ok()) << spec.status();
   return *spec;
 }

@@ -6,10 +6,10 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
-#include "clients/cpp/spec_file.h"
 #include "daemon_process.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "spec_files/spec_file.h"
 
 namespace dynclamp::testing {
 namespace {
@@ -346,7 +346,7 @@ TEST(DaemonTest, BadInputIsRefusedWithFieldAndReasonAndChangesNothing) {
     }
   }
   // Not YAML at all: refused before it reaches the daemon.
-  EXPECT_EQ(client::ParseSpec("{{{", "x").status().code(),
+  EXPECT_EQ(spec_files::ParseSpec("{{{", "x").status().code(),
             absl::StatusCode::kInvalidArgument);
 
   EXPECT_EQ(c.SetParameter("gaba.nope", 1).code(), absl::StatusCode::kNotFound);
@@ -482,8 +482,8 @@ TEST(DaemonTest, EveryExampleValidatesOnTheRigItNames) {
         Example{"custom_hh_channel", "passive"}}) {
     DaemonProcess d({std::string("--sim_cells=") + e.cells});
     ASSERT_TRUE(d.ok());
-    auto spec = client::ReadSpecFile(std::string(DYNCLAMP_EXAMPLES_DIR) + "/" +
-                                     e.file + ".yaml");
+    auto spec = spec_files::ReadSpecFile(std::string(DYNCLAMP_EXAMPLES_DIR) +
+                                         "/" + e.file + ".yaml");
     ASSERT_TRUE(spec.ok()) << spec.status();
     auto v = d.client().ValidateSpec(*spec);
     EXPECT_TRUE(v.ok()) << e.file << ": " << v.status();

@@ -20,12 +20,12 @@
 #include "absl/synchronization/notification.h"
 #include "clients/cpp/client.h"
 #include "clients/cpp/local_daemon.h"
-#include "clients/cpp/spec_file.h"
 #include "daemon_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/access.h"
-#include "server/auth/token_store.h"
+#include "server/api/auth/access.h"
+#include "server/api/auth/token_store.h"
+#include "spec_files/spec_file.h"
 
 namespace dynclamp::testing {
 namespace {
@@ -339,7 +339,7 @@ class Pki {
   bool ok() const { return ok_; }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
   std::string Pem(const std::string& name) const {
-    return *client::ReadTextFile(Path(name));
+    return *spec_files::ReadTextFile(Path(name));
   }
   // The daemon's flags for its server certificate.
   std::vector<std::string> ServerFlags() const {
@@ -460,7 +460,7 @@ TEST(SecurityTest, ProtectedMetricsNeedAToken) {
   SecureDaemon d("metrics",
                  {"--metrics_auth", "--metrics_port_file=" + port_file});
   ASSERT_TRUE(d.ok());
-  const int port = std::stoi(*client::ReadTextFile(port_file));
+  const int port = std::stoi(*spec_files::ReadTextFile(port_file));
   EXPECT_THAT(HttpStatus(port, ""), HasSubstr("401"));
   EXPECT_THAT(HttpStatus(port, "prometheus:dct_wrong"), HasSubstr("401"));
   EXPECT_THAT(HttpStatus(port, "prometheus:" + d.token("olga")),

@@ -1,4 +1,4 @@
-#include "clients/cpp/spec_file.h"
+#include "spec_files/spec_file.h"
 
 #include <cmath>
 #include <fstream>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
-namespace dynclamp::client {
+namespace dynclamp::spec_files {
 namespace {
 
 TEST(SpecFileTest, YamlAndJsonGiveTheSameMessage) {
@@ -117,4 +117,4 @@ TEST(SpecFileTest, ExamplesParse) {
 }
 
 }  // namespace
-}  // namespace dynclamp::client
+}  // namespace dynclamp::spec_files

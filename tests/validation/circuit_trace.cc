@@ -13,9 +13,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "clients/cpp/spec_file.h"
 #include "rt_engine/model_set.h"
-#include "server/spec_lowering.h"
+#include "server/lowering/spec_lowering.h"
+#include "spec_files/spec_file.h"
 
 ABSL_FLAG(std::string, spec, "", "circuit spec file");
 ABSL_FLAG(double, duration_ms, 100.0, "simulated time");
@@ -30,7 +30,7 @@ ABSL_FLAG(
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  auto spec = dynclamp::client::ReadSpecFile(absl::GetFlag(FLAGS_spec));
+  auto spec = dynclamp::spec_files::ReadSpecFile(absl::GetFlag(FLAGS_spec));
   if (!spec.ok())
     return std::fprintf(stderr, "%s\n", spec.status().ToString().c_str()), 1;
   std::vector<std::string> cells;

@@ -4,6 +4,7 @@ the numbers a user would see."""
 import filecmp
 import hashlib
 import os
+import re
 import subprocess
 import time
 
@@ -41,6 +42,9 @@ def test_rig_mechanisms_and_signals(rig):
     assert r.backend == "sim"
     assert r.period_ns == 50000
     assert [c.name for c in r.channels] == ["cell0", "cell1"]
+    # One version, from CMake's project(): the daemon's and the package's.
+    assert r.daemon_version == dynclamp.__version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+", r.daemon_version)
     kinds = rig.mechanisms()
     assert len(kinds.ListFields()) > 0
     rig.load_spec(GABA)

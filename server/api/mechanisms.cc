@@ -1,0 +1,143 @@
+#include "server/api/mechanisms.h"
+
+#include <string>
+
+#include "rt_engine/models/channel_presets.h"
+#include "rt_engine/models/constant_conductance.h"
+#include "rt_engine/models/hh_channel.h"
+#include "rt_engine/models/ligand_gated.h"
+#include "rt_engine/network/circuit_spec.h"
+
+namespace dynclamp::server {
+namespace {
+
+void AddParams(v1::Mechanism& m, std::span<const rt::ParamInfo> info) {
+  for (const rt::ParamInfo& p : info) {
+    v1::ParameterInfo* out = m.add_parameters();
+    out->set_name(std::string(p.name));
+    out->set_unit(std::string(p.unit));
+    out->set_default_value(p.default_value);
+    out->set_min(p.min);
+    out->set_max(p.max);
+    out->set_min_exclusive(p.min_exclusive);
+    out->set_live(p.live);
+    out->set_help(std::string(p.help));
+  }
+}
+
+}  // namespace
+
+v1::ListMechanismsResponse ListMechanisms() {
+  v1::ListMechanismsResponse r;
+  {
+    v1::Mechanism* m = r.add_mechanisms();
+    m->set_name("constant");
+    m->set_kind("model");
+    m->set_description(
+        "voltage-independent conductance, I = g (E - V); negative g "
+        "subtracts (leak subtraction)");
+    AddParams(*m, rt::ConstantConductance::Info());
+  }
+  {
+    v1::Mechanism* m = r.add_mechanisms();
+    m->set_name("ligand_gated");
+    m->set_kind("model");
+    m->set_description(
+        "conductance with a time course: triggered double exponential "
+        "(normalized peak) or continuous application with rise/decay taus; "
+        "live action 'trigger'");
+    AddParams(*m, rt::LigandGated::Info());
+    m->add_states("s");
+  }
+  {
+    v1::Mechanism* m = r.add_mechanisms();
+    m->set_name("hh");
+    m->set_kind("model");
+    m->set_description(
+        "Hodgkin-Huxley-type channel g = g_max prod x^p with any gates "
+        "(alpha/beta, inf/tau or expressions of V); tabulated, integrated by "
+        "exp-Euler, RK4 or forward Euler");
+    AddParams(*m, rt::HhChannel::Info());
+  }
+  auto simple = [&r](const char* name, const char* kind,
+                     const char* description,
+                     std::span<const rt::ParamInfo> info,
+                     std::vector<const char*> states) {
+    v1::Mechanism* m = r.add_mechanisms();
+    m->set_name(name);
+    m->set_kind(kind);
+    m->set_description(description);
+    AddParams(*m, info);
+    for (const char* s : states) m->add_states(s);
+  };
+  for (rt::SynapseKind k :
+       {rt::SynapseKind::kExp, rt::SynapseKind::kExp2, rt::SynapseKind::kAlpha,
+        rt::SynapseKind::kGsyn, rt::SynapseKind::kAmpa}) {
+    simple(
+        std::string(rt::SynapseKindName(k)).c_str(), "synapse",
+        "event-driven synapse (NEURON book ch. 10); connection weights in nS",
+        rt::EventSynapseParamInfo(k), {"g_ns", "i_pa"});
+  }
+  for (rt::ArtificialKind k :
+       {rt::ArtificialKind::kIntFire1, rt::ArtificialKind::kIntFire2,
+        rt::ArtificialKind::kIntFire4, rt::ArtificialKind::kVecStim,
+        rt::ArtificialKind::kNetStim}) {
+    const bool source_only =
+        k == rt::ArtificialKind::kVecStim || k == rt::ArtificialKind::kNetStim;
+    simple(std::string(rt::ArtificialKindName(k)).c_str(), "artificial_cell",
+           source_only ? "spike generator"
+                       : "integrate-and-fire cell computed at events",
+           rt::ArtificialParamInfo(k),
+           source_only ? std::vector<const char*>{"spikes"}
+                       : std::vector<const char*>{"m", "spikes"});
+  }
+  simple(
+      "model_cell", "cell",
+      "a neuron simulated by the engine: conductance-based (its channels are "
+      "conductances on it), izhikevich or adex",
+      rt::ModelCellParamInfo(), {"v_mv"});
+  simple("izhikevich", "cell", "Izhikevich (2007) dynamics of a model cell",
+         rt::IzhikevichParamInfo(), {"v_mv", "u_pa"});
+  simple("adex", "cell", "adaptive exponential integrate-and-fire dynamics",
+         rt::AdexParamInfo(), {"v_mv", "w_pa"});
+  simple("connection", "connection",
+         "a NetCon: spikes of a cell (threshold crossing) or artificial cell "
+         "reach a synapse or artificial cell after a delay, with a weight",
+         rt::ConnectionParamInfo(), {});
+  simple("graded_synapse", "synapse",
+         "graded transmission from the presynaptic V",
+         rt::GradedSynapseParamInfo(), {"g_ns", "i_pa"});
+  simple("gap_junction", "synapse", "electrical coupling, both ways",
+         rt::GapJunctionParamInfo(), {"i_pa"});
+  simple(
+      "background", "input",
+      "in-vivo-like excitatory and inhibitory Ornstein-Uhlenbeck conductances",
+      rt::BackgroundParamInfo(), {"ge_ns", "gi_ns", "i_pa"});
+  for (const rt::PresetInfo& info : rt::ListPresets()) {
+    v1::Mechanism* m = r.add_mechanisms();
+    m->set_name(std::string(info.name));
+    m->set_kind("preset");
+    m->set_description(std::string(info.description));
+    const auto preset = *rt::MakePreset(info.name);
+    if (const auto* hh = std::get_if<rt::HhChannel::Params>(&preset)) {
+      AddParams(*m, rt::HhChannel::Info());
+      m->mutable_parameters(rt::HhChannel::kGMaxNs)
+          ->set_default_value(hh->g_max_ns);
+      m->mutable_parameters(rt::HhChannel::kERevMv)
+          ->set_default_value(hh->e_rev_mv);
+      m->mutable_parameters(rt::HhChannel::kCelsius)
+          ->set_default_value(hh->celsius);
+      for (const rt::GateSpec& g : hh->gates) m->add_states(g.name);
+    } else {
+      const auto& c = std::get<rt::ConstantConductance::Params>(preset);
+      AddParams(*m, rt::ConstantConductance::Info());
+      m->mutable_parameters(rt::ConstantConductance::kGNs)
+          ->set_default_value(c.g_ns);
+      m->mutable_parameters(rt::ConstantConductance::kERevMv)
+          ->set_default_value(c.e_rev_mv);
+    }
+  }
+  return r;
+}
+
+}  // namespace dynclamp::server
