@@ -72,15 +72,6 @@ absl::Status CheckAll(std::span<const ParamInfo> info,
   return absl::OkStatus();
 }
 
-// A published_signals pattern: a name, or a prefix ending in '*'.
-bool Matches(const std::string& pattern, const std::string& name) {
-  if (!pattern.empty() && pattern.back() == '*') {
-    return absl::StartsWith(
-        name, absl::string_view(pattern).substr(0, pattern.size() - 1));
-  }
-  return name == pattern;
-}
-
 double Sigmoid(double v, double half, double slope) {
   return 1.0 / (1.0 + std::exp((half - v) / slope));
 }
@@ -363,8 +354,9 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
 bool ModelSet::Publishes(const std::string& signal) const {
   const auto& wanted = spec_.published_signals;
   if (!wanted.has_value()) return true;
-  return std::any_of(wanted->begin(), wanted->end(),
-                     [&](const std::string& w) { return Matches(w, signal); });
+  return std::any_of(wanted->begin(), wanted->end(), [&](const std::string& w) {
+    return MatchesSignalPattern(w, signal);
+  });
 }
 
 absl::Status ModelSet::Build(
@@ -718,8 +710,9 @@ absl::Status ModelSet::BuildSignals() {
   if (wanted.has_value()) {
     for (std::size_t k = 0; k < wanted->size(); ++k) {
       const std::string& w = (*wanted)[k];
-      if (std::none_of(all.begin(), all.end(),
-                       [&](const std::string& n) { return Matches(w, n); })) {
+      if (std::none_of(all.begin(), all.end(), [&](const std::string& n) {
+            return MatchesSignalPattern(w, n);
+          })) {
         return absl::InvalidArgumentError(
             absl::StrCat("published_signals[", k, "]: '", w,
                          "' matches no signal of the spec"));

@@ -1,6 +1,7 @@
 #include "rt_engine/names.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rt_engine/models/param_info.h"
 
@@ -49,6 +50,13 @@ absl::Status CheckName(absl::string_view name, absl::string_view path,
       absl::StrCat(Quoted(name),
                    " is not a valid name (a letter or '_', then letters, "
                    "digits or '_', at most 64 characters)"));
+}
+
+bool MatchesSignalPattern(absl::string_view pattern, absl::string_view signal) {
+  if (!pattern.empty() && pattern.back() == '*') {
+    return absl::StartsWith(signal, pattern.substr(0, pattern.size() - 1));
+  }
+  return signal == pattern;
 }
 
 }  // namespace dynclamp::rt

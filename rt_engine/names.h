@@ -25,6 +25,10 @@ std::string Clipped(absl::string_view text);
 absl::string_view Utf8Prefix(absl::string_view text, std::size_t max_bytes);
 std::string Quoted(absl::string_view text);
 
+// Whether a signal pattern (published_signals, a protocol's record) names
+// `signal`: the same name, or a prefix ending in '*' ("net_*", "na.*").
+bool MatchesSignalPattern(absl::string_view pattern, absl::string_view signal);
+
 // InvalidArgument "<path>.<field>: ..." unless IsValidName(name).
 absl::Status CheckName(absl::string_view name, absl::string_view path,
                        absl::string_view field);

@@ -711,12 +711,9 @@ absl::StatusOr<Instrument::PreparedRun> Instrument::PrepareRunLocked(
     rc.frame_index.push_back(static_cast<int>(cells.size() + c));
   for (int k = 0; k < request.protocol().record_size(); ++k) {
     const std::string& want = request.protocol().record(k);
-    const bool prefix = !want.empty() && want.back() == '*';
-    const std::string stem = prefix ? want.substr(0, want.size() - 1) : want;
     if (std::none_of(model_signals.begin(), model_signals.end(),
                      [&](const rt::SignalInfo& s) {
-                       return prefix ? s.name.rfind(stem, 0) == 0
-                                     : s.name == want;
+                       return rt::MatchesSignalPattern(want, s.name);
                      })) {
       return absl::InvalidArgumentError(
           absl::StrCat("record[", k, "]: ", rt::Quoted(want),
@@ -725,13 +722,13 @@ absl::StatusOr<Instrument::PreparedRun> Instrument::PrepareRunLocked(
   }
   for (std::size_t k = 0; k < model_signals.size(); ++k) {
     const rt::SignalInfo& s = model_signals[k];
-    bool wanted = request.protocol().record_size() == 0;
-    for (const std::string& w : request.protocol().record()) {
-      const bool prefix = !w.empty() && w.back() == '*';
-      if (prefix ? s.name.rfind(w.substr(0, w.size() - 1), 0) == 0
-                 : s.name == w)
-        wanted = true;
-    }
+    const bool wanted =
+        request.protocol().record_size() == 0 ||
+        std::any_of(request.protocol().record().begin(),
+                    request.protocol().record().end(),
+                    [&](const std::string& w) {
+                      return rt::MatchesSignalPattern(w, s.name);
+                    });
     if (!wanted) continue;
     rc.session.signals.push_back({s.name, s.unit});
     rc.frame_index.push_back(static_cast<int>(2 * cells.size() + k));
