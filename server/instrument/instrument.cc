@@ -744,27 +744,12 @@ absl::StatusOr<Instrument::PreparedRun> Instrument::PrepareRunLocked(
   return run;
 }
 
-absl::StatusOr<v1::Run> Instrument::RunProtocol(
-    const v1::RunProtocolRequest& request) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = CanStartLocked(); !s.ok()) return s;
-  absl::StatusOr<PreparedRun> prepared = PrepareRunLocked(request);
-  if (!prepared.ok()) return prepared.status();
-  const rt::ProtocolSpec& lowered = prepared->lowered;
-  const std::vector<std::string>& cells = prepared->cells;
-  v1::Session& metadata = prepared->metadata;
-  RecorderConfig& rc = prepared->recorder;
-  std::unique_ptr<rt::Timeline>& timeline = prepared->timeline;
-  if (request.has_spec()) {
-    if (auto r = LoadSpecLocked(request.spec(), request.spec_source()); !r.ok())
-      return r.status();
-  }
-  const uint32_t generation = loaded_.generation();
-
-  const uint64_t id = last_run_id_ + 1;
-  const absl::Time now = absl::Now();
-  std::error_code ec;
-  std::filesystem::create_directories(options_.data_dir, ec);
+void Instrument::DescribeRecordingLocked(const v1::RunProtocolRequest& request,
+                                         PreparedRun& prepared, uint64_t id,
+                                         absl::Time now) const {
+  const rt::ProtocolSpec& lowered = prepared.lowered;
+  const std::vector<std::string>& cells = prepared.cells;
+  RecorderConfig& rc = prepared.recorder;
   rc.path =
       (std::filesystem::path(options_.data_dir) /
        absl::StrCat(absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()),
@@ -791,14 +776,14 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   session.protocol_text = request.protocol_source().empty()
                               ? ProtoJson(request.protocol())
                               : request.protocol_source();
-  if (generation > 0) session.spec_text = loaded_.spec_source();
+  if (loaded_.generation() > 0) session.spec_text = loaded_.spec_source();
   session.rig_text = options_.rig_file_text.empty()
                          ? core_->rig->Describe()
                          : absl::StrCat(core_->rig->Describe(), "\nrig file:\n",
                                         options_.rig_file_text);
   session.version = kVersion;
   session.cells = cells;
-  session.metadata = metadata;
+  session.metadata = prepared.metadata;
   for (const rt::DaqChannelConfig& ch : core_->rig->config().channels) {
     // The ADC sees 1 V per input_gain mV of membrane potential; the DAC's
     // 1 V injects output_gain pA.
@@ -808,7 +793,7 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   for (std::size_t k = 0; k < lowered.sweeps.size(); ++k) {
     const rt::SweepSpec& sweep = lowered.sweeps[k];
     NwbSession::SweepInfo info;
-    info.samples = timeline->sweep_samples(k);
+    info.samples = prepared.timeline->sweep_samples(k);
     info.name = sweep.name;
     info.family = sweep.family;
     info.titrated_parameter = sweep.titrated_parameter;
@@ -825,14 +810,18 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
     session.sweeps.push_back(std::move(info));
   }
   session.rate_hz = 1e9 / static_cast<double>(options_.period_ns);
+}
+
+absl::Status Instrument::ReserveRecording(RecorderConfig& rc,
+                                          const rt::Timeline& timeline) const {
   // Refuse now, with both numbers, rather than fail mid-run; then the
   // recorder reserves that much. An upper bound: every sample of the
   // timeline, rests included, as float32, each series' last chunk, and
   // the file's metadata.
   const uint64_t columns = rc.frame_index.size();
   rc.reserve_bytes =
-      static_cast<uint64_t>(timeline->total_samples()) * columns * 4 +
-      static_cast<uint64_t>(timeline->sweeps_to_play()) * columns * (64 << 10) +
+      static_cast<uint64_t>(timeline.total_samples()) * columns * 4 +
+      static_cast<uint64_t>(timeline.sweeps_to_play()) * columns * (64 << 10) +
       (8 << 20);
   if (auto free = FreeBytes(options_.data_dir);
       free.ok() && *free < rc.reserve_bytes + kDiskReserveBytes) {
@@ -842,10 +831,30 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
         "besides; free some space or record fewer signals",
         options_.data_dir, static_cast<double>(*free) / 1e6,
         static_cast<double>(rc.reserve_bytes) / 1e6, columns,
-        timeline->total_samples(), kDiskReserveBytes >> 20));
+        timeline.total_samples(), kDiskReserveBytes >> 20));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Run> Instrument::RunProtocol(
+    const v1::RunProtocolRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CanStartLocked(); !s.ok()) return s;
+  absl::StatusOr<PreparedRun> prepared = PrepareRunLocked(request);
+  if (!prepared.ok()) return prepared.status();
+  if (request.has_spec()) {
+    if (auto r = LoadSpecLocked(request.spec(), request.spec_source()); !r.ok())
+      return r.status();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  DescribeRecordingLocked(request, *prepared, last_run_id_ + 1, absl::Now());
+  if (absl::Status s =
+          ReserveRecording(prepared->recorder, *prepared->timeline);
+      !s.ok())
+    return s;
   absl::StatusOr<std::unique_ptr<Recorder>> recorder =
-      Recorder::Start(std::move(rc));
+      Recorder::Start(std::move(prepared->recorder));
   if (!recorder.ok()) {
     if (absl::IsResourceExhausted(recorder.status())) return recorder.status();
     return absl::FailedPreconditionError(
@@ -853,32 +862,38 @@ absl::StatusOr<v1::Run> Instrument::RunProtocol(
   }
 
   run_ = RunRecord{};
-  run_.protocol_name = lowered.name;
-  run_.session = std::move(metadata);
+  run_.protocol_name = prepared->lowered.name;
+  run_.session = std::move(prepared->metadata);
   run_.nwb_path = (*recorder)->path();
   recordings_.Opened(run_.nwb_path);
-  run_.sweeps_total = static_cast<uint32_t>(timeline->sweeps_to_play());
+  run_.sweeps_total =
+      static_cast<uint32_t>(prepared->timeline->sweeps_to_play());
   run_.recorder = *std::move(recorder);
   core_->fanout->AddSink(run_.recorder.get());
   // Posted before the loop starts: its first cycle plays it.
-  const uint64_t timeline_id = core_->engine->PlayTimeline(std::move(timeline));
+  const uint64_t timeline_id =
+      core_->engine->PlayTimeline(std::move(prepared->timeline));
   if (absl::Status s = StartLoopLocked(0); !s.ok()) {
-    core_->engine->DropTimeline();
-    core_->fanout->RemoveSink(run_.recorder.get());
-    run_.recorder->Finish().IgnoreError();
-    v1::Recording never_ran;
-    never_ran.set_path(run_.nwb_path);
-    never_ran.set_run_id(last_run_id_ + 1);
-    never_ran.set_protocol_name(run_.protocol_name);
-    never_ran.set_state(v1::FAILED);
-    never_ran.set_error(absl::StrCat("the loop did not start: ", s.message()));
-    never_ran.set_sweeps_total(run_.sweeps_total);
-    recordings_.Closed(std::move(never_ran));
-    run_ = RunRecord{};
+    AbandonRunLocked(s);
     return s;
   }
   run_.timeline_id = timeline_id;
   return RunLocked();
+}
+
+void Instrument::AbandonRunLocked(const absl::Status& why) {
+  core_->engine->DropTimeline();
+  core_->fanout->RemoveSink(run_.recorder.get());
+  run_.recorder->Finish().IgnoreError();
+  v1::Recording never_ran;
+  never_ran.set_path(run_.nwb_path);
+  never_ran.set_run_id(last_run_id_ + 1);
+  never_ran.set_protocol_name(run_.protocol_name);
+  never_ran.set_state(v1::FAILED);
+  never_ran.set_error(absl::StrCat("the loop did not start: ", why.message()));
+  never_ran.set_sweeps_total(run_.sweeps_total);
+  recordings_.Closed(std::move(never_ran));
+  run_ = RunRecord{};
 }
 
 absl::StatusOr<v1::ProtocolCheck> Instrument::ValidateProtocol(

@@ -218,6 +218,20 @@ class Instrument {
   absl::StatusOr<PreparedRun> PrepareRunLocked(
       const v1::RunProtocolRequest& request) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills the recording's file name, flushes, QC and NWB session (run `id`,
+  // starting `now`).
+  void DescribeRecordingLocked(const v1::RunProtocolRequest& request,
+                               PreparedRun& prepared, uint64_t id,
+                               absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The most the recording can take on disk (set in `rc`), or
+  // ResourceExhausted naming the data directory if it would not fit.
+  absl::Status ReserveRecording(RecorderConfig& rc,
+                                const rt::Timeline& timeline) const;
+  // A protocol run whose loop did not start: its timeline and recorder
+  // dropped, its recording listed as failed.
+  void AbandonRunLocked(const absl::Status& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct RunRecord {
     uint64_t id = 0;
     v1::RunState state = v1::IDLE;
