@@ -25,25 +25,6 @@ std::string ConductancePath(std::size_t k, const ConductanceSpec& c) {
   return path;
 }
 
-// The live parameter `param` of a background (BackgroundParamInfo order), or
-// null if that one is not live.
-template <typename Spec>
-auto* BackgroundLive(Spec& b, int param) noexcept {
-  using Ptr = decltype(&b.ge0_ns);
-  switch (param) {
-    case 0:
-      return &b.ge0_ns;
-    case 1:
-      return &b.sigma_e_ns;
-    case 4:
-      return &b.gi0_ns;
-    case 5:
-      return &b.sigma_i_ns;
-    default:
-      return Ptr{nullptr};
-  }
-}
-
 constexpr int kMaxEventsPerCycle = 1'000'000;
 
 std::span<const ParamInfo> InfoFor(const ConductanceModel& m) {
@@ -51,26 +32,19 @@ std::span<const ParamInfo> InfoFor(const ConductanceModel& m) {
       [](const auto& p) -> std::span<const ParamInfo> {
         using P = std::decay_t<decltype(p)>;
         if constexpr (std::is_same_v<P, ConstantConductance::Params>)
-          return ConstantConductance::Info();
+          return ConstantConductance::kParams.info();
         else if constexpr (std::is_same_v<P, LigandGated::Params>)
-          return LigandGated::Info();
+          return LigandGated::kParams.info();
         else
-          return HhChannel::Info();
+          return HhChannel::kParams.info();
       },
       m);
 }
 
-// Checks `values` against `info` in order.
-absl::Status CheckAll(std::span<const ParamInfo> info,
-                      std::initializer_list<double> values,
-                      absl::string_view path) {
-  std::size_t i = 0;
-  for (double v : values) {
-    if (auto s = CheckParam(info[i], v, path); !s.ok()) return s;
-    ++i;
-  }
-  return absl::OkStatus();
-}
+// Kinds whose live values are kept outside their spec struct at run time
+// (in arrays the step reads) handle exactly these rows in Apply and Read.
+static_assert(kModelCellParams.LiveAre({&ModelCellSpec::bias_pa}));
+static_assert(kConnectionParams.LiveAre({&ConnectionSpec::weight}));
 
 double Sigmoid(double v, double half, double slope) {
   return 1.0 / (1.0 + std::exp((half - v) / slope));
@@ -136,28 +110,15 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
     const ModelCellSpec& m = spec.model_cells[k];
     if (auto s = claim("model_cells", k, m.name); !s.ok()) return s;
     const std::string path = named("model_cells", k, m.name);
-    if (auto s = CheckAll(ModelCellParamInfo(),
-                          {m.capacitance_pf, m.v_init_mv, m.bias_pa}, path);
-        !s.ok())
-      return s;
+    if (auto s = kModelCellParams.Check(m, path); !s.ok()) return s;
     if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
-      if (auto s = CheckAll(IzhikevichParamInfo(),
-                            {z->k_ns_per_mv, z->vr_mv, z->vt_mv, z->a_per_ms,
-                             z->b_ns, z->c_mv, z->d_pa, z->v_peak_mv},
-                            path + ".izhikevich");
-          !s.ok())
+      if (auto s = kIzhikevichParams.Check(*z, path + ".izhikevich"); !s.ok())
         return s;
       if (!(z->c_mv < z->v_peak_mv))
         return FieldError(path + ".izhikevich", "c_mv",
                           "must be below v_peak_mv");
     } else if (const auto* a = std::get_if<AdexParams>(&m.dynamics)) {
-      if (auto s =
-              CheckAll(AdexParamInfo(),
-                       {a->gl_ns, a->el_mv, a->vt_mv, a->delta_t_mv, a->a_ns,
-                        a->tau_w_ms, a->b_pa, a->v_reset_mv, a->v_peak_mv},
-                       path + ".adex");
-          !s.ok())
-        return s;
+      if (auto s = kAdexParams.Check(*a, path + ".adex"); !s.ok()) return s;
       if (!(a->v_reset_mv < a->v_peak_mv) || !(a->vt_mv < a->v_peak_mv))
         return FieldError(path + ".adex", "v_peak_mv",
                           "must be above v_reset_mv and vt_mv");
@@ -210,11 +171,7 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
     const std::string path = named("graded_synapses", k, g.name);
     if (auto s = cell_ok(g.pre, path, "pre"); !s.ok()) return s;
     if (auto s = cell_ok(g.post, path, "post"); !s.ok()) return s;
-    if (auto s = CheckAll(
-            GradedSynapseParamInfo(),
-            {g.g_max_ns, g.e_rev_mv, g.v_half_mv, g.slope_mv, g.tau_ms}, path);
-        !s.ok())
-      return s;
+    if (auto s = kGradedSynapseParams.Check(g, path); !s.ok()) return s;
   }
   for (std::size_t k = 0; k < spec.gap_junctions.size(); ++k) {
     const GapJunctionSpec& g = spec.gap_junctions[k];
@@ -224,20 +181,14 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
     if (auto s = cell_ok(g.cell_b, path, "cell_b"); !s.ok()) return s;
     if (g.cell_a == g.cell_b)
       return FieldError(path, "cell_b", "must differ from cell_a");
-    if (auto s = CheckAll(GapJunctionParamInfo(), {g.g_ns}, path); !s.ok())
-      return s;
+    if (auto s = kGapJunctionParams.Check(g, path); !s.ok()) return s;
   }
   for (std::size_t k = 0; k < spec.backgrounds.size(); ++k) {
     const BackgroundSpec& b = spec.backgrounds[k];
     if (auto s = claim("backgrounds", k, b.name); !s.ok()) return s;
     const std::string path = named("backgrounds", k, b.name);
     if (auto s = cell_ok(b.cell, path, "cell"); !s.ok()) return s;
-    if (auto s = CheckAll(BackgroundParamInfo(),
-                          {b.ge0_ns, b.sigma_e_ns, b.tau_e_ms, b.e_e_mv,
-                           b.gi0_ns, b.sigma_i_ns, b.tau_i_ms, b.e_i_mv},
-                          path);
-        !s.ok())
-      return s;
+    if (auto s = kBackgroundParams.Check(b, path); !s.ok()) return s;
   }
   if (spec.connections.size() > kMaxConnections) {
     return absl::InvalidArgumentError(
@@ -248,11 +199,7 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
     const ConnectionSpec& c = spec.connections[k];
     if (auto s = claim("connections", k, c.name); !s.ok()) return s;
     const std::string path = named("connections", k, c.name);
-    if (auto s = CheckAll(
-            ConnectionParamInfo(),
-            {c.delay_ms, c.weight, c.threshold_mv, c.hysteresis_mv}, path);
-        !s.ok())
-      return s;
+    if (auto s = kConnectionParams.Check(c, path); !s.ok()) return s;
     // A delay under one step could close a loop that never lets time
     // advance, and could not be honoured anyway.
     if (c.delay_ms < dt * (1.0 - 1e-9)) {
@@ -411,7 +358,7 @@ absl::Status ModelSet::Build(
       const auto& hp = std::get<HhChannel::Params>(c.model);
       HhRuntime rt;
       rt.out = out;
-      rt.live = {hp.g_max_ns, hp.e_rev_mv};
+      rt.params = hp;
       rt.integrator = hp.integrator;
       rt.num_gates = static_cast<uint32_t>(hp.gates.size());
       for (std::size_t g = 0; g < hp.gates.size(); ++g) {
@@ -569,10 +516,11 @@ absl::Status ModelSet::Build(
     const bool published = Publishes(absl::StrCat(sy.name, ".g_ns")) ||
                            Publishes(absl::StrCat(sy.name, ".i_pa"));
     const EventSynapseParams& p = sy.params;
-    const std::vector<double> key = {
-        double(sy.cell), double(p.kind), p.e_rev_mv,     p.tau_ms,
-        p.tau1_ms,       p.tau2_ms,      p.gtau1_ms,     p.gtau2_ms,
-        p.ginc,          p.cdur_ms,      p.alpha_per_ms, p.beta_per_ms};
+    // Every parameter the kind reads (its table covers them all).
+    const ParamSpan<EventSynapseParams> rows = EventSynapseParamTable(p.kind);
+    std::vector<double> key = {double(sy.cell), double(p.kind)};
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      key.push_back(rows.Get(p, static_cast<int>(i)));
     auto it = shared_pool.find(key);
     if (published || it == shared_pool.end()) {
       rt.pool = static_cast<uint32_t>(pools.size());
@@ -612,17 +560,13 @@ absl::Status ModelSet::Build(
   for (const GradedSynapseSpec& g : spec.graded_synapses) {
     GradedRuntime rt;
     rt.out.cell = static_cast<uint32_t>(g.post);
-    rt.pre = static_cast<uint32_t>(g.pre);
-    rt.g_max = g.g_max_ns;
-    rt.e_rev = g.e_rev_mv;
-    rt.v_half = g.v_half_mv;
-    rt.slope = g.slope_mv;
+    rt.p = g;
     rt.decay = g.tau_ms > 0 ? std::exp(-dt / g.tau_ms) : 0.0;
     graded_.push_back(rt);
   }
   gaps_.reserve(spec.gap_junctions.size());
   for (const GapJunctionSpec& g : spec.gap_junctions) {
-    gaps_.push_back({uint32_t(g.cell_a), uint32_t(g.cell_b), g.g_ns, 0.0});
+    gaps_.push_back({g, 0.0});
   }
   backgrounds_.reserve(spec.backgrounds.size());
   for (const BackgroundSpec& b : spec.backgrounds) {
@@ -974,14 +918,14 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
         first ? HhChannel::InitGates(gates, state, v_[h.out.cell])
               : HhChannel::StepGates(h.integrator, clamped_dt, gates, state,
                                      v_[h.out.cell]);
-    add(h.out, h.live.g_max_ns * open, h.live.e_rev_mv);
+    add(h.out, h.params.g_max_ns * open, h.params.e_rev_mv);
   }
   // On a model cell the current uses the gates as they are (written
   // above); they advance after V (NEURON's staggered scheme), below.
   for (uint32_t k : hh_batched_outputs_) {
     HhRuntime& h = hh_[k];
-    h.out.g_ns = h.live.g_max_ns * hh_batch_.OpenFraction(h.batch);
-    h.out.i_pa = h.out.g_ns * (h.live.e_rev_mv - v_[h.out.cell]);
+    h.out.g_ns = h.params.g_max_ns * hh_batch_.OpenFraction(h.batch);
+    h.out.i_pa = h.out.g_ns * (h.params.e_rev_mv - v_[h.out.cell]);
   }
   for (uint32_t k : constants_batched_outputs_) {
     ConstantRuntime& c = constants_[k];
@@ -997,19 +941,20 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
   // ProcessDue).
   pools_.AddAndStep(g_sum_, ge_sum_);
   for (GradedRuntime& g : graded_) {
-    const double s_inf = Sigmoid(v_[g.pre], g.v_half, g.slope);
+    const double s_inf = Sigmoid(v_[g.p.pre], g.p.v_half_mv, g.p.slope_mv);
     if (g.decay == 0.0 || first) g.s = s_inf;
-    add(g.out, g.g_max * g.s, g.e_rev);
+    add(g.out, g.p.g_max_ns * g.s, g.p.e_rev_mv);
     if (g.decay > 0.0)
       g.s = s_inf + (g.s - s_inf) * g.decay;  // for the next step
   }
   for (GapRuntime& j : gaps_) {
-    const double va = v_[j.a], vb = v_[j.b];
-    j.i_a = j.g * (vb - va);
-    g_sum_[j.a] += j.g;
-    ge_sum_[j.a] += j.g * vb;
-    g_sum_[j.b] += j.g;
-    ge_sum_[j.b] += j.g * va;
+    const int a = j.p.cell_a, b = j.p.cell_b;
+    const double g = j.p.g_ns, va = v_[a], vb = v_[b];
+    j.i_a = g * (vb - va);
+    g_sum_[a] += g;
+    ge_sum_[a] += g * vb;
+    g_sum_[b] += g;
+    ge_sum_[b] += g * va;
   }
   for (BackgroundRuntime& b : backgrounds_) {
     const double v = v_[b.cell];
@@ -1061,7 +1006,7 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
       switch (slot.kind) {
         case Kind::kConstant: {
           ConstantRuntime& c = constants_[slot.index];
-          ConstantConductance::SetLive(c.params, u.param, u.value);
+          ConstantConductance::kParams.Set(c.params, u.param, u.value);
           if (c.batch != UINT32_MAX)
             hh_batch_.SetLive(c.batch, c.params.g_ns, c.params.e_rev_mv,
                               {g_sum_, ge_sum_});
@@ -1074,37 +1019,35 @@ bool ModelSet::Apply(const ParamUpdate& u) noexcept {
         }
         case Kind::kHh: {
           HhRuntime& h = hh_[slot.index];
-          HhChannel::SetLive(h.live, u.param, u.value);
+          HhChannel::kParams.Set(h.params, u.param, u.value);
           if (h.batch != UINT32_MAX)
-            hh_batch_.SetLive(h.batch, h.live.g_max_ns, h.live.e_rev_mv,
+            hh_batch_.SetLive(h.batch, h.params.g_max_ns, h.params.e_rev_mv,
                               {g_sum_, ge_sum_});
           break;
         }
       }
       return true;
     }
-    case ParamUpdate::Object::kConnection:
+    case ParamUpdate::Object::kConnection:  // weight, its one live row
       if (u.index >= connections_.size()) return false;
       connections_[u.index].weight = u.value;
       return true;
     case ParamUpdate::Object::kGraded:
       if (u.index >= graded_.size()) return false;
-      graded_[u.index].g_max = u.value;
+      kGradedSynapseParams.Set(graded_[u.index].p, u.param, u.value);
       return true;
     case ParamUpdate::Object::kGap:
       if (u.index >= gaps_.size()) return false;
-      gaps_[u.index].g = u.value;
+      kGapJunctionParams.Set(gaps_[u.index].p, u.param, u.value);
       return true;
-    case ParamUpdate::Object::kModelCell:
+    case ParamUpdate::Object::kModelCell:  // bias_pa, its one live row
       if (u.index >= model_cells_.size()) return false;
       bias_pa_[u.index] = u.value;
       return true;
     case ParamUpdate::Object::kBackground: {
       if (u.index >= backgrounds_.size()) return false;
       BackgroundRuntime& b = backgrounds_[u.index];
-      double* live = BackgroundLive(b.p, u.param);
-      if (live == nullptr) return false;
-      *live = u.value;
+      kBackgroundParams.Set(b.p, u.param, u.value);
       b.UpdateNoise();
       return true;
     }
@@ -1120,21 +1063,14 @@ double ModelSet::Read(const ParamUpdate& u) const noexcept {
       if (u.index >= slots_.size()) return kNone;
       const Slot slot = slots_[u.index];
       switch (slot.kind) {
-        case Kind::kConstant: {
-          const auto& p = constants_[slot.index].params;
-          return u.param == ConstantConductance::kGNs ? p.g_ns : p.e_rev_mv;
-        }
-        case Kind::kLigand: {
-          const auto& p = ligands_[slot.index].params;
-          if (u.param == LigandGated::kGMaxNs) return p.g_max_ns;
-          if (u.param == LigandGated::kERevMv) return p.e_rev_mv;
-          if (u.param == LigandGated::kApplied) return p.applied;
-          return kNone;
-        }
-        case Kind::kHh: {
-          const HhChannel::Live& live = hh_[slot.index].live;
-          return u.param == HhChannel::kGMaxNs ? live.g_max_ns : live.e_rev_mv;
-        }
+        case Kind::kConstant:
+          return ConstantConductance::kParams.Get(constants_[slot.index].params,
+                                                  u.param);
+        case Kind::kLigand:
+          if (u.param == LigandGated::kTriggerAction) return kNone;
+          return LigandGated::kParams.Get(ligands_[slot.index].params, u.param);
+        case Kind::kHh:
+          return HhChannel::kParams.Get(hh_[slot.index].params, u.param);
       }
       return kNone;
     }
@@ -1142,16 +1078,19 @@ double ModelSet::Read(const ParamUpdate& u) const noexcept {
       return u.index < connections_.size() ? connections_[u.index].weight
                                            : kNone;
     case ParamUpdate::Object::kGraded:
-      return u.index < graded_.size() ? graded_[u.index].g_max : kNone;
+      return u.index < graded_.size()
+                 ? kGradedSynapseParams.Get(graded_[u.index].p, u.param)
+                 : kNone;
     case ParamUpdate::Object::kGap:
-      return u.index < gaps_.size() ? gaps_[u.index].g : kNone;
+      return u.index < gaps_.size()
+                 ? kGapJunctionParams.Get(gaps_[u.index].p, u.param)
+                 : kNone;
     case ParamUpdate::Object::kModelCell:
       return u.index < model_cells_.size() ? bias_pa_[u.index] : kNone;
-    case ParamUpdate::Object::kBackground: {
-      if (u.index >= backgrounds_.size()) return kNone;
-      const double* live = BackgroundLive(backgrounds_[u.index].p, u.param);
-      return live != nullptr ? *live : kNone;
-    }
+    case ParamUpdate::Object::kBackground:
+      return u.index < backgrounds_.size()
+                 ? kBackgroundParams.Get(backgrounds_[u.index].p, u.param)
+                 : kNone;
   }
   return kNone;
 }
@@ -1227,19 +1166,19 @@ absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
     return std::nullopt;
   };
   if (auto r = find(spec_.connections, ParamUpdate::Object::kConnection,
-                    ConnectionParamInfo()))
+                    kConnectionParams.info()))
     return *r;
   if (auto r = find(spec_.graded_synapses, ParamUpdate::Object::kGraded,
-                    GradedSynapseParamInfo()))
+                    kGradedSynapseParams.info()))
     return *r;
   if (auto r = find(spec_.gap_junctions, ParamUpdate::Object::kGap,
-                    GapJunctionParamInfo()))
+                    kGapJunctionParams.info()))
     return *r;
   if (auto r = find(spec_.model_cells, ParamUpdate::Object::kModelCell,
-                    ModelCellParamInfo()))
+                    kModelCellParams.info()))
     return *r;
   if (auto r = find(spec_.backgrounds, ParamUpdate::Object::kBackground,
-                    BackgroundParamInfo()))
+                    kBackgroundParams.info()))
     return *r;
   return absl::NotFoundError(
       absl::StrCat(path, ": no conductance or object named '", name, "'"));

@@ -220,7 +220,7 @@ class ModelSet {
   };
   struct HhRuntime {
     Output out;
-    HhChannel::Live live;
+    HhChannel::Params params;  // its live rows change; gates are in tables
     Integrator integrator = Integrator::kExpEuler;
     uint32_t first_gate = 0;
     uint32_t num_gates = 0;
@@ -267,12 +267,12 @@ class ModelSet {
   };
   struct GradedRuntime {
     Output out;
-    uint32_t pre = 0;
-    double g_max = 0, e_rev = 0, v_half = 0, slope = 1, decay = 0, s = 0;
+    GradedSynapseSpec p;  // live rows change here
+    double decay = 0, s = 0;
   };
   struct GapRuntime {
-    uint32_t a = 0, b = 0;
-    double g = 0, i_a = 0;
+    GapJunctionSpec p;  // live rows change here
+    double i_a = 0;
   };
   // The point-conductance background: each conductance is an OU process
   // (xe, xi) rectified at 0 (ge, gi), so it never turns into a reversed

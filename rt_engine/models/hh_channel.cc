@@ -12,12 +12,7 @@
 namespace dynclamp::rt {
 
 absl::Status HhChannel::Validate(const Params& p, absl::string_view path) {
-  if (auto s = CheckParam(kParamInfo[kGMaxNs], p.g_max_ns, path); !s.ok())
-    return s;
-  if (auto s = CheckParam(kParamInfo[kERevMv], p.e_rev_mv, path); !s.ok())
-    return s;
-  if (auto s = CheckParam(kParamInfo[kCelsius], p.celsius, path); !s.ok())
-    return s;
+  if (auto s = kParams.Check(p, path); !s.ok()) return s;
   if (p.gates.empty() || p.gates.size() > kMaxGates) {
     return FieldError(path, "gates",
                       absl::StrFormat("must have 1 to %d gates, got %d",

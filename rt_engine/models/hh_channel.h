@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "rt_engine/models/gate_kinetics.h"
 #include "rt_engine/models/param_info.h"
+#include "rt_engine/models/param_table.h"
 #include "rt_engine/models/rate_table.h"
 
 namespace dynclamp::rt {
@@ -35,15 +36,19 @@ struct HhChannel {
     std::vector<GateSpec> gates;
     TableRange table;
   };
-  enum ParamIndex { kGMaxNs, kERevMv, kCelsius };
-  static constexpr ParamInfo kParamInfo[] = {
-      {"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "maximal conductance"},
-      {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, true, "reversal potential"},
-      {"celsius", "degC", 6.3, -10.0, 60.0, false, false,
-       "temperature for the gates' q10 scaling"},
-  };
+  // The numeric parameters; the gates and table range are checked by
+  // Validate() (integrator, gates, table: the other members).
+  static constexpr ParamTable<Params, 3> kParams{std::array<Param<Params>, 3>{{
+      {{"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "maximal conductance"},
+       &Params::g_max_ns},
+      {{"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, true,
+        "reversal potential"},
+       &Params::e_rev_mv},
+      {{"celsius", "degC", 6.3, -10.0, 60.0, false, false,
+        "temperature for the gates' q10 scaling"},
+       &Params::celsius},
+  }}};
   static constexpr int kMaxGates = 16;
-  static std::span<const ParamInfo> Info() { return kParamInfo; }
 
   // Checks the scalars, the gate list (1..kMaxGates gates, unique names,
   // powers) and the table range. Kinetics are checked by BuildTables().
@@ -70,17 +75,10 @@ struct HhChannel {
   // RT. Sets every gate to its steady state at V, returns prod x^p.
   static double InitGates(std::span<const GateRuntime> gates,
                           std::span<double> state, double v_mv) noexcept;
-
-  // The parameters that may change while running (the rest is in tables).
-  struct Live {
-    double g_max_ns = 0.0;
-    double e_rev_mv = 0.0;
-  };
-  static void SetLive(Live& live, int param, double value) noexcept {
-    if (param == kGMaxNs) live.g_max_ns = value;
-    if (param == kERevMv) live.e_rev_mv = value;
-  }
 };
+
+// integrator, gates, table
+DYNCLAMP_PARAMS_COVER(HhChannel::Params, HhChannel::kParams, 3);
 
 // x^n for small non-negative integer n.
 inline double IntPow(double x, int n) noexcept {

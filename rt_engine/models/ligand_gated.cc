@@ -8,12 +8,7 @@
 namespace dynclamp::rt {
 
 absl::Status LigandGated::Validate(const Params& p, absl::string_view path) {
-  const double values[] = {p.g_max_ns,     p.e_rev_mv, p.tau_rise_ms,
-                           p.tau_decay_ms, p.onset_ms, p.interval_ms,
-                           p.duration_ms,  p.applied};
-  for (std::size_t i = 0; i < std::size(values); ++i) {
-    if (auto s = CheckParam(kParamInfo[i], values[i], path); !s.ok()) return s;
-  }
+  if (auto s = kParams.Check(p, path); !s.ok()) return s;
   if (p.mode == Mode::kTriggered && !(p.tau_rise_ms < p.tau_decay_ms)) {
     return FieldError(
         path, "tau_rise_ms",
@@ -87,26 +82,6 @@ double LigandGated::Step(const Params& p, const Coeffs& c, State& st,
   st.s = target + (st.s - target) * (applied ? c.rise_decay : c.decay_decay);
   st.trigger_pending = false;
   return g;
-}
-
-void LigandGated::SetLive(Params& p, State& st, int param,
-                          double value) noexcept {
-  switch (param) {
-    case kGMaxNs:
-      p.g_max_ns = value;
-      break;
-    case kERevMv:
-      p.e_rev_mv = value;
-      break;
-    case kApplied:
-      p.applied = value;
-      break;
-    case kTriggerAction:
-      st.trigger_pending = true;
-      break;
-    default:
-      break;
-  }
 }
 
 }  // namespace dynclamp::rt

@@ -23,12 +23,14 @@
 #ifndef DYNCLAMP_RT_ENGINE_MODELS_LIGAND_GATED_H_
 #define DYNCLAMP_RT_ENGINE_MODELS_LIGAND_GATED_H_
 
+#include <array>
 #include <cstdint>
 #include <span>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "rt_engine/models/param_info.h"
+#include "rt_engine/models/param_table.h"
 
 namespace dynclamp::rt {
 
@@ -46,36 +48,33 @@ struct LigandGated {
     double duration_ms = 0.0;
     double applied = 0.0;  // continuous mode: 1 = applied from the start
   };
-  enum ParamIndex {
-    kGMaxNs,
-    kERevMv,
-    kTauRiseMs,
-    kTauDecayMs,
-    kOnsetMs,
-    kIntervalMs,
-    kDurationMs,
-    kApplied,
-  };
+  static constexpr ParamTable<Params, 8> kParams{std::array<Param<Params>, 8>{{
+      {{"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "peak conductance"},
+       &Params::g_max_ns},
+      {{"e_rev_mv", "mV", -75.0, -200.0, 200.0, false, true,
+        "reversal potential"},
+       &Params::e_rev_mv},
+      {{"tau_rise_ms", "ms", 5000.0, 0.0, 1e7, true, false,
+        "rise time constant"},
+       &Params::tau_rise_ms},
+      {{"tau_decay_ms", "ms", 15000.0, 0.0, 1e7, true, false,
+        "decay time constant"},
+       &Params::tau_decay_ms},
+      {{"onset_ms", "ms", -1.0, -1.0, 1e9, false, false,
+        "first scheduled trigger or application after load; -1 = none"},
+       &Params::onset_ms},
+      {{"interval_ms", "ms", 0.0, 0.0, 1e9, false, false,
+        "repeat the schedule every interval; 0 = once"},
+       &Params::interval_ms},
+      {{"duration_ms", "ms", 0.0, 0.0, 1e9, false, false,
+        "continuous mode: length of each application; 0 = for ever"},
+       &Params::duration_ms},
+      {{"applied", "1", 0.0, 0.0, 1.0, false, true,
+        "continuous mode: ligand applied by hand (0 or 1)"},
+       &Params::applied},
+  }}};
   // Live action (not a stored parameter): start one time course now.
   static constexpr int kTriggerAction = 100;
-  static constexpr ParamInfo kParamInfo[] = {
-      {"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "peak conductance"},
-      {"e_rev_mv", "mV", -75.0, -200.0, 200.0, false, true,
-       "reversal potential"},
-      {"tau_rise_ms", "ms", 5000.0, 0.0, 1e7, true, false,
-       "rise time constant"},
-      {"tau_decay_ms", "ms", 15000.0, 0.0, 1e7, true, false,
-       "decay time constant"},
-      {"onset_ms", "ms", -1.0, -1.0, 1e9, false, false,
-       "first scheduled trigger or application after load; -1 = none"},
-      {"interval_ms", "ms", 0.0, 0.0, 1e9, false, false,
-       "repeat the schedule every interval; 0 = once"},
-      {"duration_ms", "ms", 0.0, 0.0, 1e9, false, false,
-       "continuous mode: length of each application; 0 = for ever"},
-      {"applied", "1", 0.0, 0.0, 1.0, false, true,
-       "continuous mode: ligand applied by hand (0 or 1)"},
-  };
-  static std::span<const ParamInfo> Info() { return kParamInfo; }
 
   static absl::Status Validate(const Params& p, absl::string_view path);
 
@@ -105,8 +104,16 @@ struct LigandGated {
   static double Step(const Params& p, const Coeffs& c, State& st,
                      int64_t cycle) noexcept;
 
-  static void SetLive(Params& p, State& st, int param, double value) noexcept;
+  // RT. Sets parameter `param` (a row of kParams, range-checked when
+  // resolved) or performs kTriggerAction.
+  static void SetLive(Params& p, State& st, int param, double value) noexcept {
+    if (param == kTriggerAction)
+      st.trigger_pending = true;
+    else
+      kParams.Set(p, param, value);
+  }
 };
+DYNCLAMP_PARAMS_COVER(LigandGated::Params, LigandGated::kParams, 1);  // mode
 
 }  // namespace dynclamp::rt
 

@@ -10,33 +10,6 @@
 namespace dynclamp::rt {
 namespace {
 
-constexpr ParamInfo kIntFire1Info[] = {
-    {"tau_ms", "ms", 10.0, 0.0, 1e6, true, false, "membrane time constant"},
-    {"refrac_ms", "ms", 5.0, 0.0, 1e6, false, false,
-     "absolute refractory period"},
-};
-constexpr ParamInfo kIntFire2Info[] = {
-    {"taum_ms", "ms", 10.0, 0.0, 1e6, true, false, "membrane time constant"},
-    {"taus_ms", "ms", 20.0, 0.0, 1e6, true, false,
-     "synaptic current time constant"},
-    {"ib", "1", 0.0, -1e3, 1e3, false, false, "bias current (threshold = 1)"},
-};
-constexpr ParamInfo kIntFire4Info[] = {
-    {"taue_ms", "ms", 5.0, 0.0, 1e6, true, false,
-     "excitatory current time constant"},
-    {"taui1_ms", "ms", 10.0, 0.0, 1e6, true, false,
-     "inhibitory rise time constant"},
-    {"taui2_ms", "ms", 20.0, 0.0, 1e6, true, false,
-     "inhibitory decay time constant"},
-    {"taum_ms", "ms", 50.0, 0.0, 1e6, true, false, "membrane time constant"},
-};
-constexpr ParamInfo kNetStimInfo[] = {
-    {"interval_ms", "ms", 10.0, 0.0, 1e9, true, false, "mean interval"},
-    {"number", "1", 10.0, 0.0, 1e9, false, false, "spikes to emit"},
-    {"start_ms", "ms", 50.0, 0.0, 1e9, false, false, "first spike (noise 0)"},
-    {"noise", "1", 0.0, 0.0, 1.0, false, false, "0 regular ... 1 Poisson"},
-};
-
 // ---- IntFire2 ----------------------------------------------------------
 // m(d) = a + b e^{-d/ts} + c e^{-d/tm}, from the state at t0.
 struct TwoExp {
@@ -192,48 +165,15 @@ absl::string_view ArtificialKindName(ArtificialKind kind) {
   return "?";
 }
 
-std::span<const ParamInfo> ArtificialParamInfo(ArtificialKind kind) {
-  switch (kind) {
-    case ArtificialKind::kIntFire1:
-      return kIntFire1Info;
-    case ArtificialKind::kIntFire2:
-      return kIntFire2Info;
-    case ArtificialKind::kIntFire4:
-      return kIntFire4Info;
-    case ArtificialKind::kNetStim:
-      return kNetStimInfo;
-    case ArtificialKind::kVecStim:
-      return {};
-  }
-  return {};
-}
-
-double& ArtificialParam(ArtificialParams& p, int i) {
-  const absl::string_view name = ArtificialParamInfo(p.kind)[i].name;
-  if (name == "tau_ms") return p.tau_ms;
-  if (name == "refrac_ms") return p.refrac_ms;
-  if (name == "taus_ms") return p.taus_ms;
-  if (name == "ib") return p.ib;
-  if (name == "taue_ms") return p.taue_ms;
-  if (name == "taui1_ms") return p.taui1_ms;
-  if (name == "taui2_ms") return p.taui2_ms;
-  if (name == "taum_ms")
-    return p.kind == ArtificialKind::kIntFire4 ? p.taum4_ms : p.taum_ms;
-  if (name == "interval_ms") return p.interval_ms;
-  if (name == "number") return p.number;
-  if (name == "start_ms") return p.start_ms;
-  return p.noise;
+ArtificialParams ArtificialDefaults(ArtificialKind kind) {
+  ArtificialParams p;
+  p.kind = kind;
+  return ArtificialParamTable(kind).WithDefaults(p);
 }
 
 absl::Status ValidateArtificial(const ArtificialParams& p,
                                 absl::string_view path) {
-  ArtificialParams copy = p;
-  const auto info = ArtificialParamInfo(p.kind);
-  for (std::size_t i = 0; i < info.size(); ++i) {
-    if (auto s = CheckParam(info[i], ArtificialParam(copy, int(i)), path);
-        !s.ok())
-      return s;
-  }
+  if (auto s = ArtificialParamTable(p.kind).Check(p, path); !s.ok()) return s;
   if (p.kind == ArtificialKind::kIntFire2 && !(p.taum_ms < p.taus_ms)) {
     return FieldError(path, "taum_ms",
                       absl::StrFormat("must be < taus_ms (%g ms), got %g ms",

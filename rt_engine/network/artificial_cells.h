@@ -23,6 +23,7 @@
 #ifndef DYNCLAMP_RT_ENGINE_NETWORK_ARTIFICIAL_CELLS_H_
 #define DYNCLAMP_RT_ENGINE_NETWORK_ARTIFICIAL_CELLS_H_
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "rt_engine/models/param_info.h"
+#include "rt_engine/models/param_table.h"
 #include "rt_engine/random.h"
 
 namespace dynclamp::rt {
@@ -67,8 +69,68 @@ struct ArtificialParams {
   uint64_t seed = 1;
 };
 
-std::span<const ParamInfo> ArtificialParamInfo(ArtificialKind kind);
-double& ArtificialParam(ArtificialParams& p, int info_index);
+// The parameters each kind reads, declared once.
+namespace artificial_tables {
+using P = ArtificialParams;
+inline constexpr ParamTable kIntFire1{std::array<Param<P>, 2>{{
+    {{"tau_ms", "ms", 10.0, 0.0, 1e6, true, false, "membrane time constant"},
+     &P::tau_ms},
+    {{"refrac_ms", "ms", 5.0, 0.0, 1e6, false, false,
+      "absolute refractory period"},
+     &P::refrac_ms},
+}}};
+inline constexpr ParamTable kIntFire2{std::array<Param<P>, 3>{{
+    {{"taum_ms", "ms", 10.0, 0.0, 1e6, true, false, "membrane time constant"},
+     &P::taum_ms},
+    {{"taus_ms", "ms", 20.0, 0.0, 1e6, true, false,
+      "synaptic current time constant"},
+     &P::taus_ms},
+    {{"ib", "1", 0.0, -1e3, 1e3, false, false, "bias current (threshold = 1)"},
+     &P::ib},
+}}};
+inline constexpr ParamTable kIntFire4{std::array<Param<P>, 4>{{
+    {{"taue_ms", "ms", 5.0, 0.0, 1e6, true, false,
+      "excitatory current time constant"},
+     &P::taue_ms},
+    {{"taui1_ms", "ms", 10.0, 0.0, 1e6, true, false,
+      "inhibitory rise time constant"},
+     &P::taui1_ms},
+    {{"taui2_ms", "ms", 20.0, 0.0, 1e6, true, false,
+      "inhibitory decay time constant"},
+     &P::taui2_ms},
+    {{"taum_ms", "ms", 50.0, 0.0, 1e6, true, false, "membrane time constant"},
+     &P::taum4_ms},
+}}};
+inline constexpr ParamTable kVecStim{std::array<Param<P>, 0>{}};
+inline constexpr ParamTable kNetStim{std::array<Param<P>, 4>{{
+    {{"interval_ms", "ms", 10.0, 0.0, 1e9, true, false, "mean interval"},
+     &P::interval_ms},
+    {{"number", "1", 10.0, 0.0, 1e9, false, false, "spikes to emit"},
+     &P::number},
+    {{"start_ms", "ms", 50.0, 0.0, 1e9, false, false, "first spike (noise 0)"},
+     &P::start_ms},
+    {{"noise", "1", 0.0, 0.0, 1.0, false, false, "0 regular ... 1 Poisson"},
+     &P::noise},
+}}};
+// In ArtificialKind order.
+inline constexpr std::array<ParamSpan<P>, 5> kByKind = {
+    kIntFire1.rows(), kIntFire2.rows(), kIntFire4.rows(), kVecStim.rows(),
+    kNetStim.rows()};
+}  // namespace artificial_tables
+// kind, spike_times_ms, seed
+DYNCLAMP_PARAMS_COVER_KINDS(ArtificialParams, artificial_tables::kByKind, 3);
+
+inline constexpr std::array<ArtificialKind, 5> kArtificialKinds = {
+    ArtificialKind::kIntFire1, ArtificialKind::kIntFire2,
+    ArtificialKind::kIntFire4, ArtificialKind::kVecStim,
+    ArtificialKind::kNetStim};
+// The parameters `kind` reads (the others are unused by it).
+constexpr ParamSpan<ArtificialParams> ArtificialParamTable(
+    ArtificialKind kind) {
+  return artificial_tables::kByKind[static_cast<std::size_t>(kind)];
+}
+// Params of `kind` with that kind's defaults.
+ArtificialParams ArtificialDefaults(ArtificialKind kind);
 absl::Status ValidateArtificial(const ArtificialParams& p,
                                 absl::string_view path);
 

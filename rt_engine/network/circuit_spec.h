@@ -12,6 +12,7 @@
 #ifndef DYNCLAMP_RT_ENGINE_NETWORK_CIRCUIT_SPEC_H_
 #define DYNCLAMP_RT_ENGINE_NETWORK_CIRCUIT_SPEC_H_
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "rt_engine/models/param_info.h"
+#include "rt_engine/models/param_table.h"
 #include "rt_engine/network/artificial_cells.h"
 #include "rt_engine/network/event_synapses.h"
 
@@ -142,14 +144,143 @@ inline constexpr std::size_t kMaxEventsInFlightCap = 10'000'000;
 inline constexpr std::size_t kMaxModelCells = 100'000;
 inline constexpr std::size_t kMaxConnections = 10'000'000;
 
-std::span<const ParamInfo> ModelCellParamInfo();  // capacitance, v_init, bias
-std::span<const ParamInfo> IzhikevichParamInfo();
-std::span<const ParamInfo> AdexParamInfo();
-std::span<const ParamInfo>
-ConnectionParamInfo();  // delay, weight, threshold, hysteresis
-std::span<const ParamInfo> GradedSynapseParamInfo();
-std::span<const ParamInfo> GapJunctionParamInfo();
-std::span<const ParamInfo> BackgroundParamInfo();
+// ---- each kind's parameters, declared once (models/param_table.h) --------
+// Validation, live changes, ListMechanisms and the spec lowering's defaults
+// all read these rows; a member added to a struct without a row here fails
+// to compile.
+
+inline constexpr ParamTable kModelCellParams{std::array<Param<ModelCellSpec>,
+                                                        3>{{
+    {{"capacitance_pf", "pF", 100.0, 0.0, 1e6, true, false,
+      "membrane capacitance"},
+     &ModelCellSpec::capacitance_pf},
+    {{"v_init_mv", "mV", -65.0, -200.0, 200.0, false, false, "V at the start"},
+     &ModelCellSpec::v_init_mv},
+    {{"bias_pa", "pA", 0.0, -1e6, 1e6, false, true, "steady injected current"},
+     &ModelCellSpec::bias_pa},
+}}};
+DYNCLAMP_PARAMS_COVER(ModelCellSpec, kModelCellParams, 2);  // name, dynamics
+
+inline constexpr ParamTable kIzhikevichParams{std::array<
+    Param<IzhikevichParams>, 8>{{
+    {{"k_ns_per_mv", "nS/mV", 0.7, 0.0, 1e3, true, false, "quadratic gain"},
+     &IzhikevichParams::k_ns_per_mv},
+    {{"vr_mv", "mV", -60.0, -200.0, 200.0, false, false, "resting potential"},
+     &IzhikevichParams::vr_mv},
+    {{"vt_mv", "mV", -40.0, -200.0, 200.0, false, false, "threshold potential"},
+     &IzhikevichParams::vt_mv},
+    {{"a_per_ms", "1/ms", 0.03, 0.0, 1e3, true, false, "recovery rate"},
+     &IzhikevichParams::a_per_ms},
+    {{"b_ns", "nS", -2.0, -1e4, 1e4, false, false, "recovery sensitivity"},
+     &IzhikevichParams::b_ns},
+    {{"c_mv", "mV", -50.0, -200.0, 200.0, false, false, "reset potential"},
+     &IzhikevichParams::c_mv},
+    {{"d_pa", "pA", 100.0, -1e6, 1e6, false, false, "recovery jump per spike"},
+     &IzhikevichParams::d_pa},
+    {{"v_peak_mv", "mV", 35.0, -100.0, 200.0, false, false, "spike cut-off"},
+     &IzhikevichParams::v_peak_mv},
+}}};
+DYNCLAMP_PARAMS_COVER(IzhikevichParams, kIzhikevichParams, 0);
+
+inline constexpr ParamTable kAdexParams{std::array<Param<AdexParams>, 9>{{
+    {{"gl_ns", "nS", 10.0, 0.0, 1e6, true, false, "leak conductance"},
+     &AdexParams::gl_ns},
+    {{"el_mv", "mV", -70.0, -200.0, 200.0, false, false, "leak reversal"},
+     &AdexParams::el_mv},
+    {{"vt_mv", "mV", -50.0, -200.0, 200.0, false, false, "threshold potential"},
+     &AdexParams::vt_mv},
+    {{"delta_t_mv", "mV", 2.0, 0.0, 100.0, true, false, "slope factor"},
+     &AdexParams::delta_t_mv},
+    {{"a_ns", "nS", 2.0, -1e4, 1e4, false, false, "subthreshold adaptation"},
+     &AdexParams::a_ns},
+    {{"tau_w_ms", "ms", 100.0, 0.0, 1e6, true, false,
+      "adaptation time constant"},
+     &AdexParams::tau_w_ms},
+    {{"b_pa", "pA", 60.0, -1e6, 1e6, false, false,
+      "spike-triggered adaptation"},
+     &AdexParams::b_pa},
+    {{"v_reset_mv", "mV", -58.0, -200.0, 200.0, false, false,
+      "reset potential"},
+     &AdexParams::v_reset_mv},
+    {{"v_peak_mv", "mV", 0.0, -100.0, 200.0, false, false, "spike cut-off"},
+     &AdexParams::v_peak_mv},
+}}};
+DYNCLAMP_PARAMS_COVER(AdexParams, kAdexParams, 0);
+
+inline constexpr ParamTable kConnectionParams{
+    std::array<Param<ConnectionSpec>, 4>{{
+        {{"delay_ms", "ms", 1.0, 0.0, 1e6, false, false,
+          "from the spike to its effect (>= one step)"},
+         &ConnectionSpec::delay_ms},
+        {{"weight", "nS or 1", 0.0, -1e6, 1e6, false, true,
+          "nS onto synapses; unitless onto artificial cells"},
+         &ConnectionSpec::weight},
+        {{"threshold_mv", "mV", -20.0, -200.0, 200.0, false, false,
+          "upward crossing of the source V"},
+         &ConnectionSpec::threshold_mv},
+        {{"hysteresis_mv", "mV", 10.0, 0.0, 200.0, false, false,
+          "fall below threshold minus this to re-arm"},
+         &ConnectionSpec::hysteresis_mv},
+    }}};
+// name, source, target
+DYNCLAMP_PARAMS_COVER(ConnectionSpec, kConnectionParams, 3);
+
+inline constexpr ParamTable kGradedSynapseParams{
+    std::array<Param<GradedSynapseSpec>, 5>{{
+        {{"g_max_ns", "nS", 0.0, 0.0, 1e6, false, true, "maximal conductance"},
+         &GradedSynapseSpec::g_max_ns},
+        {{"e_rev_mv", "mV", -80.0, -200.0, 200.0, false, false,
+          "reversal potential"},
+         &GradedSynapseSpec::e_rev_mv},
+        {{"v_half_mv", "mV", -40.0, -200.0, 200.0, false, false,
+          "presynaptic V of half release"},
+         &GradedSynapseSpec::v_half_mv},
+        {{"slope_mv", "mV", 5.0, 0.0, 100.0, true, false, "release slope"},
+         &GradedSynapseSpec::slope_mv},
+        {{"tau_ms", "ms", 0.0, 0.0, 1e5, false, false,
+          "release kinetics; 0 = instantaneous"},
+         &GradedSynapseSpec::tau_ms},
+    }}};
+DYNCLAMP_PARAMS_COVER(GradedSynapseSpec, kGradedSynapseParams,
+                      3);  // name, pre, post
+
+inline constexpr ParamTable kGapJunctionParams{
+    std::array<Param<GapJunctionSpec>, 1>{{
+        {{"g_ns", "nS", 0.0, 0.0, 1e6, false, true, "coupling conductance"},
+         &GapJunctionSpec::g_ns},
+    }}};
+DYNCLAMP_PARAMS_COVER(GapJunctionSpec, kGapJunctionParams,
+                      3);  // name, cell_a, cell_b
+
+inline constexpr ParamTable kBackgroundParams{
+    std::array<Param<BackgroundSpec>, 8>{{
+        {{"ge0_ns", "nS", 12.0, 0.0, 1e6, false, true,
+          "mean excitatory conductance"},
+         &BackgroundSpec::ge0_ns},
+        {{"sigma_e_ns", "nS", 3.0, 0.0, 1e6, false, true,
+          "SD of the excitatory conductance"},
+         &BackgroundSpec::sigma_e_ns},
+        {{"tau_e_ms", "ms", 2.7, 0.0, 1e5, true, false,
+          "excitatory correlation time"},
+         &BackgroundSpec::tau_e_ms},
+        {{"e_e_mv", "mV", 0.0, -200.0, 200.0, false, false,
+          "excitatory reversal"},
+         &BackgroundSpec::e_e_mv},
+        {{"gi0_ns", "nS", 57.0, 0.0, 1e6, false, true,
+          "mean inhibitory conductance"},
+         &BackgroundSpec::gi0_ns},
+        {{"sigma_i_ns", "nS", 6.6, 0.0, 1e6, false, true,
+          "SD of the inhibitory conductance"},
+         &BackgroundSpec::sigma_i_ns},
+        {{"tau_i_ms", "ms", 10.5, 0.0, 1e5, true, false,
+          "inhibitory correlation time"},
+         &BackgroundSpec::tau_i_ms},
+        {{"e_i_mv", "mV", -75.0, -200.0, 200.0, false, false,
+          "inhibitory reversal"},
+         &BackgroundSpec::e_i_mv},
+    }}};
+DYNCLAMP_PARAMS_COVER(BackgroundSpec, kBackgroundParams,
+                      3);  // name, cell, seed
 
 }  // namespace dynclamp::rt
 

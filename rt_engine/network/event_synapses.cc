@@ -7,34 +7,6 @@
 namespace dynclamp::rt {
 namespace {
 
-constexpr ParamInfo kExpInfo[] = {
-    {"tau_ms", "ms", 2.0, 0.0, 1e5, true, false, "decay time constant"},
-    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
-};
-constexpr ParamInfo kExp2Info[] = {
-    {"tau1_ms", "ms", 0.5, 0.0, 1e5, true, false, "rise time constant"},
-    {"tau2_ms", "ms", 5.0, 0.0, 1e5, true, false, "decay time constant"},
-    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
-};
-constexpr ParamInfo kAlphaInfo[] = {
-    {"tau_ms", "ms", 2.0, 0.0, 1e5, true, false, "time to peak"},
-    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
-};
-constexpr ParamInfo kGsynInfo[] = {
-    {"tau1_ms", "ms", 1.0, 0.0, 1e5, true, false, "rise time constant"},
-    {"tau2_ms", "ms", 1.05, 0.0, 1e5, true, false, "decay time constant"},
-    {"gtau1_ms", "ms", 20.0, 0.0, 1e6, true, false, "G protein rise"},
-    {"gtau2_ms", "ms", 21.0, 0.0, 1e6, true, false, "G protein decay"},
-    {"ginc", "1", 1.0, -100.0, 100.0, false, false, "G increment per event"},
-    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
-};
-constexpr ParamInfo kAmpaInfo[] = {
-    {"cdur_ms", "ms", 1.0, 0.0, 1e4, true, false, "transmitter pulse duration"},
-    {"alpha_per_ms", "1/ms", 1.1, 0.0, 1e4, true, false, "binding rate"},
-    {"beta_per_ms", "1/ms", 0.19, 0.0, 1e4, true, false, "unbinding rate"},
-    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
-};
-
 // Peak of exp(-t/t2) - exp(-t/t1) (t1 < t2), to normalize the peak to 1.
 double DoubleExpFactor(double t1, double t2) {
   const double tp = t1 * t2 / (t2 - t1) * std::log(t2 / t1);
@@ -59,44 +31,15 @@ absl::string_view SynapseKindName(SynapseKind kind) {
   return "?";
 }
 
-std::span<const ParamInfo> EventSynapseParamInfo(SynapseKind kind) {
-  switch (kind) {
-    case SynapseKind::kExp:
-      return kExpInfo;
-    case SynapseKind::kExp2:
-      return kExp2Info;
-    case SynapseKind::kAlpha:
-      return kAlphaInfo;
-    case SynapseKind::kGsyn:
-      return kGsynInfo;
-    case SynapseKind::kAmpa:
-      return kAmpaInfo;
-  }
-  return {};
-}
-
-double& EventSynapseParam(EventSynapseParams& p, SynapseKind kind, int i) {
-  const absl::string_view name = EventSynapseParamInfo(kind)[i].name;
-  if (name == "tau_ms") return p.tau_ms;
-  if (name == "tau1_ms") return p.tau1_ms;
-  if (name == "tau2_ms") return p.tau2_ms;
-  if (name == "gtau1_ms") return p.gtau1_ms;
-  if (name == "gtau2_ms") return p.gtau2_ms;
-  if (name == "ginc") return p.ginc;
-  if (name == "cdur_ms") return p.cdur_ms;
-  if (name == "alpha_per_ms") return p.alpha_per_ms;
-  if (name == "beta_per_ms") return p.beta_per_ms;
-  return p.e_rev_mv;
+EventSynapseParams EventSynapseDefaults(SynapseKind kind) {
+  EventSynapseParams p;
+  p.kind = kind;
+  return EventSynapseParamTable(kind).WithDefaults(p);
 }
 
 absl::Status ValidateEventSynapse(const EventSynapseParams& p,
                                   absl::string_view path) {
-  EventSynapseParams copy = p;
-  const auto info = EventSynapseParamInfo(p.kind);
-  for (std::size_t i = 0; i < info.size(); ++i) {
-    const double v = EventSynapseParam(copy, p.kind, static_cast<int>(i));
-    if (auto s = CheckParam(info[i], v, path); !s.ok()) return s;
-  }
+  if (auto s = EventSynapseParamTable(p.kind).Check(p, path); !s.ok()) return s;
   if ((p.kind == SynapseKind::kExp2 || p.kind == SynapseKind::kGsyn) &&
       !(p.tau1_ms < p.tau2_ms)) {
     return FieldError(path, "tau1_ms",

@@ -26,6 +26,7 @@
 #ifndef DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
 #define DYNCLAMP_RT_ENGINE_NETWORK_EVENT_SYNAPSES_H_
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -33,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "rt_engine/models/param_info.h"
+#include "rt_engine/models/param_table.h"
 
 namespace dynclamp::rt {
 
@@ -40,7 +42,7 @@ enum class SynapseKind : uint8_t { kExp, kExp2, kAlpha, kGsyn, kAmpa };
 absl::string_view SynapseKindName(SynapseKind kind);
 
 // Every event synapse kind uses the same parameter record; each kind reads
-// the fields it needs (see ParamsInfo(kind)).
+// the fields it needs (EventSynapseParamTable(kind)).
 struct EventSynapseParams {
   SynapseKind kind = SynapseKind::kExp;
   double e_rev_mv = 0.0;
@@ -55,10 +57,68 @@ struct EventSynapseParams {
   double beta_per_ms = 0.19;
 };
 
-std::span<const ParamInfo> EventSynapseParamInfo(SynapseKind kind);
-// Reads parameter `info_index` of EventSynapseParamInfo(kind) from `p`.
-double& EventSynapseParam(EventSynapseParams& p, SynapseKind kind,
-                          int info_index);
+// The parameters each kind reads, declared once.
+namespace event_synapse_tables {
+using P = EventSynapseParams;
+inline constexpr Param<P> kERev{
+    {"e_rev_mv", "mV", 0.0, -200.0, 200.0, false, false, "reversal potential"},
+    &P::e_rev_mv};
+inline constexpr ParamTable kExp{std::array<Param<P>, 2>{{
+    {{"tau_ms", "ms", 2.0, 0.0, 1e5, true, false, "decay time constant"},
+     &P::tau_ms},
+    kERev,
+}}};
+inline constexpr ParamTable kExp2{std::array<Param<P>, 3>{{
+    {{"tau1_ms", "ms", 0.5, 0.0, 1e5, true, false, "rise time constant"},
+     &P::tau1_ms},
+    {{"tau2_ms", "ms", 5.0, 0.0, 1e5, true, false, "decay time constant"},
+     &P::tau2_ms},
+    kERev,
+}}};
+inline constexpr ParamTable kAlpha{std::array<Param<P>, 2>{{
+    {{"tau_ms", "ms", 2.0, 0.0, 1e5, true, false, "time to peak"}, &P::tau_ms},
+    kERev,
+}}};
+inline constexpr ParamTable kGsyn{std::array<Param<P>, 6>{{
+    {{"tau1_ms", "ms", 1.0, 0.0, 1e5, true, false, "rise time constant"},
+     &P::tau1_ms},
+    {{"tau2_ms", "ms", 1.05, 0.0, 1e5, true, false, "decay time constant"},
+     &P::tau2_ms},
+    {{"gtau1_ms", "ms", 20.0, 0.0, 1e6, true, false, "G protein rise"},
+     &P::gtau1_ms},
+    {{"gtau2_ms", "ms", 21.0, 0.0, 1e6, true, false, "G protein decay"},
+     &P::gtau2_ms},
+    {{"ginc", "1", 1.0, -100.0, 100.0, false, false, "G increment per event"},
+     &P::ginc},
+    kERev,
+}}};
+inline constexpr ParamTable kAmpa{std::array<Param<P>, 4>{{
+    {{"cdur_ms", "ms", 1.0, 0.0, 1e4, true, false,
+      "transmitter pulse duration"},
+     &P::cdur_ms},
+    {{"alpha_per_ms", "1/ms", 1.1, 0.0, 1e4, true, false, "binding rate"},
+     &P::alpha_per_ms},
+    {{"beta_per_ms", "1/ms", 0.19, 0.0, 1e4, true, false, "unbinding rate"},
+     &P::beta_per_ms},
+    kERev,
+}}};
+// In SynapseKind order.
+inline constexpr std::array<ParamSpan<P>, 5> kByKind = {
+    kExp.rows(), kExp2.rows(), kAlpha.rows(), kGsyn.rows(), kAmpa.rows()};
+}  // namespace event_synapse_tables
+DYNCLAMP_PARAMS_COVER_KINDS(EventSynapseParams, event_synapse_tables::kByKind,
+                            1);  // kind
+
+inline constexpr std::array<SynapseKind, 5> kSynapseKinds = {
+    SynapseKind::kExp, SynapseKind::kExp2, SynapseKind::kAlpha,
+    SynapseKind::kGsyn, SynapseKind::kAmpa};
+// The parameters `kind` reads (the others are unused by it).
+constexpr ParamSpan<EventSynapseParams> EventSynapseParamTable(
+    SynapseKind kind) {
+  return event_synapse_tables::kByKind[static_cast<std::size_t>(kind)];
+}
+// Params of `kind` with that kind's defaults.
+EventSynapseParams EventSynapseDefaults(SynapseKind kind);
 absl::Status ValidateEventSynapse(const EventSynapseParams& p,
                                   absl::string_view path);
 

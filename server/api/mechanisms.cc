@@ -25,6 +25,16 @@ void AddParams(v1::Mechanism& m, std::span<const rt::ParamInfo> info) {
   }
 }
 
+// The rows of `table`, with `defaults`' values as their defaults.
+template <typename T>
+void AddParams(v1::Mechanism& m, rt::ParamSpan<T> table, const T* defaults) {
+  AddParams(m, table.info());
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    m.mutable_parameters(m.parameters_size() - table.size() + i)
+        ->set_default_value(table.Get(*defaults, static_cast<int>(i)));
+  }
+}
+
 }  // namespace
 
 v1::ListMechanismsResponse ListMechanisms() {
@@ -36,7 +46,7 @@ v1::ListMechanismsResponse ListMechanisms() {
     m->set_description(
         "voltage-independent conductance, I = g (E - V); negative g "
         "subtracts (leak subtraction)");
-    AddParams(*m, rt::ConstantConductance::Info());
+    AddParams(*m, rt::ConstantConductance::kParams.info());
   }
   {
     v1::Mechanism* m = r.add_mechanisms();
@@ -46,7 +56,7 @@ v1::ListMechanismsResponse ListMechanisms() {
         "conductance with a time course: triggered double exponential "
         "(normalized peak) or continuous application with rise/decay taus; "
         "live action 'trigger'");
-    AddParams(*m, rt::LigandGated::Info());
+    AddParams(*m, rt::LigandGated::kParams.info());
     m->add_states("s");
   }
   {
@@ -57,7 +67,7 @@ v1::ListMechanismsResponse ListMechanisms() {
         "Hodgkin-Huxley-type channel g = g_max prod x^p with any gates "
         "(alpha/beta, inf/tau or expressions of V); tabulated, integrated by "
         "exp-Euler, RK4 or forward Euler");
-    AddParams(*m, rt::HhChannel::Info());
+    AddParams(*m, rt::HhChannel::kParams.info());
   }
   auto simple = [&r](const char* name, const char* kind,
                      const char* description,
@@ -70,24 +80,19 @@ v1::ListMechanismsResponse ListMechanisms() {
     AddParams(*m, info);
     for (const char* s : states) m->add_states(s);
   };
-  for (rt::SynapseKind k :
-       {rt::SynapseKind::kExp, rt::SynapseKind::kExp2, rt::SynapseKind::kAlpha,
-        rt::SynapseKind::kGsyn, rt::SynapseKind::kAmpa}) {
+  for (rt::SynapseKind k : rt::kSynapseKinds) {
     simple(
         std::string(rt::SynapseKindName(k)).c_str(), "synapse",
         "event-driven synapse (NEURON book ch. 10); connection weights in nS",
-        rt::EventSynapseParamInfo(k), {"g_ns", "i_pa"});
+        rt::EventSynapseParamTable(k).info(), {"g_ns", "i_pa"});
   }
-  for (rt::ArtificialKind k :
-       {rt::ArtificialKind::kIntFire1, rt::ArtificialKind::kIntFire2,
-        rt::ArtificialKind::kIntFire4, rt::ArtificialKind::kVecStim,
-        rt::ArtificialKind::kNetStim}) {
+  for (rt::ArtificialKind k : rt::kArtificialKinds) {
     const bool source_only =
         k == rt::ArtificialKind::kVecStim || k == rt::ArtificialKind::kNetStim;
     simple(std::string(rt::ArtificialKindName(k)).c_str(), "artificial_cell",
            source_only ? "spike generator"
                        : "integrate-and-fire cell computed at events",
-           rt::ArtificialParamInfo(k),
+           rt::ArtificialParamTable(k).info(),
            source_only ? std::vector<const char*>{"spikes"}
                        : std::vector<const char*>{"m", "spikes"});
   }
@@ -95,46 +100,37 @@ v1::ListMechanismsResponse ListMechanisms() {
       "model_cell", "cell",
       "a neuron simulated by the engine: conductance-based (its channels are "
       "conductances on it), izhikevich or adex",
-      rt::ModelCellParamInfo(), {"v_mv"});
+      rt::kModelCellParams.info(), {"v_mv"});
   simple("izhikevich", "cell", "Izhikevich (2007) dynamics of a model cell",
-         rt::IzhikevichParamInfo(), {"v_mv", "u_pa"});
+         rt::kIzhikevichParams.info(), {"v_mv", "u_pa"});
   simple("adex", "cell", "adaptive exponential integrate-and-fire dynamics",
-         rt::AdexParamInfo(), {"v_mv", "w_pa"});
+         rt::kAdexParams.info(), {"v_mv", "w_pa"});
   simple("connection", "connection",
          "a NetCon: spikes of a cell (threshold crossing) or artificial cell "
          "reach a synapse or artificial cell after a delay, with a weight",
-         rt::ConnectionParamInfo(), {});
+         rt::kConnectionParams.info(), {});
   simple("graded_synapse", "synapse",
          "graded transmission from the presynaptic V",
-         rt::GradedSynapseParamInfo(), {"g_ns", "i_pa"});
+         rt::kGradedSynapseParams.info(), {"g_ns", "i_pa"});
   simple("gap_junction", "synapse", "electrical coupling, both ways",
-         rt::GapJunctionParamInfo(), {"i_pa"});
+         rt::kGapJunctionParams.info(), {"i_pa"});
   simple(
       "background", "input",
       "in-vivo-like excitatory and inhibitory Ornstein-Uhlenbeck conductances",
-      rt::BackgroundParamInfo(), {"ge_ns", "gi_ns", "i_pa"});
+      rt::kBackgroundParams.info(), {"ge_ns", "gi_ns", "i_pa"});
   for (const rt::PresetInfo& info : rt::ListPresets()) {
     v1::Mechanism* m = r.add_mechanisms();
     m->set_name(std::string(info.name));
     m->set_kind("preset");
     m->set_description(std::string(info.description));
     const auto preset = *rt::MakePreset(info.name);
+    // A preset's defaults are its own values of the model's parameters.
     if (const auto* hh = std::get_if<rt::HhChannel::Params>(&preset)) {
-      AddParams(*m, rt::HhChannel::Info());
-      m->mutable_parameters(rt::HhChannel::kGMaxNs)
-          ->set_default_value(hh->g_max_ns);
-      m->mutable_parameters(rt::HhChannel::kERevMv)
-          ->set_default_value(hh->e_rev_mv);
-      m->mutable_parameters(rt::HhChannel::kCelsius)
-          ->set_default_value(hh->celsius);
+      AddParams(*m, rt::HhChannel::kParams.rows(), hh);
       for (const rt::GateSpec& g : hh->gates) m->add_states(g.name);
     } else {
-      const auto& c = std::get<rt::ConstantConductance::Params>(preset);
-      AddParams(*m, rt::ConstantConductance::Info());
-      m->mutable_parameters(rt::ConstantConductance::kGNs)
-          ->set_default_value(c.g_ns);
-      m->mutable_parameters(rt::ConstantConductance::kERevMv)
-          ->set_default_value(c.e_rev_mv);
+      AddParams(*m, rt::ConstantConductance::kParams.rows(),
+                &std::get<rt::ConstantConductance::Params>(preset));
     }
   }
   return r;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "rt_engine/models/channel_presets.h"
 #include "rt_engine/names.h"
+#include "server/lowering/param_fields.h"
 
 namespace dynclamp::server {
 namespace {
@@ -157,12 +158,12 @@ absl::StatusOr<rt::GateSpec> LowerGate(const v1::Gate& g,
 
 absl::StatusOr<rt::HhChannel::Params> LowerHh(const v1::HhChannel& h,
                                               const std::string& path) {
-  rt::HhChannel::Params p;
-  if (!h.has_g_max_ns()) return Missing(path, "g_max_ns");
-  if (!h.has_e_rev_mv()) return Missing(path, "e_rev_mv");
-  p.g_max_ns = h.g_max_ns();
-  p.e_rev_mv = h.e_rev_mv();
-  if (h.has_celsius()) p.celsius = h.celsius();
+  if (auto s = RequireFields(h, path, {"g_max_ns", "e_rev_mv"}); !s.ok())
+    return s;
+  absl::StatusOr<rt::HhChannel::Params> read =
+      ReadParams(h, rt::HhChannel::kParams.rows(), {});
+  if (!read.ok()) return read.status();
+  rt::HhChannel::Params& p = *read;
   auto integrator = LowerIntegrator(h.integrator(), path);
   if (!integrator.ok()) return integrator.status();
   p.integrator = *integrator;
@@ -180,12 +181,19 @@ absl::StatusOr<rt::HhChannel::Params> LowerHh(const v1::HhChannel& h,
     if (h.table().has_v_max_mv()) p.table.v_max_mv = h.table().v_max_mv();
     if (h.table().has_dv_mv()) p.table.dv_mv = h.table().dv_mv();
   }
-  return p;
+  return read;
 }
 
 absl::StatusOr<rt::LigandGated::Params> LowerLigand(
     const v1::LigandGatedConductance& l, const std::string& path) {
-  rt::LigandGated::Params p;
+  if (auto s = RequireFields(
+          l, path, {"g_max_ns", "e_rev_mv", "tau_rise_ms", "tau_decay_ms"});
+      !s.ok())
+    return s;
+  absl::StatusOr<rt::LigandGated::Params> read =
+      ReadParams(l, rt::LigandGated::kParams.rows(), {});
+  if (!read.ok()) return read.status();
+  rt::LigandGated::Params& p = *read;
   switch (l.mode()) {
     case v1::LigandGatedConductance::MODE_UNSPECIFIED:
     case v1::LigandGatedConductance::TRIGGERED:
@@ -197,22 +205,10 @@ absl::StatusOr<rt::LigandGated::Params> LowerLigand(
     default:
       return Bad(path, "mode", "must be TRIGGERED or CONTINUOUS");
   }
-  if (!l.has_g_max_ns()) return Missing(path, "g_max_ns");
-  if (!l.has_e_rev_mv()) return Missing(path, "e_rev_mv");
-  if (!l.has_tau_rise_ms()) return Missing(path, "tau_rise_ms");
-  if (!l.has_tau_decay_ms()) return Missing(path, "tau_decay_ms");
-  p.g_max_ns = l.g_max_ns();
-  p.e_rev_mv = l.e_rev_mv();
-  p.tau_rise_ms = l.tau_rise_ms();
-  p.tau_decay_ms = l.tau_decay_ms();
-  p.onset_ms = l.has_onset_ms() ? l.onset_ms() : -1.0;
-  p.interval_ms = l.interval_ms();
-  p.duration_ms = l.duration_ms();
-  p.applied = l.applied() ? 1.0 : 0.0;
   if (l.has_onset_ms() && l.onset_ms() < 0) {
     return Bad(path, "onset_ms", "must be >= 0 (leave it out for no schedule)");
   }
-  return p;
+  return read;
 }
 
 absl::StatusOr<rt::ConductanceModel> LowerPreset(const v1::PresetChannel& pc,
@@ -244,11 +240,6 @@ absl::StatusOr<rt::ConductanceModel> LowerPreset(const v1::PresetChannel& pc,
 
 namespace {
 
-// `value` if present, else `fallback`.
-double Or(bool has, double value, double fallback) {
-  return has ? value : fallback;
-}
-
 absl::StatusOr<int> FindIn(const std::vector<std::string>& names,
                            const std::string& name, const std::string& path,
                            absl::string_view field, absl::string_view what) {
@@ -275,147 +266,82 @@ absl::StatusOr<rt::ModelCellSpec> LowerModelCell(const v1::ModelCell& m,
                                                  const std::string& path) {
   rt::ModelCellSpec out;
   out.name = m.name();
-  out.capacitance_pf = Or(m.has_capacitance_pf(), m.capacitance_pf(), 100.0);
-  out.v_init_mv = Or(m.has_v_init_mv(), m.v_init_mv(), -65.0);
-  out.bias_pa = m.bias_pa();
   switch (m.dynamics_case()) {
     case v1::ModelCell::kConductanceBased:
       break;
     case v1::ModelCell::kIzhikevich: {
-      const v1::Izhikevich& z = m.izhikevich();
-      rt::IzhikevichParams p;
-      p.k_ns_per_mv = Or(z.has_k_ns_per_mv(), z.k_ns_per_mv(), p.k_ns_per_mv);
-      p.vr_mv = Or(z.has_vr_mv(), z.vr_mv(), p.vr_mv);
-      p.vt_mv = Or(z.has_vt_mv(), z.vt_mv(), p.vt_mv);
-      p.a_per_ms = Or(z.has_a_per_ms(), z.a_per_ms(), p.a_per_ms);
-      p.b_ns = Or(z.has_b_ns(), z.b_ns(), p.b_ns);
-      p.c_mv = Or(z.has_c_mv(), z.c_mv(), p.c_mv);
-      p.d_pa = Or(z.has_d_pa(), z.d_pa(), p.d_pa);
-      p.v_peak_mv = Or(z.has_v_peak_mv(), z.v_peak_mv(), p.v_peak_mv);
-      out.dynamics = p;
-      if (!m.has_v_init_mv()) out.v_init_mv = p.vr_mv;
+      auto p = ReadParams(m.izhikevich(), rt::kIzhikevichParams.rows(), {});
+      if (!p.ok()) return p.status();
+      out.dynamics = *p;
+      out.v_init_mv = p->vr_mv;  // unless given
       break;
     }
     case v1::ModelCell::kAdex: {
-      const v1::Adex& a = m.adex();
-      rt::AdexParams p;
-      p.gl_ns = Or(a.has_gl_ns(), a.gl_ns(), p.gl_ns);
-      p.el_mv = Or(a.has_el_mv(), a.el_mv(), p.el_mv);
-      p.vt_mv = Or(a.has_vt_mv(), a.vt_mv(), p.vt_mv);
-      p.delta_t_mv = Or(a.has_delta_t_mv(), a.delta_t_mv(), p.delta_t_mv);
-      p.a_ns = Or(a.has_a_ns(), a.a_ns(), p.a_ns);
-      p.tau_w_ms = Or(a.has_tau_w_ms(), a.tau_w_ms(), p.tau_w_ms);
-      p.b_pa = Or(a.has_b_pa(), a.b_pa(), p.b_pa);
-      p.v_reset_mv = Or(a.has_v_reset_mv(), a.v_reset_mv(), p.v_reset_mv);
-      p.v_peak_mv = Or(a.has_v_peak_mv(), a.v_peak_mv(), p.v_peak_mv);
-      out.dynamics = p;
-      if (!m.has_v_init_mv()) out.v_init_mv = p.el_mv;
+      auto p = ReadParams(m.adex(), rt::kAdexParams.rows(), {});
+      if (!p.ok()) return p.status();
+      out.dynamics = *p;
+      out.v_init_mv = p->el_mv;  // unless given
       break;
     }
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": one of conductance_based, izhikevich or adex is required"));
   }
-  return out;
+  // The cell's own parameters; v_init defaults to the dynamics' rest.
+  const double v_rest = std::holds_alternative<std::monostate>(out.dynamics)
+                            ? rt::kModelCellParams.Defaults().v_init_mv
+                            : out.v_init_mv;
+  auto cell = ReadParams(m, rt::kModelCellParams.rows(), std::move(out));
+  if (!cell.ok()) return cell.status();
+  if (!m.has_v_init_mv()) cell->v_init_mv = v_rest;
+  return cell;
+}
+
+// The sub-message set in `m`'s oneof `oneof` if its field is named `name`,
+// else null.
+const google::protobuf::Message* KindNamed(const google::protobuf::Message& m,
+                                           absl::string_view oneof,
+                                           absl::string_view name) {
+  const google::protobuf::Reflection& r = *m.GetReflection();
+  const google::protobuf::FieldDescriptor* f = r.GetOneofFieldDescriptor(
+      m, m.GetDescriptor()->FindOneofByName(std::string(oneof)));
+  return f != nullptr && f->name() == name ? &r.GetMessage(m, f) : nullptr;
 }
 
 absl::StatusOr<rt::EventSynapseParams> LowerSynapse(const v1::EventSynapse& sy,
                                                     const std::string& path) {
-  rt::EventSynapseParams p;
-  switch (sy.kind_case()) {
-    case v1::EventSynapse::kExpSyn:
-      p.kind = rt::SynapseKind::kExp;
-      p.tau_ms = Or(sy.exp_syn().has_tau_ms(), sy.exp_syn().tau_ms(), 2.0);
-      p.e_rev_mv = sy.exp_syn().e_rev_mv();
-      break;
-    case v1::EventSynapse::kExp2Syn:
-      p.kind = rt::SynapseKind::kExp2;
-      p.tau1_ms = Or(sy.exp2_syn().has_tau1_ms(), sy.exp2_syn().tau1_ms(), 0.5);
-      p.tau2_ms = Or(sy.exp2_syn().has_tau2_ms(), sy.exp2_syn().tau2_ms(), 5.0);
-      p.e_rev_mv = sy.exp2_syn().e_rev_mv();
-      break;
-    case v1::EventSynapse::kAlphaSyn:
-      p.kind = rt::SynapseKind::kAlpha;
-      p.tau_ms = Or(sy.alpha_syn().has_tau_ms(), sy.alpha_syn().tau_ms(), 2.0);
-      p.e_rev_mv = sy.alpha_syn().e_rev_mv();
-      break;
-    case v1::EventSynapse::kGsyn: {
-      const v1::GSyn& g = sy.gsyn();
-      p.kind = rt::SynapseKind::kGsyn;
-      p.tau1_ms = Or(g.has_tau1_ms(), g.tau1_ms(), 1.0);
-      p.tau2_ms = Or(g.has_tau2_ms(), g.tau2_ms(), 1.05);
-      p.gtau1_ms = Or(g.has_gtau1_ms(), g.gtau1_ms(), 20.0);
-      p.gtau2_ms = Or(g.has_gtau2_ms(), g.gtau2_ms(), 21.0);
-      p.ginc = Or(g.has_ginc(), g.ginc(), 1.0);
-      p.e_rev_mv = g.e_rev_mv();
-      break;
-    }
-    case v1::EventSynapse::kAmpaS: {
-      const v1::AmpaS& a = sy.ampa_s();
-      p.kind = rt::SynapseKind::kAmpa;
-      p.cdur_ms = Or(a.has_cdur_ms(), a.cdur_ms(), 1.0);
-      p.alpha_per_ms = Or(a.has_alpha_per_ms(), a.alpha_per_ms(), 1.1);
-      p.beta_per_ms = Or(a.has_beta_per_ms(), a.beta_per_ms(), 0.19);
-      p.e_rev_mv = a.e_rev_mv();
-      break;
-    }
-    default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          path,
-          ": one of exp_syn, exp2_syn, alpha_syn, gsyn or ampa_s is required"));
+  for (rt::SynapseKind k : rt::kSynapseKinds) {
+    const auto* kind = KindNamed(sy, "kind", rt::SynapseKindName(k));
+    if (kind == nullptr) continue;
+    rt::EventSynapseParams p;
+    p.kind = k;
+    return ReadParams(*kind, rt::EventSynapseParamTable(k), p);
   }
-  return p;
+  return absl::InvalidArgumentError(absl::StrCat(
+      path,
+      ": one of exp_syn, exp2_syn, alpha_syn, gsyn or ampa_s is required"));
 }
 
 absl::StatusOr<rt::ArtificialParams> LowerArtificial(
     const v1::ArtificialCell& a, const std::string& path) {
-  rt::ArtificialParams p;
-  switch (a.kind_case()) {
-    case v1::ArtificialCell::kIntFire1:
-      p.kind = rt::ArtificialKind::kIntFire1;
-      p.tau_ms = Or(a.int_fire1().has_tau_ms(), a.int_fire1().tau_ms(), 10.0);
-      p.refrac_ms =
-          Or(a.int_fire1().has_refrac_ms(), a.int_fire1().refrac_ms(), 5.0);
-      break;
-    case v1::ArtificialCell::kIntFire2:
-      p.kind = rt::ArtificialKind::kIntFire2;
-      p.taum_ms =
-          Or(a.int_fire2().has_taum_ms(), a.int_fire2().taum_ms(), 10.0);
-      p.taus_ms =
-          Or(a.int_fire2().has_taus_ms(), a.int_fire2().taus_ms(), 20.0);
-      p.ib = Or(a.int_fire2().has_ib(), a.int_fire2().ib(), 0.0);
-      break;
-    case v1::ArtificialCell::kIntFire4: {
-      const v1::IntFire4& f = a.int_fire4();
-      p.kind = rt::ArtificialKind::kIntFire4;
-      p.taue_ms = Or(f.has_taue_ms(), f.taue_ms(), 5.0);
-      p.taui1_ms = Or(f.has_taui1_ms(), f.taui1_ms(), 10.0);
-      p.taui2_ms = Or(f.has_taui2_ms(), f.taui2_ms(), 20.0);
-      p.taum4_ms = Or(f.has_taum_ms(), f.taum_ms(), 50.0);
-      break;
-    }
-    case v1::ArtificialCell::kVecStim:
-      p.kind = rt::ArtificialKind::kVecStim;
-      p.spike_times_ms.assign(a.vec_stim().spike_times_ms().begin(),
-                              a.vec_stim().spike_times_ms().end());
-      break;
-    case v1::ArtificialCell::kNetStim: {
-      const v1::NetStim& n = a.net_stim();
-      p.kind = rt::ArtificialKind::kNetStim;
-      p.interval_ms = Or(n.has_interval_ms(), n.interval_ms(), 10.0);
-      p.number = Or(n.has_number(), n.number(), 10.0);
-      p.start_ms = Or(n.has_start_ms(), n.start_ms(), 50.0);
-      p.noise = Or(n.has_noise(), n.noise(), 0.0);
-      p.seed = n.has_seed() ? n.seed() : 1;
-      break;
-    }
-    default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          path,
-          ": one of int_fire1, int_fire2, int_fire4, vec_stim or net_stim "
-          "is required"));
+  for (rt::ArtificialKind k : rt::kArtificialKinds) {
+    const auto* kind = KindNamed(a, "kind", rt::ArtificialKindName(k));
+    if (kind == nullptr) continue;
+    rt::ArtificialParams p;
+    p.kind = k;
+    absl::StatusOr<rt::ArtificialParams> read =
+        ReadParams(*kind, rt::ArtificialParamTable(k), p);
+    if (!read.ok()) return read.status();
+    // The members that are not numeric parameters.
+    read->spike_times_ms.assign(a.vec_stim().spike_times_ms().begin(),
+                                a.vec_stim().spike_times_ms().end());
+    read->seed = a.net_stim().has_seed() ? a.net_stim().seed() : 1;
+    return read;
   }
-  return p;
+  return absl::InvalidArgumentError(absl::StrCat(
+      path,
+      ": one of int_fire1, int_fire2, int_fire4, vec_stim or net_stim "
+      "is required"));
 }
 
 }  // namespace
@@ -461,11 +387,14 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     switch (c.model_case()) {
       case v1::Conductance::kConstant: {
         cs.model_field = "constant";
-        const std::string p = path + ".constant";
-        if (!c.constant().has_g_ns()) return Missing(p, "g_ns");
-        if (!c.constant().has_e_rev_mv()) return Missing(p, "e_rev_mv");
-        cs.model = rt::ConstantConductance::Params{c.constant().g_ns(),
-                                                   c.constant().e_rev_mv()};
+        if (auto s = RequireFields(c.constant(), path + ".constant",
+                                   {"g_ns", "e_rev_mv"});
+            !s.ok())
+          return s;
+        auto p = ReadParams(c.constant(),
+                            rt::ConstantConductance::kParams.rows(), {});
+        if (!p.ok()) return p.status();
+        cs.model = *p;
         break;
       }
       case v1::Conductance::kLigandGated: {
@@ -558,12 +487,10 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
                  absl::StrCat("no synapse or artificial cell named '",
                               c.target(), "'"));
     }
-    if (!c.has_weight()) return Missing(path, "weight");
-    cs.weight = c.weight();
-    cs.delay_ms = Or(c.has_delay_ms(), c.delay_ms(), 1.0);
-    cs.threshold_mv = Or(c.has_threshold_mv(), c.threshold_mv(), -20.0);
-    cs.hysteresis_mv = Or(c.has_hysteresis_mv(), c.hysteresis_mv(), 10.0);
-    out.connections.push_back(cs);
+    if (auto s = RequireFields(c, path, {"weight"}); !s.ok()) return s;
+    auto read = ReadParams(c, rt::kConnectionParams.rows(), std::move(cs));
+    if (!read.ok()) return read.status();
+    out.connections.push_back(*std::move(read));
   }
   for (int k = 0; k < spec.graded_synapses_size(); ++k) {
     const v1::GradedSynapse& g = spec.graded_synapses(k);
@@ -577,14 +504,11 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     if (!post.ok()) return post.status();
     gs.pre = *pre;
     gs.post = *post;
-    if (!g.has_g_max_ns()) return Missing(path, "g_max_ns");
-    if (!g.has_e_rev_mv()) return Missing(path, "e_rev_mv");
-    gs.g_max_ns = g.g_max_ns();
-    gs.e_rev_mv = g.e_rev_mv();
-    gs.v_half_mv = Or(g.has_v_half_mv(), g.v_half_mv(), -40.0);
-    gs.slope_mv = Or(g.has_slope_mv(), g.slope_mv(), 5.0);
-    gs.tau_ms = g.tau_ms();
-    out.graded_synapses.push_back(gs);
+    if (auto s = RequireFields(g, path, {"g_max_ns", "e_rev_mv"}); !s.ok())
+      return s;
+    auto read = ReadParams(g, rt::kGradedSynapseParams.rows(), std::move(gs));
+    if (!read.ok()) return read.status();
+    out.graded_synapses.push_back(*std::move(read));
   }
   for (int k = 0; k < spec.gap_junctions_size(); ++k) {
     const v1::GapJunction& g = spec.gap_junctions(k);
@@ -594,8 +518,11 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     if (!a.ok()) return a.status();
     auto b = cell_of(g.cell_b(), path, "cell_b");
     if (!b.ok()) return b.status();
-    if (!g.has_g_ns()) return Missing(path, "g_ns");
-    out.gap_junctions.push_back({g.name(), *a, *b, g.g_ns()});
+    if (auto s = RequireFields(g, path, {"g_ns"}); !s.ok()) return s;
+    auto read = ReadParams(g, rt::kGapJunctionParams.rows(),
+                           rt::GapJunctionSpec{g.name(), *a, *b});
+    if (!read.ok()) return read.status();
+    out.gap_junctions.push_back(*std::move(read));
   }
   for (int k = 0; k < spec.backgrounds_size(); ++k) {
     const v1::Background& b = spec.backgrounds(k);
@@ -606,16 +533,10 @@ absl::StatusOr<rt::ModelSetSpec> LowerSpec(
     auto cell = cell_of(b.cell(), path, "cell");
     if (!cell.ok()) return cell.status();
     bs.cell = *cell;
-    bs.ge0_ns = Or(b.has_ge0_ns(), b.ge0_ns(), bs.ge0_ns);
-    bs.sigma_e_ns = Or(b.has_sigma_e_ns(), b.sigma_e_ns(), bs.sigma_e_ns);
-    bs.tau_e_ms = Or(b.has_tau_e_ms(), b.tau_e_ms(), bs.tau_e_ms);
-    bs.e_e_mv = Or(b.has_e_e_mv(), b.e_e_mv(), bs.e_e_mv);
-    bs.gi0_ns = Or(b.has_gi0_ns(), b.gi0_ns(), bs.gi0_ns);
-    bs.sigma_i_ns = Or(b.has_sigma_i_ns(), b.sigma_i_ns(), bs.sigma_i_ns);
-    bs.tau_i_ms = Or(b.has_tau_i_ms(), b.tau_i_ms(), bs.tau_i_ms);
-    bs.e_i_mv = Or(b.has_e_i_mv(), b.e_i_mv(), bs.e_i_mv);
     bs.seed = b.has_seed() ? b.seed() : 1;
-    out.backgrounds.push_back(bs);
+    auto read = ReadParams(b, rt::kBackgroundParams.rows(), std::move(bs));
+    if (!read.ok()) return read.status();
+    out.backgrounds.push_back(*std::move(read));
   }
   if (spec.has_max_events_in_flight())
     out.max_events_in_flight = spec.max_events_in_flight();

@@ -1,12 +1,16 @@
 // ParamTable: one row per parameter, with its member; the checks, live
-// access, equality and defaults derived from it; and the member count that
-// makes a forgotten member a compile error.
+// access, equality and defaults derived from it; the member count that
+// makes a forgotten member a compile error; and every kind's real table.
 #include "rt_engine/models/param_table.h"
 
 #include <string>
 #include <variant>
 
 #include "gtest/gtest.h"
+#include "rt_engine/models/constant_conductance.h"
+#include "rt_engine/models/hh_channel.h"
+#include "rt_engine/models/ligand_gated.h"
+#include "rt_engine/network/circuit_spec.h"
 
 namespace dynclamp::rt {
 namespace {
@@ -80,8 +84,61 @@ TEST(ParamTableTest, DefaultsAreTheStructsOwn) {
   const Example d = kExample.Defaults();
   const Example s{};
   for (std::size_t i = 0; i < kExample.size(); ++i)
-    EXPECT_EQ(d.*kExample[i].member, s.*kExample[i].member)
+    EXPECT_EQ(d.*kExample.member(i), s.*kExample.member(i))
         << kExample.info()[i].name;
+}
+
+// Every kind's table against its struct's initializers: the struct is what
+// code that builds a spec by hand starts from, so the two must not drift.
+template <typename T>
+void ExpectDefaultsMatch(ParamSpan<T> table, const T& value,
+                         absl::string_view kind) {
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    EXPECT_EQ(table.info()[i].default_value, value.*table.member(i))
+        << kind << "." << table.info()[i].name;
+  }
+}
+
+TEST(ParamTableTest, EveryKindsDefaultsAreItsStructsInitializers) {
+  ExpectDefaultsMatch<ModelCellSpec>(kModelCellParams, {}, "model_cell");
+  ExpectDefaultsMatch<IzhikevichParams>(kIzhikevichParams, {}, "izhikevich");
+  ExpectDefaultsMatch<AdexParams>(kAdexParams, {}, "adex");
+  ExpectDefaultsMatch<ConnectionSpec>(kConnectionParams, {}, "connection");
+  ExpectDefaultsMatch<GradedSynapseSpec>(kGradedSynapseParams, {}, "graded");
+  ExpectDefaultsMatch<GapJunctionSpec>(kGapJunctionParams, {}, "gap");
+  ExpectDefaultsMatch<BackgroundSpec>(kBackgroundParams, {}, "background");
+  ExpectDefaultsMatch<ConstantConductance::Params>(ConstantConductance::kParams,
+                                                   {}, "constant");
+  ExpectDefaultsMatch<LigandGated::Params>(LigandGated::kParams, {},
+                                           "ligand_gated");
+  ExpectDefaultsMatch<HhChannel::Params>(HhChannel::kParams, {}, "hh");
+  // Sub-kinds sharing one record: each kind's defaults come from its table.
+  for (SynapseKind k : kSynapseKinds) {
+    ExpectDefaultsMatch(EventSynapseParamTable(k), EventSynapseDefaults(k),
+                        SynapseKindName(k));
+    EXPECT_EQ(EventSynapseDefaults(k).kind, k);
+  }
+  for (ArtificialKind k : kArtificialKinds) {
+    ExpectDefaultsMatch(ArtificialParamTable(k), ArtificialDefaults(k),
+                        ArtificialKindName(k));
+  }
+}
+
+TEST(ParamTableTest, SubKindTablesTogetherNameEachMemberOnce) {
+  // GSyn and Exp2Syn share tau1/tau2, every kind e_rev: counted once.
+  EXPECT_EQ(DistinctMembers<EventSynapseParams>(event_synapse_tables::kByKind),
+            10u);
+  EXPECT_EQ(DistinctMembers<ArtificialParams>(artificial_tables::kByKind), 13u);
+}
+
+TEST(ParamTableTest, LiveAreNamesExactlyTheLiveRows) {
+  static_assert(kGapJunctionParams.LiveAre({&GapJunctionSpec::g_ns}));
+  static_assert(!kBackgroundParams.LiveAre({&BackgroundSpec::ge0_ns}));
+  static_assert(kBackgroundParams.LiveAre(
+      {&BackgroundSpec::ge0_ns, &BackgroundSpec::sigma_e_ns,
+       &BackgroundSpec::gi0_ns, &BackgroundSpec::sigma_i_ns}));
+  EXPECT_EQ(kBackgroundParams.IndexOf(&BackgroundSpec::gi0_ns), 4);
+  EXPECT_EQ(kBackgroundParams.rows().Find("sigma_i_ns"), 5);
 }
 
 }  // namespace
