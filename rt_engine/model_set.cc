@@ -17,58 +17,20 @@
 namespace dynclamp::rt {
 namespace {
 
-// "conductances[k] (name).ligand_gated": where an error in its model's
-// parameters is, as the user wrote the spec.
-std::string ConductancePath(std::size_t k, const ConductanceSpec& c) {
-  std::string path = absl::StrCat("conductances[", k, "] (", c.name, ")");
-  if (!c.model_field.empty()) absl::StrAppend(&path, ".", c.model_field);
-  return path;
-}
-
 constexpr int kMaxEventsPerCycle = 1'000'000;
-
-std::span<const ParamInfo> InfoFor(const ConductanceModel& m) {
-  return std::visit(
-      [](const auto& p) -> std::span<const ParamInfo> {
-        using P = std::decay_t<decltype(p)>;
-        if constexpr (std::is_same_v<P, ConstantConductance::Params>)
-          return ConstantConductance::kParams.info();
-        else if constexpr (std::is_same_v<P, LigandGated::Params>)
-          return LigandGated::kParams.info();
-        else
-          return HhChannel::kParams.info();
-      },
-      m);
-}
 
 // Kinds whose live values are kept outside their spec struct at run time
 // (in arrays the step reads) handle exactly these rows in Apply and Read.
 static_assert(kModelCellParams.LiveAre({&ModelCellSpec::bias_pa}));
 static_assert(kConnectionParams.LiveAre({&ConnectionSpec::weight}));
 
-double Sigmoid(double v, double half, double slope) {
-  return 1.0 / (1.0 + std::exp((half - v) / slope));
+// How many signals the objects of a bank's kind publish (all of them).
+template <typename Bank>
+std::size_t Signals(const std::vector<typename Bank::Spec>& specs) {
+  return specs.size() * std::size(Bank::kSignals);
 }
 
 }  // namespace
-
-absl::StatusOr<ConductanceSpec> PresetConductance(absl::string_view name,
-                                                  absl::string_view preset,
-                                                  int cell,
-                                                  Integrator integrator) {
-  absl::StatusOr<PresetParams> params = MakePreset(preset);
-  if (!params.ok()) return params.status();
-  ConductanceSpec c;
-  c.name = std::string(name);
-  c.cell = cell;
-  if (auto* hh = std::get_if<HhChannel::Params>(&*params)) {
-    hh->integrator = integrator;
-    c.model = std::move(*hh);
-  } else {
-    c.model = std::get<ConstantConductance::Params>(*params);
-  }
-  return c;
-}
 
 // ---------------------------------------------------------------------------
 // Validation: everything is checked before anything is built.
@@ -77,28 +39,20 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
   const double dt = config_.dt_ms;
   const int n_real = static_cast<int>(config_.cell_names.size());
   const int n_cells = n_real + static_cast<int>(spec.model_cells.size());
-  std::set<std::string> names(config_.cell_names.begin(),
-                              config_.cell_names.end());
+  SpecContext context(dt, n_cells,
+                      std::set<std::string>(config_.cell_names.begin(),
+                                            config_.cell_names.end()));
+  auto claim = [&](absl::string_view list, std::size_t k,
+                   const std::string& name) {
+    return context.Claim(list, k, name).status();
+  };
   auto named = [](absl::string_view list, std::size_t k,
                   const std::string& name) {
     return absl::StrCat(list, "[", k, "] (", name, ")");
   };
-  auto claim = [&](absl::string_view list, std::size_t k,
-                   const std::string& name) -> absl::Status {
-    const std::string path = absl::StrCat(list, "[", k, "]");
-    if (auto s = CheckName(name, path, "name"); !s.ok()) return s;
-    if (!names.insert(name).second) {
-      return FieldError(named(list, k, name), "name",
-                        "is used by another cell, conductance or object");
-    }
-    return absl::OkStatus();
-  };
   auto cell_ok = [&](int cell, const std::string& path,
-                     absl::string_view field) -> absl::Status {
-    if (cell >= 0 && cell < n_cells) return absl::OkStatus();
-    return FieldError(path, field,
-                      absl::StrFormat("must be a cell index in [0, %d], got %d",
-                                      n_cells - 1, cell));
+                     absl::string_view field) {
+    return context.CheckCell(cell, path, field);
   };
 
   if (spec.model_cells.size() > kMaxModelCells) {
@@ -126,30 +80,9 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
   }
 
   std::size_t num_signals = 0;
-  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
-    const ConductanceSpec& c = spec.conductances[k];
-    if (auto s = claim("conductances", k, c.name); !s.ok()) return s;
-    if (auto s = cell_ok(c.cell, named("conductances", k, c.name), "cell");
-        !s.ok())
-      return s;
-    const std::string path = ConductancePath(k, c);
-    absl::Status s = std::visit(
-        [&](const auto& p) -> absl::Status {
-          using P = std::decay_t<decltype(p)>;
-          if constexpr (std::is_same_v<P, ConstantConductance::Params>) {
-            num_signals += 2;
-            return ConstantConductance::Validate(p, path);
-          } else if constexpr (std::is_same_v<P, LigandGated::Params>) {
-            num_signals += 3;
-            return LigandGated::Validate(p, path);
-          } else {
-            num_signals += 2 + p.gates.size();
-            return HhChannel::Validate(p, path);
-          }
-        },
-        c.model);
-    if (!s.ok()) return s;
-  }
+  if (auto s = ConductanceBank::Validate(spec.conductances, context); !s.ok())
+    return s;
+  num_signals += ConductanceBank::CountSignals(spec.conductances);
   for (std::size_t k = 0; k < spec.synapses.size(); ++k) {
     const EventSynapseSpec& sy = spec.synapses[k];
     if (auto s = claim("synapses", k, sy.name); !s.ok()) return s;
@@ -165,31 +98,13 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
         !s.ok())
       return s;
   }
-  for (std::size_t k = 0; k < spec.graded_synapses.size(); ++k) {
-    const GradedSynapseSpec& g = spec.graded_synapses[k];
-    if (auto s = claim("graded_synapses", k, g.name); !s.ok()) return s;
-    const std::string path = named("graded_synapses", k, g.name);
-    if (auto s = cell_ok(g.pre, path, "pre"); !s.ok()) return s;
-    if (auto s = cell_ok(g.post, path, "post"); !s.ok()) return s;
-    if (auto s = kGradedSynapseParams.Check(g, path); !s.ok()) return s;
-  }
-  for (std::size_t k = 0; k < spec.gap_junctions.size(); ++k) {
-    const GapJunctionSpec& g = spec.gap_junctions[k];
-    if (auto s = claim("gap_junctions", k, g.name); !s.ok()) return s;
-    const std::string path = named("gap_junctions", k, g.name);
-    if (auto s = cell_ok(g.cell_a, path, "cell_a"); !s.ok()) return s;
-    if (auto s = cell_ok(g.cell_b, path, "cell_b"); !s.ok()) return s;
-    if (g.cell_a == g.cell_b)
-      return FieldError(path, "cell_b", "must differ from cell_a");
-    if (auto s = kGapJunctionParams.Check(g, path); !s.ok()) return s;
-  }
-  for (std::size_t k = 0; k < spec.backgrounds.size(); ++k) {
-    const BackgroundSpec& b = spec.backgrounds[k];
-    if (auto s = claim("backgrounds", k, b.name); !s.ok()) return s;
-    const std::string path = named("backgrounds", k, b.name);
-    if (auto s = cell_ok(b.cell, path, "cell"); !s.ok()) return s;
-    if (auto s = kBackgroundParams.Check(b, path); !s.ok()) return s;
-  }
+  if (auto s = GradedSynapseBank::Validate(spec.graded_synapses, context);
+      !s.ok())
+    return s;
+  if (auto s = GapJunctionBank::Validate(spec.gap_junctions, context); !s.ok())
+    return s;
+  if (auto s = BackgroundBank::Validate(spec.backgrounds, context); !s.ok())
+    return s;
   if (spec.connections.size() > kMaxConnections) {
     return absl::InvalidArgumentError(
         absl::StrFormat("connections: at most %d, got %d", kMaxConnections,
@@ -241,8 +156,9 @@ absl::Status ModelSet::Validate(const ModelSetSpec& spec) {
   for (const ModelCellSpec& m : spec.model_cells)
     num_signals += std::holds_alternative<std::monostate>(m.dynamics) ? 1 : 2;
   num_signals += 2 * spec.synapses.size() + 2 * spec.artificial_cells.size() +
-                 2 * spec.graded_synapses.size() + spec.gap_junctions.size() +
-                 3 * spec.backgrounds.size();
+                 Signals<GradedSynapseBank>(spec.graded_synapses) +
+                 Signals<GapJunctionBank>(spec.gap_junctions) +
+                 Signals<BackgroundBank>(spec.backgrounds);
   if (!spec.published_signals.has_value() &&
       num_signals > config_.max_signals) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -279,21 +195,7 @@ absl::StatusOr<std::unique_ptr<ModelSet>> ModelSet::Prepare(
   set->spec_ = spec;
   if (auto s = set->Validate(spec); !s.ok()) return s;
 
-  // Tables for every HH channel (this is where kinetics are checked).
-  RateTableCache cache;
-  std::vector<std::vector<std::shared_ptr<const RateTable>>> tables(
-      spec.conductances.size());
-  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
-    const ConductanceSpec& c = spec.conductances[k];
-    if (const auto* hp = std::get_if<HhChannel::Params>(&c.model)) {
-      absl::StatusOr<std::vector<std::shared_ptr<const RateTable>>> t =
-          HhChannel::BuildTables(*hp, config.dt_ms, ConductancePath(k, c),
-                                 cache);
-      if (!t.ok()) return t.status();
-      tables[k] = *std::move(t);
-    }
-  }
-  if (auto s = set->Build(spec, cache, tables); !s.ok()) return s;
+  if (auto s = set->Build(spec); !s.ok()) return s;
   if (auto s = set->BuildSignals(); !s.ok()) return s;
   return set;
 }
@@ -306,9 +208,7 @@ bool ModelSet::Publishes(const std::string& signal) const {
   });
 }
 
-absl::Status ModelSet::Build(
-    const ModelSetSpec& spec, RateTableCache&,
-    std::vector<std::vector<std::shared_ptr<const RateTable>>>& tables) {
+absl::Status ModelSet::Build(const ModelSetSpec& spec) {
   const double dt = config_.dt_ms;
   n_real_ = config_.cell_names.size();
   n_cells_ = n_real_ + spec.model_cells.size();
@@ -317,92 +217,11 @@ absl::Status ModelSet::Build(
   g_sum_.assign(n_cells_, 0.0);
   ge_sum_.assign(n_cells_, 0.0);
 
-  // Conductances. HH channels on model cells go to the batch.
-  std::size_t n_gates = 0;
-  for (const auto& c : spec.conductances)
-    if (const auto* hp = std::get_if<HhChannel::Params>(&c.model))
-      if (c.cell < static_cast<int>(n_real_)) n_gates += hp->gates.size();
-  std::vector<HhCellBatch::ChannelSpec> batched;
-  gates_.reserve(n_gates);
-  gate_state_.assign(n_gates, 0.0);
-  slots_.reserve(spec.conductances.size());
-  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
-    const ConductanceSpec& c = spec.conductances[k];
-    Output out;
-    out.cell = static_cast<uint32_t>(c.cell);
-    if (const auto* p = std::get_if<ConstantConductance::Params>(&c.model)) {
-      ConstantRuntime rt{out, *p};
-      if (out.cell >= n_real_) {
-        // On a model cell: a channel without gates in the batch, so the
-        // cell's sums need no visit of their own.
-        HhCellBatch::ChannelSpec b;
-        b.path = ConductancePath(k, c);
-        b.cell = out.cell;
-        b.g_max_ns = p->g_ns;
-        b.e_rev_mv = p->e_rev_mv;
-        rt.batch = static_cast<uint32_t>(batched.size());
-        batched.push_back(std::move(b));
-        if (Publishes(absl::StrCat(c.name, ".g_ns")) ||
-            Publishes(absl::StrCat(c.name, ".i_pa")))
-          constants_batched_outputs_.push_back(
-              static_cast<uint32_t>(constants_.size()));
-      } else {
-        constants_clamped_.push_back(static_cast<uint32_t>(constants_.size()));
-      }
-      slots_.push_back({Kind::kConstant, uint32_t(constants_.size())});
-      constants_.push_back(rt);
-    } else if (const auto* p = std::get_if<LigandGated::Params>(&c.model)) {
-      slots_.push_back({Kind::kLigand, uint32_t(ligands_.size())});
-      ligands_.push_back({out, *p, LigandGated::Prepare(*p, dt), {}});
-    } else {
-      const auto& hp = std::get<HhChannel::Params>(c.model);
-      HhRuntime rt;
-      rt.out = out;
-      rt.params = hp;
-      rt.integrator = hp.integrator;
-      rt.num_gates = static_cast<uint32_t>(hp.gates.size());
-      for (std::size_t g = 0; g < hp.gates.size(); ++g) {
-        if (std::find(tables_.begin(), tables_.end(), tables[k][g]) ==
-            tables_.end())
-          tables_.push_back(tables[k][g]);
-      }
-      if (out.cell < n_real_) {
-        rt.first_gate = static_cast<uint32_t>(gates_.size());
-        for (std::size_t g = 0; g < hp.gates.size(); ++g)
-          gates_.push_back({tables[k][g].get(), hp.gates[g].power});
-        hh_clamped_.push_back(static_cast<uint32_t>(hh_.size()));
-      } else {
-        HhCellBatch::ChannelSpec b;
-        b.path = ConductancePath(k, c);
-        b.cell = out.cell;
-        for (std::size_t g = 0; g < hp.gates.size(); ++g) {
-          b.tables.push_back(tables[k][g].get());
-          b.powers.push_back(hp.gates[g].power);
-        }
-        b.g_max_ns = hp.g_max_ns;
-        b.e_rev_mv = hp.e_rev_mv;
-        rt.batch = static_cast<uint32_t>(batched.size());
-        batched.push_back(std::move(b));
-        if (Publishes(absl::StrCat(c.name, ".g_ns")) ||
-            Publishes(absl::StrCat(c.name, ".i_pa")))
-          hh_batched_outputs_.push_back(static_cast<uint32_t>(hh_.size()));
-      }
-      slots_.push_back({Kind::kHh, uint32_t(hh_.size())});
-      hh_.push_back(rt);
-    }
-  }
-  absl::StatusOr<HhCellBatch> batch = HhCellBatch::Build(batched);
-  if (!batch.ok()) return batch.status();
-  hh_batch_ = *std::move(batch);
-  {
-    const std::vector<uint32_t> batched_cells = hh_batch_.Cells();
-    std::size_t next = 0;  // cells [next, c) are not in the batch
-    for (uint32_t c : batched_cells) {
-      if (c > next) unbatched_cells_.push_back({next, c});
-      next = c + 1;
-    }
-    if (n_cells_ > next) unbatched_cells_.push_back({next, n_cells_});
-  }
+  if (auto s = conductances_.Build(
+          spec.conductances, dt, n_real_, n_cells_,
+          [this](const std::string& name) { return Publishes(name); });
+      !s.ok())
+    return s;
 
   // Sources: one per detector (cell, threshold, hysteresis), one per
   // artificial cell, one per Izhikevich/AdEx model cell.
@@ -556,63 +375,20 @@ absl::Status ModelSet::Build(
     c.e_rev_mv = sy.params.e_rev_mv;
     c.tau_ms = sy.params.tau_ms;
   }
-  graded_.reserve(spec.graded_synapses.size());
-  for (const GradedSynapseSpec& g : spec.graded_synapses) {
-    GradedRuntime rt;
-    rt.out.cell = static_cast<uint32_t>(g.post);
-    rt.p = g;
-    rt.decay = g.tau_ms > 0 ? std::exp(-dt / g.tau_ms) : 0.0;
-    graded_.push_back(rt);
-  }
-  gaps_.reserve(spec.gap_junctions.size());
-  for (const GapJunctionSpec& g : spec.gap_junctions) {
-    gaps_.push_back({g, 0.0});
-  }
-  backgrounds_.reserve(spec.backgrounds.size());
-  for (const BackgroundSpec& b : spec.backgrounds) {
-    BackgroundRuntime rt;
-    rt.cell = static_cast<uint32_t>(b.cell);
-    rt.p = b;
-    rt.decay_e = std::exp(-dt / b.tau_e_ms);
-    rt.decay_i = std::exp(-dt / b.tau_i_ms);
-    rt.UpdateNoise();
-    rt.rng.Seed(b.seed);
-    backgrounds_.push_back(rt);
-  }
+  graded_.Build(spec.graded_synapses, dt);
+  gaps_.Build(spec.gap_junctions, dt);
+  backgrounds_.Build(spec.backgrounds, dt);
   return absl::OkStatus();
 }
 
 absl::Status ModelSet::BuildSignals() {
   const ModelSetSpec& spec = spec_;
   const auto& wanted = spec.published_signals;
-  std::vector<std::string> all;
+  SignalSink sink([this](const std::string& name) { return Publishes(name); });
   auto add = [&](std::string name, const char* unit, const double* src) {
-    all.push_back(name);
-    if (!Publishes(name)) return false;
-    signals_.push_back({std::move(name), unit});
-    signal_sources_.push_back(src);
-    return true;
+    return sink.Add(std::move(name), unit, src);
   };
-  for (std::size_t k = 0; k < spec.conductances.size(); ++k) {
-    const std::string& name = spec.conductances[k].name;
-    const Slot slot = slots_[k];
-    const Output* out = slot.kind == Kind::kConstant
-                            ? &constants_[slot.index].out
-                        : slot.kind == Kind::kLigand ? &ligands_[slot.index].out
-                                                     : &hh_[slot.index].out;
-    add(absl::StrCat(name, ".g_ns"), "nS", &out->g_ns);
-    add(absl::StrCat(name, ".i_pa"), "pA", &out->i_pa);
-    if (slot.kind == Kind::kLigand) {
-      add(absl::StrCat(name, ".s"), "1", &ligands_[slot.index].state.s);
-    } else if (slot.kind == Kind::kHh) {
-      const auto& hp = std::get<HhChannel::Params>(spec.conductances[k].model);
-      const HhRuntime& rt = hh_[slot.index];
-      for (uint32_t g = 0; g < rt.num_gates; ++g)
-        add(absl::StrCat(name, ".", hp.gates[g].name), "1",
-            rt.batch == UINT32_MAX ? &gate_state_[rt.first_gate + g]
-                                   : hh_batch_.gate_value(rt.batch, g));
-    }
-  }
+  conductances_.AddSignals(spec.conductances, sink);
   for (std::size_t k = 0; k < spec.model_cells.size(); ++k) {
     const std::string& name = spec.model_cells[k].name;
     // The V this step used (as for real cells): v_prev_ after the step.
@@ -635,22 +411,14 @@ absl::Status ModelSet::BuildSignals() {
     add(absl::StrCat(spec.artificial_cells[k].name, ".spikes"), "1",
         &artificial_spiked_[k]);
   }
-  for (std::size_t k = 0; k < spec.graded_synapses.size(); ++k) {
-    add(absl::StrCat(spec.graded_synapses[k].name, ".g_ns"), "nS",
-        &graded_[k].out.g_ns);
-    add(absl::StrCat(spec.graded_synapses[k].name, ".i_pa"), "pA",
-        &graded_[k].out.i_pa);
+  graded_.AddSignals(sink);
+  gaps_.AddSignals(sink);
+  backgrounds_.AddSignals(sink);
+  for (const SignalSink::Published& p : sink.published()) {
+    signals_.push_back({p.name, p.unit});
+    signal_sources_.push_back(p.source);
   }
-  for (std::size_t k = 0; k < spec.gap_junctions.size(); ++k)
-    add(absl::StrCat(spec.gap_junctions[k].name, ".i_pa"), "pA", &gaps_[k].i_a);
-  for (std::size_t k = 0; k < spec.backgrounds.size(); ++k) {
-    add(absl::StrCat(spec.backgrounds[k].name, ".ge_ns"), "nS",
-        &backgrounds_[k].ge);
-    add(absl::StrCat(spec.backgrounds[k].name, ".gi_ns"), "nS",
-        &backgrounds_[k].gi);
-    add(absl::StrCat(spec.backgrounds[k].name, ".i_pa"), "pA",
-        &backgrounds_[k].i_pa);
-  }
+  const std::vector<std::string>& all = sink.all();
   if (wanted.has_value()) {
     for (std::size_t k = 0; k < wanted->size(); ++k) {
       const std::string& w = (*wanted)[k];
@@ -722,13 +490,7 @@ void ModelSet::Initialize() noexcept {
     else if (mc.dynamics == ModelCellRuntime::Dynamics::kAdex)
       model_cells_[m].recovery = mc.adex->a_ns * (mc.v_init - mc.adex->el_mv);
   }
-  hh_batch_.Init(v_, {g_sum_, ge_sum_});
-  for (uint32_t k : hh_clamped_) {
-    HhRuntime& h = hh_[k];
-    HhChannel::InitGates({gates_.data() + h.first_gate, h.num_gates},
-                         {gate_state_.data() + h.first_gate, h.num_gates},
-                         v_[h.out.cell]);
-  }
+  conductances_.Initialize({v_, g_sum_, ge_sum_});
   StepReport ignored;
   for (uint32_t k = 0; k < artificial_.size(); ++k) {
     ArtificialCtx ctx(*this, k, ignored);
@@ -736,10 +498,7 @@ void ModelSet::Initialize() noexcept {
                    artificial_[k].state, ctx);
   }
   detectors_.Arm(v_);
-  for (BackgroundRuntime& b : backgrounds_) {
-    b.ge = b.xe = b.p.ge0_ns;
-    b.gi = b.xi = b.p.gi0_ns;
-  }
+  backgrounds_.Initialize();
   for (std::size_t c = 0; c < n_cells_; ++c) v_prev_[c] = v_[c];
   initialized_ = true;
 }
@@ -884,54 +643,9 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
   if (!first) DetectSpikes(now, report);
   ProcessDue(now, report);
 
-  // 2. Every conductance on every cell: sum g and g E per cell.
-  // The batch's cells start from its sums (written with their gates at
-  // the end of the last step, or by a live change since); every other cell
-  // from zero.
-  for (const auto& [begin, end] : unbatched_cells_) {
-    std::fill(&g_sum_[begin], &g_sum_[end], 0.0);
-    std::fill(&ge_sum_[begin], &ge_sum_[end], 0.0);
-  }
-  auto add = [this](Output& out, double g, double e) {
-    out.g_ns = g;
-    out.i_pa = g * (e - v_[out.cell]);
-    g_sum_[out.cell] += g;
-    ge_sum_[out.cell] += g * e;
-  };
-  for (uint32_t k : constants_clamped_) {
-    ConstantRuntime& c = constants_[k];
-    add(c.out, c.params.g_ns, c.params.e_rev_mv);
-  }
-  for (LigandRuntime& l : ligands_) {
-    add(l.out, LigandGated::Step(l.params, l.coeffs, l.state, cycle_),
-        l.params.e_rev_mv);
-  }
-  for (uint32_t k : hh_clamped_) {
-    // On a real cell the gates see the V just read, then the current
-    // follows from them (first step: steady state).
-    HhRuntime& h = hh_[k];
-    const std::span<const HhChannel::GateRuntime> gates(
-        gates_.data() + h.first_gate, h.num_gates);
-    const std::span<double> state(gate_state_.data() + h.first_gate,
-                                  h.num_gates);
-    const double open =
-        first ? HhChannel::InitGates(gates, state, v_[h.out.cell])
-              : HhChannel::StepGates(h.integrator, clamped_dt, gates, state,
-                                     v_[h.out.cell]);
-    add(h.out, h.params.g_max_ns * open, h.params.e_rev_mv);
-  }
-  // On a model cell the current uses the gates as they are (written
-  // above); they advance after V (NEURON's staggered scheme), below.
-  for (uint32_t k : hh_batched_outputs_) {
-    HhRuntime& h = hh_[k];
-    h.out.g_ns = h.params.g_max_ns * hh_batch_.OpenFraction(h.batch);
-    h.out.i_pa = h.out.g_ns * (h.params.e_rev_mv - v_[h.out.cell]);
-  }
-  for (uint32_t k : constants_batched_outputs_) {
-    ConstantRuntime& c = constants_[k];
-    c.out.g_ns = c.params.g_ns;
-    c.out.i_pa = c.out.g_ns * (c.params.e_rev_mv - v_[c.out.cell]);
-  }
+  // 2. Every conductance-like object on every cell: sum g and g E per cell.
+  const CellSums cells{v_, g_sum_, ge_sum_};
+  conductances_.Step(cells, first, clamped_dt, cycle_);
   for (uint32_t k : synapse_outputs_) {
     SynapseRuntime& s = synapses_[k];
     s.out.g_ns = pools_.Conductance(s.pool);
@@ -940,28 +654,9 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
   // Each pool's g now; its state then steps (events due next arrive in
   // ProcessDue).
   pools_.AddAndStep(g_sum_, ge_sum_);
-  for (GradedRuntime& g : graded_) {
-    const double s_inf = Sigmoid(v_[g.p.pre], g.p.v_half_mv, g.p.slope_mv);
-    if (g.decay == 0.0 || first) g.s = s_inf;
-    add(g.out, g.p.g_max_ns * g.s, g.p.e_rev_mv);
-    if (g.decay > 0.0)
-      g.s = s_inf + (g.s - s_inf) * g.decay;  // for the next step
-  }
-  for (GapRuntime& j : gaps_) {
-    const int a = j.p.cell_a, b = j.p.cell_b;
-    const double g = j.p.g_ns, va = v_[a], vb = v_[b];
-    j.i_a = g * (vb - va);
-    g_sum_[a] += g;
-    ge_sum_[a] += g * vb;
-    g_sum_[b] += g;
-    ge_sum_[b] += g * va;
-  }
-  for (BackgroundRuntime& b : backgrounds_) {
-    const double v = v_[b.cell];
-    b.i_pa = b.ge * (b.p.e_e_mv - v) + b.gi * (b.p.e_i_mv - v);
-    g_sum_[b.cell] += b.ge + b.gi;
-    ge_sum_[b.cell] += b.ge * b.p.e_e_mv + b.gi * b.p.e_i_mv;
-  }
+  graded_.Step(cells, first);
+  gaps_.Step(cells);
+  backgrounds_.Step(cells);
 
   // 3. Real cells: the current to inject.
   for (std::size_t c = 0; c < n_real_ && c < i_pa.size(); ++c)
@@ -970,17 +665,10 @@ StepReport ModelSet::Step(std::span<const double> v_mv, std::span<double> i_pa,
 
   // 4. Model cells advance one step; their channels' gates follow the new V.
   AdvanceModelCells(now, report);
-  hh_batch_.Step(v_, {g_sum_, ge_sum_});  // the next step's sums
+  conductances_.Advance(cells);
 
   // 5. Synapses and background advance to the next step.
-  for (BackgroundRuntime& b : backgrounds_) {
-    b.xe = b.p.ge0_ns + (b.xe - b.p.ge0_ns) * b.decay_e +
-           b.noise_e * b.rng.Normal();
-    b.xi = b.p.gi0_ns + (b.xi - b.p.gi0_ns) * b.decay_i +
-           b.noise_i * b.rng.Normal();
-    b.ge = std::max(0.0, b.xe);
-    b.gi = std::max(0.0, b.xi);
-  }
+  backgrounds_.Advance();
   for (uint32_t k : m_published_) {
     ArtificialRuntime& a = artificial_[k];
     a.m_signal = ArtificialM(a.params, a.coeffs, a.state, now);
@@ -1000,57 +688,23 @@ void ModelSet::WriteSignals(std::span<double> out) const noexcept {
 bool ModelSet::Apply(const ParamUpdate& u) noexcept {
   if (u.generation != config_.generation) return false;
   switch (u.object) {
-    case ParamUpdate::Object::kConductance: {
-      if (u.index >= slots_.size()) return false;
-      const Slot slot = slots_[u.index];
-      switch (slot.kind) {
-        case Kind::kConstant: {
-          ConstantRuntime& c = constants_[slot.index];
-          ConstantConductance::kParams.Set(c.params, u.param, u.value);
-          if (c.batch != UINT32_MAX)
-            hh_batch_.SetLive(c.batch, c.params.g_ns, c.params.e_rev_mv,
-                              {g_sum_, ge_sum_});
-          break;
-        }
-        case Kind::kLigand: {
-          LigandRuntime& l = ligands_[slot.index];
-          LigandGated::SetLive(l.params, l.state, u.param, u.value);
-          break;
-        }
-        case Kind::kHh: {
-          HhRuntime& h = hh_[slot.index];
-          HhChannel::kParams.Set(h.params, u.param, u.value);
-          if (h.batch != UINT32_MAX)
-            hh_batch_.SetLive(h.batch, h.params.g_max_ns, h.params.e_rev_mv,
-                              {g_sum_, ge_sum_});
-          break;
-        }
-      }
-      return true;
-    }
+    case ParamUpdate::Object::kConductance:
+      return conductances_.Apply(u.index, u.param, u.value,
+                                 {v_, g_sum_, ge_sum_});
     case ParamUpdate::Object::kConnection:  // weight, its one live row
       if (u.index >= connections_.size()) return false;
       connections_[u.index].weight = u.value;
       return true;
     case ParamUpdate::Object::kGraded:
-      if (u.index >= graded_.size()) return false;
-      kGradedSynapseParams.Set(graded_[u.index].p, u.param, u.value);
-      return true;
+      return graded_.Apply(u.index, u.param, u.value);
     case ParamUpdate::Object::kGap:
-      if (u.index >= gaps_.size()) return false;
-      kGapJunctionParams.Set(gaps_[u.index].p, u.param, u.value);
-      return true;
+      return gaps_.Apply(u.index, u.param, u.value);
     case ParamUpdate::Object::kModelCell:  // bias_pa, its one live row
       if (u.index >= model_cells_.size()) return false;
       bias_pa_[u.index] = u.value;
       return true;
-    case ParamUpdate::Object::kBackground: {
-      if (u.index >= backgrounds_.size()) return false;
-      BackgroundRuntime& b = backgrounds_[u.index];
-      kBackgroundParams.Set(b.p, u.param, u.value);
-      b.UpdateNoise();
-      return true;
-    }
+    case ParamUpdate::Object::kBackground:
+      return backgrounds_.Apply(u.index, u.param, u.value);
   }
   return false;
 }
@@ -1059,47 +713,21 @@ double ModelSet::Read(const ParamUpdate& u) const noexcept {
   constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
   if (u.generation != config_.generation) return kNone;
   switch (u.object) {
-    case ParamUpdate::Object::kConductance: {
-      if (u.index >= slots_.size()) return kNone;
-      const Slot slot = slots_[u.index];
-      switch (slot.kind) {
-        case Kind::kConstant:
-          return ConstantConductance::kParams.Get(constants_[slot.index].params,
-                                                  u.param);
-        case Kind::kLigand:
-          if (u.param == LigandGated::kTriggerAction) return kNone;
-          return LigandGated::kParams.Get(ligands_[slot.index].params, u.param);
-        case Kind::kHh:
-          return HhChannel::kParams.Get(hh_[slot.index].params, u.param);
-      }
-      return kNone;
-    }
+    case ParamUpdate::Object::kConductance:
+      return conductances_.Read(u.index, u.param);
     case ParamUpdate::Object::kConnection:
       return u.index < connections_.size() ? connections_[u.index].weight
                                            : kNone;
     case ParamUpdate::Object::kGraded:
-      return u.index < graded_.size()
-                 ? kGradedSynapseParams.Get(graded_[u.index].p, u.param)
-                 : kNone;
+      return graded_.Read(u.index, u.param);
     case ParamUpdate::Object::kGap:
-      return u.index < gaps_.size()
-                 ? kGapJunctionParams.Get(gaps_[u.index].p, u.param)
-                 : kNone;
+      return gaps_.Read(u.index, u.param);
     case ParamUpdate::Object::kModelCell:
       return u.index < model_cells_.size() ? bias_pa_[u.index] : kNone;
     case ParamUpdate::Object::kBackground:
-      return u.index < backgrounds_.size()
-                 ? kBackgroundParams.Get(backgrounds_[u.index].p, u.param)
-                 : kNone;
+      return backgrounds_.Read(u.index, u.param);
   }
   return kNone;
-}
-
-void ModelSet::BackgroundRuntime::UpdateNoise() noexcept {
-  // Exact OU update: x <- x0 + (x - x0) e^{-dt/tau} + sigma
-  // sqrt(1 - e^{-2dt/tau}) N.
-  noise_e = p.sigma_e_ns * std::sqrt(1.0 - decay_e * decay_e);
-  noise_i = p.sigma_i_ns * std::sqrt(1.0 - decay_i * decay_i);
 }
 
 absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
@@ -1117,71 +745,39 @@ absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,
   }
   const absl::string_view name = path.substr(0, dot);
   const absl::string_view param = path.substr(dot + 1);
+  // The first list with an object of that name (names are unique).
+  using Object = ParamUpdate::Object;
+  std::optional<absl::StatusOr<LiveRef>> found;
+  Object object = Object::kConductance;
+  auto in = [&](Object o, std::optional<absl::StatusOr<LiveRef>> r) {
+    if (found.has_value() || !r.has_value()) return;
+    found = std::move(r);
+    object = o;
+  };
+  in(Object::kConductance,
+     ConductanceBank::Resolve(spec_.conductances, name, param, value, path));
+  in(Object::kConnection, FindLive(spec_.connections, name, param, value,
+                                   kConnectionParams.info(), path));
+  in(Object::kGraded, FindLive(spec_.graded_synapses, name, param, value,
+                               GradedSynapseBank::kParams.info(), path));
+  in(Object::kGap, FindLive(spec_.gap_junctions, name, param, value,
+                            GapJunctionBank::kParams.info(), path));
+  in(Object::kModelCell, FindLive(spec_.model_cells, name, param, value,
+                                  kModelCellParams.info(), path));
+  in(Object::kBackground, FindLive(spec_.backgrounds, name, param, value,
+                                   BackgroundBank::kParams.info(), path));
+  if (!found.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": no conductance or object named '", name, "'"));
+  }
+  if (!found->ok()) return found->status();
   ParamUpdate u;
   u.generation = config_.generation;
+  u.object = object;
+  u.index = (*found)->index;
+  u.param = (*found)->param;
   u.value = value;
-  // Finds `param` in `info`, checks liveness and range.
-  auto resolve = [&](std::span<const ParamInfo> info) -> absl::Status {
-    const int index = FindParam(info, param);
-    if (index < 0) {
-      return absl::NotFoundError(
-          absl::StrCat(path, ": '", name, "' has no parameter '", param, "'"));
-    }
-    if (!info[index].live) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": cannot change while running; load a new spec instead"));
-    }
-    if (auto s = CheckParam(info[index], value, name); !s.ok()) return s;
-    u.param = index;
-    return absl::OkStatus();
-  };
-  for (std::size_t k = 0; k < spec_.conductances.size(); ++k) {
-    const ConductanceSpec& c = spec_.conductances[k];
-    if (c.name != name) continue;
-    u.object = ParamUpdate::Object::kConductance;
-    u.index = static_cast<uint32_t>(k);
-    if (param == "trigger") {
-      const auto* lp = std::get_if<LigandGated::Params>(&c.model);
-      if (lp == nullptr || lp->mode != LigandGated::Mode::kTriggered) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            path, ": only a triggered ligand-gated conductance has a trigger"));
-      }
-      u.param = LigandGated::kTriggerAction;
-      return u;
-    }
-    if (auto s = resolve(InfoFor(c.model)); !s.ok()) return s;
-    return u;
-  }
-  auto find = [&](const auto& list, ParamUpdate::Object object,
-                  std::span<const ParamInfo> info)
-      -> std::optional<absl::StatusOr<ParamUpdate>> {
-    for (std::size_t k = 0; k < list.size(); ++k) {
-      if (list[k].name != name) continue;
-      u.object = object;
-      u.index = static_cast<uint32_t>(k);
-      if (auto s = resolve(info); !s.ok())
-        return absl::StatusOr<ParamUpdate>(s);
-      return absl::StatusOr<ParamUpdate>(u);
-    }
-    return std::nullopt;
-  };
-  if (auto r = find(spec_.connections, ParamUpdate::Object::kConnection,
-                    kConnectionParams.info()))
-    return *r;
-  if (auto r = find(spec_.graded_synapses, ParamUpdate::Object::kGraded,
-                    kGradedSynapseParams.info()))
-    return *r;
-  if (auto r = find(spec_.gap_junctions, ParamUpdate::Object::kGap,
-                    kGapJunctionParams.info()))
-    return *r;
-  if (auto r = find(spec_.model_cells, ParamUpdate::Object::kModelCell,
-                    kModelCellParams.info()))
-    return *r;
-  if (auto r = find(spec_.backgrounds, ParamUpdate::Object::kBackground,
-                    kBackgroundParams.info()))
-    return *r;
-  return absl::NotFoundError(
-      absl::StrCat(path, ": no conductance or object named '", name, "'"));
+  return u;
 }
 
 }  // namespace dynclamp::rt

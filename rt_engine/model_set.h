@@ -28,6 +28,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "rt_engine/banks/background_bank.h"
+#include "rt_engine/banks/conductance_bank.h"
+#include "rt_engine/banks/gap_junction_bank.h"
+#include "rt_engine/banks/graded_synapse_bank.h"
 #include "rt_engine/models/constant_conductance.h"
 #include "rt_engine/models/hh_channel.h"
 #include "rt_engine/models/ligand_gated.h"
@@ -40,18 +44,6 @@
 #include "rt_engine/random.h"
 
 namespace dynclamp::rt {
-
-using ConductanceModel = std::variant<ConstantConductance::Params,
-                                      LigandGated::Params, HhChannel::Params>;
-
-struct ConductanceSpec {
-  std::string name;
-  int cell = 0;  // index of the cell it acts on: rig channels, then model cells
-  ConductanceModel model;
-  // The spec's field the model came from ("ligand_gated", "preset"), so
-  // that an error names the field the user wrote; "" when built in code.
-  std::string model_field;
-};
 
 // Everything the clamp computes, loaded and swapped in as one.
 struct ModelSetSpec {
@@ -69,13 +61,6 @@ struct ModelSetSpec {
   // networks name what they need: unpublished signals cost nothing.
   std::optional<std::vector<std::string>> published_signals;
 };
-
-// Non-RT. A conductance named `name` on `cell` made from a channel preset
-// (models/channel_presets.h); `integrator` applies to HH-type presets.
-// NotFound if there is no such preset.
-absl::StatusOr<ConductanceSpec> PresetConductance(
-    absl::string_view name, absl::string_view preset, int cell = 0,
-    Integrator integrator = Integrator::kExpEuler);
 
 struct SignalInfo {
   std::string name;
@@ -157,7 +142,9 @@ class ModelSet {
   std::size_t num_model_cells() const { return model_cells_.size(); }
   const std::vector<SignalInfo>& signals() const { return signals_; }
   const ModelSetSpec& spec() const { return spec_; }
-  std::size_t num_rate_tables() const { return tables_.size(); }
+  std::size_t num_rate_tables() const {
+    return conductances_.num_rate_tables();
+  }
   // Distinct synapse states stepped (equal unpublished synapses share one).
   std::size_t num_synapse_pools() const { return pools_.size(); }
 
@@ -187,9 +174,7 @@ class ModelSet {
       : events_(max_events), timers_(timers) {}
   absl::Status Validate(const ModelSetSpec& spec);
   bool Publishes(const std::string& signal) const;
-  absl::Status Build(
-      const ModelSetSpec& spec, RateTableCache& cache,
-      std::vector<std::vector<std::shared_ptr<const RateTable>>>& tables);
+  absl::Status Build(const ModelSetSpec& spec);
   absl::Status BuildSignals();
   void Initialize() noexcept;
   void DetectSpikes(double now, StepReport& report) noexcept;
@@ -197,35 +182,6 @@ class ModelSet {
   void FireSource(uint32_t source, double t, StepReport& report) noexcept;
   void AdvanceModelCells(double now, StepReport& report) noexcept;
 
-  enum class Kind : uint8_t { kConstant, kLigand, kHh };
-  struct Slot {  // one per conductance, in spec order
-    Kind kind;
-    uint32_t index;  // into the kind's vector
-  };
-  struct Output {
-    uint32_t cell = 0;
-    double g_ns = 0;
-    double i_pa = 0;
-  };
-  struct ConstantRuntime {
-    Output out;
-    ConstantConductance::Params params;
-    uint32_t batch = UINT32_MAX;  // channel in hh_batch_ (on a model cell)
-  };
-  struct LigandRuntime {
-    Output out;
-    LigandGated::Params params;
-    LigandGated::Coeffs coeffs;
-    LigandGated::State state;
-  };
-  struct HhRuntime {
-    Output out;
-    HhChannel::Params params;  // its live rows change; gates are in tables
-    Integrator integrator = Integrator::kExpEuler;
-    uint32_t first_gate = 0;
-    uint32_t num_gates = 0;
-    uint32_t batch = UINT32_MAX;  // channel in hh_batch_ (on a model cell)
-  };
   struct ModelCellRuntime {
     enum class Dynamics : uint8_t { kConductance, kIzhikevich, kAdex };
     Dynamics dynamics = Dynamics::kConductance;
@@ -265,52 +221,13 @@ class ModelSet {
   struct SourceRuntime {  // outgoing connections: outgoing_[first, +count)
     uint32_t first = 0, count = 0;
   };
-  struct GradedRuntime {
-    Output out;
-    GradedSynapseSpec p;  // live rows change here
-    double decay = 0, s = 0;
-  };
-  struct GapRuntime {
-    GapJunctionSpec p;  // live rows change here
-    double i_a = 0;
-  };
-  // The point-conductance background: each conductance is an OU process
-  // (xe, xi) rectified at 0 (ge, gi), so it never turns into a reversed
-  // current; the process itself is left unbounded, so its mean and SD are
-  // the parameters' and the delivered ones those of a rectified Gaussian.
-  struct BackgroundRuntime {
-    uint32_t cell = 0;
-    BackgroundSpec p;
-    double xe = 0, xi = 0;  // the OU processes (nS)
-    double ge = 0, gi = 0;  // the conductances delivered: max(0, x)
-    double g_total = 0, i_pa = 0;
-    double decay_e = 0, decay_i = 0, noise_e = 0, noise_i = 0;
-    Rng rng;
-    // The noise coefficients from the SDs and the decays.
-    void UpdateNoise() noexcept;
-  };
   class ArtificialCtx;
 
   Config config_;
   ModelSetSpec spec_;
   std::size_t n_real_ = 0;
   std::size_t n_cells_ = 0;  // real + model
-  std::vector<Slot> slots_;
-  std::vector<ConstantRuntime> constants_;
-  std::vector<uint32_t> constants_clamped_;  // constants_ on real cells
-  // constants_ in hh_batch_ whose g or I is published
-  std::vector<uint32_t> constants_batched_outputs_;
-  std::vector<LigandRuntime> ligands_;
-  std::vector<HhRuntime> hh_;
-  std::vector<uint32_t> hh_clamped_;  // hh_ on real cells
-  HhCellBatch hh_batch_;              // hh_ and constants_ on model cells
-  std::vector<uint32_t> hh_batched_outputs_;  // ... whose g or I is published
-  // Cells [first, second) that the batch does not cover: their sums start
-  // each step from zero.
-  std::vector<std::pair<std::size_t, std::size_t>> unbatched_cells_;
-  std::vector<HhChannel::GateRuntime> gates_;
-  std::vector<double> gate_state_;
-  std::vector<std::shared_ptr<const RateTable>> tables_;
+  ConductanceBank conductances_;
   std::vector<ModelCellRuntime> model_cells_;
   // Per model cell, as arrays so the V update vectorizes: C/dt (pF/ms) and
   // the bias current (pA, live).
@@ -339,9 +256,9 @@ class ModelSet {
   std::vector<uint32_t> timer_connection_;
   std::vector<SourceRuntime> sources_;
   SpikeDetectors detectors_;
-  std::vector<GradedRuntime> graded_;
-  std::vector<GapRuntime> gaps_;
-  std::vector<BackgroundRuntime> backgrounds_;
+  GradedSynapseBank graded_;
+  GapJunctionBank gaps_;
+  BackgroundBank backgrounds_;
   std::vector<double> v_, v_prev_, g_sum_, ge_sum_;
   EventHeap events_;
   TimerHeap timers_;

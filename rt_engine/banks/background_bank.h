@@ -1,0 +1,58 @@
+// BackgroundBank: every point-conductance background of a model set
+// (Destexhe et al. 2001; circuit_spec.h). Each conductance is an
+// Ornstein-Uhlenbeck process (xe, xi) with the exact update for the step,
+// rectified at 0 (ge, gi) so that it never turns into a reversed current;
+// the process itself is left unbounded, so its mean and SD are the
+// parameters' and the delivered ones those of a rectified Gaussian.
+//
+// Threads: Validate, Build and AddSignals are non-RT; Initialize, Step,
+// Advance, Apply and Read are RT-safe.
+#ifndef DYNCLAMP_RT_ENGINE_BANKS_BACKGROUND_BANK_H_
+#define DYNCLAMP_RT_ENGINE_BANKS_BACKGROUND_BANK_H_
+
+#include <vector>
+
+#include "rt_engine/banks/bank.h"
+#include "rt_engine/network/circuit_spec.h"
+#include "rt_engine/random.h"
+
+namespace dynclamp::rt {
+
+class BackgroundBank {
+ public:
+  using Spec = BackgroundSpec;
+  static constexpr absl::string_view kList = "backgrounds";
+  static constexpr SignalDesc kSignals[] = {
+      {"ge_ns", "nS"}, {"gi_ns", "nS"}, {"i_pa", "pA"}};
+  static constexpr const auto& kParams = kBackgroundParams;
+
+  static absl::Status Validate(const std::vector<Spec>& specs,
+                               SpecContext& context);
+  void Build(const std::vector<Spec>& specs, double dt_ms);
+  void AddSignals(SignalSink& sink) const;
+  // RT. Before the first step: each process starts at its mean.
+  void Initialize() noexcept;
+  // RT. Delivers this step's conductances.
+  void Step(CellSums cells) noexcept;
+  // RT. The processes advance to the next step.
+  void Advance() noexcept;
+  bool Apply(uint32_t index, int param, double value) noexcept;
+  double Read(uint32_t index, int param) const noexcept;
+
+ private:
+  struct Runtime {
+    Spec p;                 // live rows change here
+    double xe = 0, xi = 0;  // the OU processes (nS)
+    double ge = 0, gi = 0;  // the conductances delivered: max(0, x)
+    double i_pa = 0;
+    double decay_e = 0, decay_i = 0, noise_e = 0, noise_i = 0;
+    Rng rng;
+    // The noise coefficients from the SDs and the decays.
+    void UpdateNoise() noexcept;
+  };
+  std::vector<Runtime> backgrounds_;
+};
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_BANKS_BACKGROUND_BANK_H_

@@ -1,0 +1,42 @@
+// GapJunctionBank: every gap junction of a model set (circuit_spec.h):
+// ohmic coupling both ways, I_a = g (V_b - V_a), I_b = g (V_a - V_b).
+//
+// Threads: Validate, Build and AddSignals are non-RT; Step, Apply and Read
+// are RT-safe.
+#ifndef DYNCLAMP_RT_ENGINE_BANKS_GAP_JUNCTION_BANK_H_
+#define DYNCLAMP_RT_ENGINE_BANKS_GAP_JUNCTION_BANK_H_
+
+#include <vector>
+
+#include "rt_engine/banks/bank.h"
+#include "rt_engine/network/circuit_spec.h"
+
+namespace dynclamp::rt {
+
+class GapJunctionBank {
+ public:
+  using Spec = GapJunctionSpec;
+  static constexpr absl::string_view kList = "gap_junctions";
+  // The current into cell_a (cell_b receives its negative).
+  static constexpr SignalDesc kSignals[] = {{"i_pa", "pA"}};
+  static constexpr const auto& kParams = kGapJunctionParams;
+
+  static absl::Status Validate(const std::vector<Spec>& specs,
+                               SpecContext& context);
+  void Build(const std::vector<Spec>& specs, double dt_ms);
+  void AddSignals(SignalSink& sink) const;
+  void Step(CellSums cells) noexcept;
+  bool Apply(uint32_t index, int param, double value) noexcept;
+  double Read(uint32_t index, int param) const noexcept;
+
+ private:
+  struct Runtime {
+    Spec p;  // live rows change here
+    double i_a = 0;
+  };
+  std::vector<Runtime> junctions_;
+};
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_BANKS_GAP_JUNCTION_BANK_H_

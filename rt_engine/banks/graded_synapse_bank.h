@@ -1,0 +1,45 @@
+// GradedSynapseBank: every graded synapse of a model set (circuit_spec.h).
+// Release follows the presynaptic V through a sigmoid, s_inf =
+// 1 / (1 + exp((v_half - V_pre) / slope)), with first-order kinetics of
+// tau (0: instantaneous); g = g_max s on the postsynaptic cell.
+//
+// Threads: Validate, Build, AddSignals and Resolve are non-RT; Step, Apply
+// and Read are RT-safe.
+#ifndef DYNCLAMP_RT_ENGINE_BANKS_GRADED_SYNAPSE_BANK_H_
+#define DYNCLAMP_RT_ENGINE_BANKS_GRADED_SYNAPSE_BANK_H_
+
+#include <vector>
+
+#include "rt_engine/banks/bank.h"
+#include "rt_engine/network/circuit_spec.h"
+
+namespace dynclamp::rt {
+
+class GradedSynapseBank {
+ public:
+  using Spec = GradedSynapseSpec;
+  static constexpr absl::string_view kList = "graded_synapses";
+  static constexpr SignalDesc kSignals[] = {{"g_ns", "nS"}, {"i_pa", "pA"}};
+  static constexpr const auto& kParams = kGradedSynapseParams;
+
+  static absl::Status Validate(const std::vector<Spec>& specs,
+                               SpecContext& context);
+  void Build(const std::vector<Spec>& specs, double dt_ms);
+  void AddSignals(SignalSink& sink) const;
+  // RT. `first`: the first step after loading (release starts at s_inf).
+  void Step(CellSums cells, bool first) noexcept;
+  bool Apply(uint32_t index, int param, double value) noexcept;
+  double Read(uint32_t index, int param) const noexcept;
+
+ private:
+  struct Runtime {
+    Output out;
+    Spec p;  // live rows change here
+    double decay = 0, s = 0;
+  };
+  std::vector<Runtime> synapses_;
+};
+
+}  // namespace dynclamp::rt
+
+#endif  // DYNCLAMP_RT_ENGINE_BANKS_GRADED_SYNAPSE_BANK_H_
