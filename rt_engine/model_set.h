@@ -1,16 +1,19 @@
 // ModelSet: everything the clamp computes for the recorded cells, prepared
 // whole off the RT thread and then stepped by it.
 //
-// A ModelSetSpec lists named conductances, each attached to one cell (a DAQ
-// channel). Prepare() validates the whole spec (every field of every
-// conductance; a bad spec is rejected with the conductance, the field and the
-// reason, and nothing else changes), builds rate tables, computes the step's
-// coefficients and allocates all state. After that the object never
-// allocates: the RT thread calls Step(), WriteSignals() and Apply().
+// A ModelSetSpec lists named objects of every kind (conductances, model
+// cells, event synapses, artificial cells, connections, graded synapses,
+// gap junctions, backgrounds), each acting on cells by index: the rig's
+// channels, then the model cells. Prepare() validates the whole spec (a bad
+// spec is rejected with the object, the field and the reason, and nothing
+// else changes), builds rate tables, computes the step's coefficients and
+// allocates all state. After that the object never allocates: the RT
+// thread calls Step(), WriteSignals() and Apply().
 //
-// Signals: every conductance publishes "<name>.g_ns" and "<name>.i_pa"; an
-// HH channel also each gate ("<name>.<gate>"), a ligand-gated conductance its
-// open fraction ("<name>.s"). Live parameters are addressed "<name>.<param>".
+// Each kind lives in its bank (rt_engine/banks/), which validates, builds,
+// names the signals of, steps, and changes live the objects of its kind;
+// ModelSet owns the cells' arrays and fixes the order of the banks' steps.
+// Live parameters are addressed "<object>.<param>".
 //
 // Threads: Prepare(), ResolveParam() and the accessors of immutable data are
 // non-RT. Step(), WriteSignals() and Apply() are RT-safe and belong to the
@@ -29,19 +32,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "rt_engine/banks/background_bank.h"
+#include "rt_engine/banks/bank.h"
 #include "rt_engine/banks/conductance_bank.h"
 #include "rt_engine/banks/gap_junction_bank.h"
 #include "rt_engine/banks/graded_synapse_bank.h"
-#include "rt_engine/models/constant_conductance.h"
-#include "rt_engine/models/hh_channel.h"
-#include "rt_engine/models/ligand_gated.h"
-#include "rt_engine/models/rate_table.h"
+#include "rt_engine/banks/model_cell_bank.h"
+#include "rt_engine/banks/network_bank.h"
 #include "rt_engine/network/circuit_spec.h"
-#include "rt_engine/network/event_queue.h"
-#include "rt_engine/network/hh_cell_batch.h"
-#include "rt_engine/network/spike_detectors.h"
-#include "rt_engine/network/synapse_pools.h"
-#include "rt_engine/random.h"
 
 namespace dynclamp::rt {
 
@@ -83,13 +80,6 @@ struct ParamUpdate {
   uint32_t index = 0;  // in the spec's list of that object
   int32_t param = 0;   // index in the object's ParamInfo (or an action)
   double value = 0;
-};
-
-// What one step did with events, for the loop's counters.
-struct StepReport {
-  uint32_t events_delivered = 0;
-  uint32_t events_dropped = 0;  // the event queue was full
-  uint32_t spikes = 0;
 };
 
 class ModelSet {
@@ -139,14 +129,14 @@ class ModelSet {
   uint32_t generation() const { return config_.generation; }
   double dt_ms() const { return config_.dt_ms; }
   std::size_t num_cells() const { return config_.cell_names.size(); }
-  std::size_t num_model_cells() const { return model_cells_.size(); }
+  std::size_t num_model_cells() const { return spec_.model_cells.size(); }
   const std::vector<SignalInfo>& signals() const { return signals_; }
   const ModelSetSpec& spec() const { return spec_; }
   std::size_t num_rate_tables() const {
     return conductances_.num_rate_tables();
   }
   // Distinct synapse states stepped (equal unpublished synapses share one).
-  std::size_t num_synapse_pools() const { return pools_.size(); }
+  std::size_t num_synapse_pools() const { return network_.num_synapse_pools(); }
 
   // Owner thread only: steps taken since the set was loaded; V of any cell
   // (real or model) as of the last step; events waiting.
@@ -154,120 +144,49 @@ class ModelSet {
   double cell_v_mv(std::size_t cell) const { return v_[cell]; }
   // Spikes with their exact times, in the order they were emitted (up to
   // Config::spike_log_capacity; later ones are counted in spikes_not_logged).
-  struct SpikeRecord {
-    uint32_t source;
-    double t_ms;
-  };
+  using SpikeRecord = NetworkBank::SpikeRecord;
   std::span<const SpikeRecord> spike_log() const {
-    return {spike_log_.data(), spike_log_size_};
+    return network_.spike_log();
   }
-  uint64_t spikes_not_logged() const { return spikes_not_logged_; }
+  uint64_t spikes_not_logged() const { return network_.spikes_not_logged(); }
   // Name of a spike source: a cell, an artificial cell, or
   // "<cell>@<threshold>mV" for a threshold detector.
   const std::string& source_name(uint32_t source) const {
-    return source_names_[source];
+    return network_.source_name(source);
   }
-  std::size_t events_pending() const { return events_.size(); }
+  std::size_t events_pending() const { return network_.events_pending(); }
 
  private:
-  ModelSet(std::size_t max_events, std::size_t timers)
-      : events_(max_events), timers_(timers) {}
-  absl::Status Validate(const ModelSetSpec& spec);
+  ModelSet(std::size_t max_events, const ModelSetSpec& spec)
+      : spec_(spec),
+        network_(max_events, {spec_.synapses, spec_.artificial_cells,
+                              spec_.connections}) {}
+  NetworkBank::Specs NetworkSpecs() const {
+    return {spec_.synapses, spec_.artificial_cells, spec_.connections};
+  }
+  absl::Status Validate() const;
   bool Publishes(const std::string& signal) const;
-  absl::Status Build(const ModelSetSpec& spec);
+  absl::Status Build();
   absl::Status BuildSignals();
   void Initialize() noexcept;
-  void DetectSpikes(double now, StepReport& report) noexcept;
-  void ProcessDue(double now, StepReport& report) noexcept;
-  void FireSource(uint32_t source, double t, StepReport& report) noexcept;
-  void AdvanceModelCells(double now, StepReport& report) noexcept;
-
-  struct ModelCellRuntime {
-    enum class Dynamics : uint8_t { kConductance, kIzhikevich, kAdex };
-    Dynamics dynamics = Dynamics::kConductance;
-    double c_pf = 100, v_init = -65;
-    // Into spec_ (immutable): kept out of line so that a step over a
-    // thousand conductance-based cells reads only what it needs.
-    const IzhikevichParams* izh = nullptr;
-    const AdexParams* adex = nullptr;
-    double recovery = 0;                 // Izhikevich u or AdEx w (pA)
-    uint32_t spike_source = UINT32_MAX;  // Izhikevich/AdEx resets
-  };
-  struct SynapseRuntime {  // one per spec synapse; its state is its pool's
-    Output out;
-    EventSynapseParams params;
-    EventSynapseCoeffs coeffs;
-    uint32_t pool = 0;
-  };
-  struct ArtificialRuntime {
-    ArtificialParams params;
-    ArtificialCoeffs coeffs;
-    ArtificialState state;
-    uint32_t source = 0;
-    double m_signal = 0;
-  };
-  // What delivering an event reads, kept to one small record: an ExpSyn
-  // target (the common case) is delivered from it alone, into its lane.
-  struct ConnectionRuntime {
-    double weight = 0;
-    double e_rev_mv = 0, tau_ms = 1;        // ExpSyn targets
-    uint32_t lane = SynapsePools::kNoLane;  // ExpSyn targets: in pools_
-    TargetRef target;
-  };
-  struct Outgoing {  // a source's connection, with what FireSource needs
-    uint32_t connection = 0;
-    double delay_ms = 1;
-  };
-  struct SourceRuntime {  // outgoing connections: outgoing_[first, +count)
-    uint32_t first = 0, count = 0;
-  };
-  class ArtificialCtx;
+  CellSums Sums() noexcept { return {v_, g_sum_, ge_sum_}; }
 
   Config config_;
-  ModelSetSpec spec_;
+  const ModelSetSpec spec_;
   std::size_t n_real_ = 0;
   std::size_t n_cells_ = 0;  // real + model
+  // V of every cell as the step uses it, V of the last step, and the sums
+  // of g and g E that the banks add to.
+  std::vector<double> v_, v_prev_, g_sum_, ge_sum_;
+  // The banks, in the order they step.
   ConductanceBank conductances_;
-  std::vector<ModelCellRuntime> model_cells_;
-  // Per model cell, as arrays so the V update vectorizes: C/dt (pF/ms) and
-  // the bias current (pA, live).
-  std::vector<double> c_over_dt_, bias_pa_;
-  std::vector<uint32_t> spiking_cells_;  // Izhikevich and AdEx model cells
-  std::vector<SynapseRuntime> synapses_;
-  // Synapses of one kind with equal parameters on one cell, none of whose
-  // own signals is published, share one pool: the cell sees exactly their
-  // sum (the synapses are linear) and a step visits each pool once.
-  SynapsePools pools_;
-  std::vector<uint32_t> synapse_outputs_;  // synapses with published signals
-  std::vector<ArtificialRuntime> artificial_;
-  // Kept apart from artificial_ so a step touches only what changed: spike
-  // counts since the previous step (signals), the cells that spiked, and
-  // the cells whose m is published.
-  std::vector<double> artificial_spiked_;
-  std::vector<uint32_t> spiked_cells_;
-  std::vector<uint32_t> m_published_;
-  std::vector<ConnectionRuntime> connections_;
-  // Per connection, read by GSyn and AMPA_S targets only: NET_RECEIVE's
-  // per-NetCon state and the AMPA_S stream's timer.
-  std::vector<ConnectionState> connection_state_;
-  std::vector<uint32_t> ampa_timer_;
-  std::vector<Outgoing> outgoing_;  // grouped by source
-  // AMPA_S stream timers (after the artificial cells'): their connection.
-  std::vector<uint32_t> timer_connection_;
-  std::vector<SourceRuntime> sources_;
-  SpikeDetectors detectors_;
+  NetworkBank network_;  // event synapses, artificial cells, connections
   GradedSynapseBank graded_;
   GapJunctionBank gaps_;
   BackgroundBank backgrounds_;
-  std::vector<double> v_, v_prev_, g_sum_, ge_sum_;
-  EventHeap events_;
-  TimerHeap timers_;
+  ModelCellBank model_cells_;
   std::vector<SignalInfo> signals_;
   std::vector<const double*> signal_sources_;
-  std::vector<std::string> source_names_;
-  std::vector<SpikeRecord> spike_log_;
-  std::size_t spike_log_size_ = 0;
-  uint64_t spikes_not_logged_ = 0;
   int64_t cycle_ = 0;
   bool initialized_ = false;
 };

@@ -31,6 +31,13 @@
 
 namespace dynclamp::rt {
 
+// What one step did with events, for the loop's counters.
+struct StepReport {
+  uint32_t events_delivered = 0;
+  uint32_t events_dropped = 0;  // the event queue was full
+  uint32_t spikes = 0;
+};
+
 // One signal every object of a kind publishes: "<object>.<suffix>".
 struct SignalDesc {
   absl::string_view suffix;
