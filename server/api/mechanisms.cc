@@ -6,6 +6,7 @@
 #include "rt_engine/models/constant_conductance.h"
 #include "rt_engine/models/hh_channel.h"
 #include "rt_engine/models/ligand_gated.h"
+#include "rt_engine/model_set.h"
 #include "rt_engine/network/circuit_spec.h"
 
 namespace dynclamp::server {
@@ -57,7 +58,7 @@ v1::ListMechanismsResponse ListMechanisms() {
         "(normalized peak) or continuous application with rise/decay taus; "
         "live action 'trigger'");
     AddParams(*m, rt::LigandGated::kParams.info());
-    m->add_states("s");
+    m->add_states(std::string(rt::ConductanceBank::kLigandSignal.suffix));
   }
   {
     v1::Mechanism* m = r.add_mechanisms();
@@ -69,55 +70,66 @@ v1::ListMechanismsResponse ListMechanisms() {
         "exp-Euler, RK4 or forward Euler");
     AddParams(*m, rt::HhChannel::kParams.info());
   }
-  auto simple = [&r](const char* name, const char* kind,
+  // A kind whose states are its banks' signal descriptors.
+  auto simple = [&r](absl::string_view name, const char* kind,
                      const char* description,
                      std::span<const rt::ParamInfo> info,
-                     std::vector<const char*> states) {
+                     std::initializer_list<std::span<const rt::SignalDesc>>
+                         states) {
     v1::Mechanism* m = r.add_mechanisms();
-    m->set_name(name);
+    m->set_name(std::string(name));
     m->set_kind(kind);
     m->set_description(description);
     AddParams(*m, info);
-    for (const char* s : states) m->add_states(s);
+    for (std::span<const rt::SignalDesc> list : states)
+      for (const rt::SignalDesc& s : list)
+        m->add_states(std::string(s.suffix));
   };
+  using rt::ModelCellBank;
+  using rt::NetworkBank;
   for (rt::SynapseKind k : rt::kSynapseKinds) {
-    simple(
-        std::string(rt::SynapseKindName(k)).c_str(), "synapse",
-        "event-driven synapse (NEURON book ch. 10); connection weights in nS",
-        rt::EventSynapseParamTable(k).info(), {"g_ns", "i_pa"});
+    simple(rt::SynapseKindName(k), "synapse",
+           "event-driven synapse (NEURON book ch. 10); connection weights in "
+           "nS",
+           rt::EventSynapseParamTable(k).info(),
+           {NetworkBank::kSynapseSignals});
   }
   for (rt::ArtificialKind k : rt::kArtificialKinds) {
     const bool source_only =
         k == rt::ArtificialKind::kVecStim || k == rt::ArtificialKind::kNetStim;
-    simple(std::string(rt::ArtificialKindName(k)).c_str(), "artificial_cell",
+    // A spike generator's m is always 0: its state is its spikes.
+    simple(rt::ArtificialKindName(k), "artificial_cell",
            source_only ? "spike generator"
                        : "integrate-and-fire cell computed at events",
            rt::ArtificialParamTable(k).info(),
-           source_only ? std::vector<const char*>{"spikes"}
-                       : std::vector<const char*>{"m", "spikes"});
+           {std::span(NetworkBank::kArtificialSignals)
+                .subspan(source_only ? 1 : 0)});
   }
   simple(
       "model_cell", "cell",
       "a neuron simulated by the engine: conductance-based (its channels are "
       "conductances on it), izhikevich or adex",
-      rt::kModelCellParams.info(), {"v_mv"});
+      ModelCellBank::kParams.info(), {ModelCellBank::kSignals});
   simple("izhikevich", "cell", "Izhikevich (2007) dynamics of a model cell",
-         rt::kIzhikevichParams.info(), {"v_mv", "u_pa"});
+         rt::kIzhikevichParams.info(),
+         {ModelCellBank::kSignals, {&ModelCellBank::kIzhikevichSignal, 1}});
   simple("adex", "cell", "adaptive exponential integrate-and-fire dynamics",
-         rt::kAdexParams.info(), {"v_mv", "w_pa"});
+         rt::kAdexParams.info(),
+         {ModelCellBank::kSignals, {&ModelCellBank::kAdexSignal, 1}});
   simple("connection", "connection",
          "a NetCon: spikes of a cell (threshold crossing) or artificial cell "
          "reach a synapse or artificial cell after a delay, with a weight",
-         rt::kConnectionParams.info(), {});
+         NetworkBank::kConnectionParams.info(), {});
   simple("graded_synapse", "synapse",
          "graded transmission from the presynaptic V",
-         rt::kGradedSynapseParams.info(), {"g_ns", "i_pa"});
+         rt::GradedSynapseBank::kParams.info(),
+         {rt::GradedSynapseBank::kSignals});
   simple("gap_junction", "synapse", "electrical coupling, both ways",
-         rt::kGapJunctionParams.info(), {"i_pa"});
+         rt::GapJunctionBank::kParams.info(), {rt::GapJunctionBank::kSignals});
   simple(
       "background", "input",
       "in-vivo-like excitatory and inhibitory Ornstein-Uhlenbeck conductances",
-      rt::kBackgroundParams.info(), {"ge_ns", "gi_ns", "i_pa"});
+      rt::BackgroundBank::kParams.info(), {rt::BackgroundBank::kSignals});
   for (const rt::PresetInfo& info : rt::ListPresets()) {
     v1::Mechanism* m = r.add_mechanisms();
     m->set_name(std::string(info.name));
