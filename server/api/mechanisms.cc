@@ -2,11 +2,11 @@
 
 #include <string>
 
+#include "rt_engine/model_set.h"
 #include "rt_engine/models/channel_presets.h"
 #include "rt_engine/models/constant_conductance.h"
 #include "rt_engine/models/hh_channel.h"
 #include "rt_engine/models/ligand_gated.h"
-#include "rt_engine/model_set.h"
 #include "rt_engine/network/circuit_spec.h"
 
 namespace dynclamp::server {
@@ -71,20 +71,19 @@ v1::ListMechanismsResponse ListMechanisms() {
     AddParams(*m, rt::HhChannel::kParams.info());
   }
   // A kind whose states are its banks' signal descriptors.
-  auto simple = [&r](absl::string_view name, const char* kind,
-                     const char* description,
-                     std::span<const rt::ParamInfo> info,
-                     std::initializer_list<std::span<const rt::SignalDesc>>
-                         states) {
-    v1::Mechanism* m = r.add_mechanisms();
-    m->set_name(std::string(name));
-    m->set_kind(kind);
-    m->set_description(description);
-    AddParams(*m, info);
-    for (std::span<const rt::SignalDesc> list : states)
-      for (const rt::SignalDesc& s : list)
-        m->add_states(std::string(s.suffix));
-  };
+  auto simple =
+      [&r](absl::string_view name, const char* kind, const char* description,
+           std::span<const rt::ParamInfo> info,
+           std::initializer_list<std::span<const rt::SignalDesc>> states) {
+        v1::Mechanism* m = r.add_mechanisms();
+        m->set_name(std::string(name));
+        m->set_kind(kind);
+        m->set_description(description);
+        AddParams(*m, info);
+        for (std::span<const rt::SignalDesc> list : states)
+          for (const rt::SignalDesc& s : list)
+            m->add_states(std::string(s.suffix));
+      };
   using rt::ModelCellBank;
   using rt::NetworkBank;
   for (rt::SynapseKind k : rt::kSynapseKinds) {
@@ -120,10 +119,9 @@ v1::ListMechanismsResponse ListMechanisms() {
          "a NetCon: spikes of a cell (threshold crossing) or artificial cell "
          "reach a synapse or artificial cell after a delay, with a weight",
          NetworkBank::kConnectionParams.info(), {});
-  simple("graded_synapse", "synapse",
-         "graded transmission from the presynaptic V",
-         rt::GradedSynapseBank::kParams.info(),
-         {rt::GradedSynapseBank::kSignals});
+  simple(
+      "graded_synapse", "synapse", "graded transmission from the presynaptic V",
+      rt::GradedSynapseBank::kParams.info(), {rt::GradedSynapseBank::kSignals});
   simple("gap_junction", "synapse", "electrical coupling, both ways",
          rt::GapJunctionBank::kParams.info(), {rt::GapJunctionBank::kSignals});
   simple(
