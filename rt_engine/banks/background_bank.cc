@@ -53,26 +53,6 @@ void BackgroundBank::Initialize() noexcept {
   }
 }
 
-void BackgroundBank::Step(CellSums cells) noexcept {
-  for (Runtime& b : backgrounds_) {
-    const double v = cells.v[b.p.cell];
-    b.i_pa = b.ge * (b.p.e_e_mv - v) + b.gi * (b.p.e_i_mv - v);
-    cells.Add(b.p.cell, b.ge, b.p.e_e_mv);
-    cells.Add(b.p.cell, b.gi, b.p.e_i_mv);
-  }
-}
-
-void BackgroundBank::Advance() noexcept {
-  for (Runtime& b : backgrounds_) {
-    b.xe = b.p.ge0_ns + (b.xe - b.p.ge0_ns) * b.decay_e +
-           b.noise_e * b.rng.Normal();
-    b.xi = b.p.gi0_ns + (b.xi - b.p.gi0_ns) * b.decay_i +
-           b.noise_i * b.rng.Normal();
-    b.ge = std::max(0.0, b.xe);
-    b.gi = std::max(0.0, b.xi);
-  }
-}
-
 bool BackgroundBank::Apply(uint32_t index, int param, double value) noexcept {
   if (index >= backgrounds_.size()) return false;
   Runtime& b = backgrounds_[index];

@@ -10,6 +10,8 @@
 #ifndef DYNCLAMP_RT_ENGINE_BANKS_BACKGROUND_BANK_H_
 #define DYNCLAMP_RT_ENGINE_BANKS_BACKGROUND_BANK_H_
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "rt_engine/banks/bank.h"
@@ -33,9 +35,25 @@ class BackgroundBank {
   // RT. Before the first step: each process starts at its mean.
   void Initialize() noexcept;
   // RT. Delivers this step's conductances.
-  void Step(CellSums cells) noexcept;
+  void Step(CellSums cells) noexcept {
+    for (Runtime& b : backgrounds_) {
+      const double v = cells.v[b.p.cell];
+      b.i_pa = b.ge * (b.p.e_e_mv - v) + b.gi * (b.p.e_i_mv - v);
+      cells.Add(b.p.cell, b.ge, b.p.e_e_mv);
+      cells.Add(b.p.cell, b.gi, b.p.e_i_mv);
+    }
+  }
   // RT. The processes advance to the next step.
-  void Advance() noexcept;
+  void Advance() noexcept {
+    for (Runtime& b : backgrounds_) {
+      b.xe = b.p.ge0_ns + (b.xe - b.p.ge0_ns) * b.decay_e +
+             b.noise_e * b.rng.Normal();
+      b.xi = b.p.gi0_ns + (b.xi - b.p.gi0_ns) * b.decay_i +
+             b.noise_i * b.rng.Normal();
+      b.ge = std::max(0.0, b.xe);
+      b.gi = std::max(0.0, b.xi);
+    }
+  }
   bool Apply(uint32_t index, int param, double value) noexcept;
   double Read(uint32_t index, int param) const noexcept;
 

@@ -30,16 +30,6 @@ void GapJunctionBank::AddSignals(SignalSink& sink) const {
   for (const Runtime& r : junctions_) sink.Add(r.p.name, kSignals[0], &r.i_a);
 }
 
-void GapJunctionBank::Step(CellSums cells) noexcept {
-  for (Runtime& j : junctions_) {
-    const uint32_t a = j.p.cell_a, b = j.p.cell_b;
-    const double g = j.p.g_ns, va = cells.v[a], vb = cells.v[b];
-    j.i_a = g * (vb - va);
-    cells.Add(a, g, vb);
-    cells.Add(b, g, va);
-  }
-}
-
 bool GapJunctionBank::Apply(uint32_t index, int param, double value) noexcept {
   if (index >= junctions_.size()) return false;
   kParams.Set(junctions_[index].p, param, value);

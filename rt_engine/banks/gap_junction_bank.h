@@ -6,6 +6,8 @@
 #ifndef DYNCLAMP_RT_ENGINE_BANKS_GAP_JUNCTION_BANK_H_
 #define DYNCLAMP_RT_ENGINE_BANKS_GAP_JUNCTION_BANK_H_
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "rt_engine/banks/bank.h"
@@ -25,7 +27,15 @@ class GapJunctionBank {
                                SpecContext& context);
   void Build(const std::vector<Spec>& specs, double dt_ms);
   void AddSignals(SignalSink& sink) const;
-  void Step(CellSums cells) noexcept;
+  void Step(CellSums cells) noexcept {
+    for (Runtime& j : junctions_) {
+      const uint32_t a = j.p.cell_a, b = j.p.cell_b;
+      const double g = j.p.g_ns, va = cells.v[a], vb = cells.v[b];
+      j.i_a = g * (vb - va);
+      cells.Add(a, g, vb);
+      cells.Add(b, g, va);
+    }
+  }
   bool Apply(uint32_t index, int param, double value) noexcept;
   double Read(uint32_t index, int param) const noexcept;
 

@@ -36,17 +36,6 @@ void GradedSynapseBank::AddSignals(SignalSink& sink) const {
   }
 }
 
-void GradedSynapseBank::Step(CellSums cells, bool first) noexcept {
-  for (Runtime& g : synapses_) {
-    const double s_inf =
-        1.0 /
-        (1.0 + std::exp((g.p.v_half_mv - cells.v[g.p.pre]) / g.p.slope_mv));
-    if (g.decay == 0.0 || first) g.s = s_inf;
-    cells.Deliver(g.out, g.p.g_max_ns * g.s, g.p.e_rev_mv);
-    if (g.decay > 0.0) g.s = s_inf + (g.s - s_inf) * g.decay;  // next step
-  }
-}
-
 bool GradedSynapseBank::Apply(uint32_t index, int param,
                               double value) noexcept {
   if (index >= synapses_.size()) return false;

@@ -27,9 +27,8 @@ __attribute__((target_clones("avx2", "default"))) void BackwardEuler(
 absl::Status ModelCellBank::Validate(const std::vector<Spec>& specs,
                                      SpecContext& context) {
   if (specs.size() > kMaxModelCells) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("model_cells: at most %d, got %d", kMaxModelCells,
-                        specs.size()));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "model_cells: at most %d, got %d", kMaxModelCells, specs.size()));
   }
   for (std::size_t k = 0; k < specs.size(); ++k) {
     const Spec& m = specs[k];
@@ -108,8 +107,8 @@ void ModelCellBank::Initialize(std::span<double> v) noexcept {
   }
 }
 
-void ModelCellBank::Advance(Cells cells, double now, NetworkBank& network,
-                            StepReport& report) noexcept {
+void ModelCellBank::AdvanceAll(Cells cells, double now, NetworkBank& network,
+                               StepReport& report) noexcept {
   // One plain loop over the arrays (it vectorizes); Izhikevich and AdEx
   // cells are then stepped again from V below.
   double* v = cells.v.data();

@@ -46,9 +46,7 @@ class ModelCellBank {
   void AddSignals(const std::vector<Spec>& specs, const double* v_prev,
                   SignalSink& sink) const;
   // The source cell k fires on its resets (UINT32_MAX: none).
-  uint32_t spike_source(std::size_t k) const {
-    return cells_[k].spike_source;
-  }
+  uint32_t spike_source(std::size_t k) const { return cells_[k].spike_source; }
 
   // The model cells' parts of the set's cell arrays.
   struct Cells {
@@ -59,11 +57,15 @@ class ModelCellBank {
   void Initialize(std::span<double> v) noexcept;
   // RT. One step from the sums of this step; spikes fire in `network`.
   void Advance(Cells cells, double now, NetworkBank& network,
-               StepReport& report) noexcept;
+               StepReport& report) noexcept {
+    if (!cells_.empty()) AdvanceAll(cells, now, network, report);
+  }
   bool Apply(uint32_t index, int param, double value) noexcept;
   double Read(uint32_t index, int param) const noexcept;
 
  private:
+  void AdvanceAll(Cells cells, double now, NetworkBank& network,
+                  StepReport& report) noexcept;
   struct Runtime {
     enum class Dynamics : uint8_t { kConductance, kIzhikevich, kAdex };
     Dynamics dynamics = Dynamics::kConductance;

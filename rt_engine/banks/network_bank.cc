@@ -90,8 +90,7 @@ absl::Status NetworkBank::ValidateConnections(const Specs& specs,
   const int n_artificial = static_cast<int>(specs.artificial_cells.size());
   for (std::size_t k = 0; k < specs.connections.size(); ++k) {
     const ConnectionSpec& c = specs.connections[k];
-    absl::StatusOr<std::string> named =
-        context.Claim("connections", k, c.name);
+    absl::StatusOr<std::string> named = context.Claim("connections", k, c.name);
     if (!named.ok()) return named.status();
     const std::string& path = *named;
     if (auto s = kConnectionParams.Check(c, path); !s.ok()) return s;
@@ -175,10 +174,10 @@ absl::Status NetworkBank::Build(
     const auto key = std::make_tuple(cell, c.threshold_mv, c.hysteresis_mv);
     auto it = detector_of.find(key);
     if (it == detector_of.end()) {
-      detector_specs.push_back(
-          {static_cast<uint32_t>(cell), c.threshold_mv, c.hysteresis_mv,
-           AddSource(absl::StrCat(cell_name(cell), "@", c.threshold_mv,
-                                  "mV"))});
+      detector_specs.push_back({static_cast<uint32_t>(cell), c.threshold_mv,
+                                c.hysteresis_mv,
+                                AddSource(absl::StrCat(cell_name(cell), "@",
+                                                       c.threshold_mv, "mV"))});
       it = detector_of.emplace(key, detector_specs.back().source).first;
     }
     source_of_conn[k] = it->second;
@@ -218,6 +217,7 @@ absl::Status NetworkBank::Build(
   for (std::size_t s = 0; s < sources_.size(); ++s)
     sources_[s].count = counts[s];
   BuildSynapses(specs, dt_ms, publishes);
+  has_events_ = !connections_.empty() || !artificial_.empty();
   return absl::OkStatus();
 }
 
@@ -303,8 +303,7 @@ void NetworkBank::Initialize(std::span<const double> v) noexcept {
   detectors_.Arm(v);
 }
 
-void NetworkBank::Fire(uint32_t source, double t,
-                       StepReport& report) noexcept {
+void NetworkBank::Fire(uint32_t source, double t, StepReport& report) noexcept {
   ++report.spikes;
   if (spike_log_size_ < spike_log_.size()) {
     spike_log_[spike_log_size_++] = {source, t};
@@ -319,9 +318,10 @@ void NetworkBank::Fire(uint32_t source, double t,
   }
 }
 
-void NetworkBank::Deliver(std::span<const double> v_prev,
-                          std::span<const double> v, double now, double dt_ms,
-                          bool first, StepReport& report) noexcept {
+void NetworkBank::DeliverDue(std::span<const double> v_prev,
+                             std::span<const double> v, double now,
+                             double dt_ms, bool first,
+                             StepReport& report) noexcept {
   for (uint32_t k : spiked_cells_) artificial_spiked_[k] = 0.0;
   spiked_cells_.clear();
   if (!first) {
@@ -373,7 +373,7 @@ void NetworkBank::Deliver(std::span<const double> v_prev,
   }
 }
 
-void NetworkBank::Step(CellSums cells) noexcept {
+void NetworkBank::StepSynapses(CellSums cells) noexcept {
   for (uint32_t k : synapse_outputs_) {
     SynapseRuntime& s = synapses_[k];
     s.out.g_ns = pools_.Conductance(s.pool);
@@ -384,24 +384,22 @@ void NetworkBank::Step(CellSums cells) noexcept {
   pools_.AddAndStep(cells.g, cells.ge);
 }
 
-void NetworkBank::Advance(double now) noexcept {
+void NetworkBank::AdvanceM(double now) noexcept {
   for (uint32_t k : m_published_) {
     ArtificialRuntime& a = artificial_[k];
     a.m_signal = ArtificialM(a.params, a.coeffs, a.state, now);
   }
 }
 
-bool NetworkBank::ApplyConnection(uint32_t index, int,
-                                  double value) noexcept {
+bool NetworkBank::ApplyConnection(uint32_t index, int, double value) noexcept {
   if (index >= connections_.size()) return false;
   connections_[index].weight = value;  // the one live row (static_assert)
   return true;
 }
 
 double NetworkBank::ReadConnection(uint32_t index, int) const noexcept {
-  return index < connections_.size()
-             ? connections_[index].weight
-             : std::numeric_limits<double>::quiet_NaN();
+  return index < connections_.size() ? connections_[index].weight
+                                     : std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace dynclamp::rt

@@ -77,13 +77,21 @@ class NetworkBank {
   void Initialize(std::span<const double> v) noexcept;
   // RT. The start of a step: spikes from cells' V (not on the first step),
   // then every event and timer due by `now`.
+  // (The RT calls are guarded inline: a set without a network pays for
+  // none of it.)
   void Deliver(std::span<const double> v_prev, std::span<const double> v,
                double now, double dt_ms, bool first,
-               StepReport& report) noexcept;
+               StepReport& report) noexcept {
+    if (has_events_) DeliverDue(v_prev, v, now, dt_ms, first, report);
+  }
   // RT. Every synapse's g now adds to its cell; its state then steps.
-  void Step(CellSums cells) noexcept;
+  void Step(CellSums cells) noexcept {
+    if (!synapses_.empty()) StepSynapses(cells);
+  }
   // RT. The end of a step: artificial cells' published m at `now`.
-  void Advance(double now) noexcept;
+  void Advance(double now) noexcept {
+    if (!m_published_.empty()) AdvanceM(now);
+  }
   // RT. Source `source` spiked at `t_ms`: its connections' events queued.
   void Fire(uint32_t source, double t_ms, StepReport& report) noexcept;
 
@@ -135,9 +143,17 @@ class NetworkBank {
   struct SourceRuntime {  // outgoing connections: outgoing_[first, +count)
     uint32_t first = 0, count = 0;
   };
+  void DeliverDue(std::span<const double> v_prev, std::span<const double> v,
+                  double now, double dt_ms, bool first,
+                  StepReport& report) noexcept;
+  void StepSynapses(CellSums cells) noexcept;
+  void AdvanceM(double now) noexcept;
   void BuildSynapses(const Specs& specs, double dt_ms,
                      const std::function<bool(const std::string&)>& publishes);
 
+  // Whether events or timers can ever be due: connections or artificial
+  // cells exist.
+  bool has_events_ = false;
   std::vector<SynapseRuntime> synapses_;
   SynapsePools pools_;
   std::vector<uint32_t> synapse_outputs_;  // synapses with published signals
