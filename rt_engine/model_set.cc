@@ -26,8 +26,8 @@ std::size_t Signals(const std::vector<typename Bank::Spec>& specs) {
 
 absl::Status ModelSet::Validate() const {
   const ModelSetSpec& spec = spec_;
-  const int n_cells = static_cast<int>(config_.cell_names.size() +
-                                       spec.model_cells.size());
+  const int n_cells =
+      static_cast<int>(config_.cell_names.size() + spec.model_cells.size());
   SpecContext context(config_.dt_ms, n_cells,
                       std::set<std::string>(config_.cell_names.begin(),
                                             config_.cell_names.end()));
@@ -36,8 +36,7 @@ absl::Status ModelSet::Validate() const {
            ModelCellBank::Validate(spec.model_cells, context),
            ConductanceBank::Validate(spec.conductances, context),
            NetworkBank::ValidateSynapses(spec.synapses, context),
-           NetworkBank::ValidateArtificialCells(spec.artificial_cells,
-                                                context),
+           NetworkBank::ValidateArtificialCells(spec.artificial_cells, context),
            GradedSynapseBank::Validate(spec.graded_synapses, context),
            GapJunctionBank::Validate(spec.gap_junctions, context),
            BackgroundBank::Validate(spec.backgrounds, context),
@@ -109,7 +108,7 @@ absl::Status ModelSet::Build() {
   ge_sum_.assign(n_cells_, 0.0);
   auto publishes = [this](const std::string& name) { return Publishes(name); };
 
-  if (auto s = conductances_.Build(spec.conductances, dt, n_real_, n_cells_,
+  if (auto s = conductances_.Build(spec.conductances, dt, n_real_, Sums(),
                                    publishes);
       !s.ok())
     return s;
@@ -230,43 +229,39 @@ void ModelSet::WriteSignals(std::span<double> out) const noexcept {
 // ---------------------------------------------------------------------------
 // Live parameters.
 
+template <typename Self, typename F>
+auto ModelSet::WithBank(Self& self, ParamUpdate::Object object, F f) {
+  using Object = ParamUpdate::Object;
+  switch (object) {
+    case Object::kConductance:
+      return f(self.conductances_);
+    case Object::kConnection:
+      return f(self.network_);
+    case Object::kGraded:
+      return f(self.graded_);
+    case Object::kGap:
+      return f(self.gaps_);
+    case Object::kModelCell:
+      return f(self.model_cells_);
+    case Object::kBackground:
+      break;
+  }
+  return f(self.backgrounds_);
+}
+
 bool ModelSet::Apply(const ParamUpdate& u) noexcept {
   if (u.generation != config_.generation) return false;
-  switch (u.object) {
-    case ParamUpdate::Object::kConductance:
-      return conductances_.Apply(u.index, u.param, u.value, Sums());
-    case ParamUpdate::Object::kConnection:
-      return network_.ApplyConnection(u.index, u.param, u.value);
-    case ParamUpdate::Object::kGraded:
-      return graded_.Apply(u.index, u.param, u.value);
-    case ParamUpdate::Object::kGap:
-      return gaps_.Apply(u.index, u.param, u.value);
-    case ParamUpdate::Object::kModelCell:
-      return model_cells_.Apply(u.index, u.param, u.value);
-    case ParamUpdate::Object::kBackground:
-      return backgrounds_.Apply(u.index, u.param, u.value);
-  }
-  return false;
+  return WithBank(*this, u.object, [&](auto& bank) {
+    return bank.Apply(u.index, u.param, u.value);
+  });
 }
 
 double ModelSet::Read(const ParamUpdate& u) const noexcept {
   if (u.generation != config_.generation)
     return std::numeric_limits<double>::quiet_NaN();
-  switch (u.object) {
-    case ParamUpdate::Object::kConductance:
-      return conductances_.Read(u.index, u.param);
-    case ParamUpdate::Object::kConnection:
-      return network_.ReadConnection(u.index, u.param);
-    case ParamUpdate::Object::kGraded:
-      return graded_.Read(u.index, u.param);
-    case ParamUpdate::Object::kGap:
-      return gaps_.Read(u.index, u.param);
-    case ParamUpdate::Object::kModelCell:
-      return model_cells_.Read(u.index, u.param);
-    case ParamUpdate::Object::kBackground:
-      return backgrounds_.Read(u.index, u.param);
-  }
-  return std::numeric_limits<double>::quiet_NaN();
+  return WithBank(*this, u.object, [&](const auto& bank) {
+    return bank.Read(u.index, u.param);
+  });
 }
 
 absl::StatusOr<ParamUpdate> ModelSet::ResolveParam(absl::string_view path,

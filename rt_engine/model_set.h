@@ -159,8 +159,8 @@ class ModelSet {
  private:
   ModelSet(std::size_t max_events, const ModelSetSpec& spec)
       : spec_(spec),
-        network_(max_events, {spec_.synapses, spec_.artificial_cells,
-                              spec_.connections}) {}
+        network_(max_events,
+                 {spec_.synapses, spec_.artificial_cells, spec_.connections}) {}
   NetworkBank::Specs NetworkSpecs() const {
     return {spec_.synapses, spec_.artificial_cells, spec_.connections};
   }
@@ -170,6 +170,9 @@ class ModelSet {
   absl::Status BuildSignals();
   void Initialize() noexcept;
   CellSums Sums() noexcept { return {v_, g_sum_, ge_sum_}; }
+  // f(the bank that holds objects of `object`'s kind), for Apply and Read.
+  template <typename Self, typename F>
+  static auto WithBank(Self& self, ParamUpdate::Object object, F f);
 
   Config config_;
   const ModelSetSpec spec_;

@@ -20,7 +20,21 @@
 
 namespace dynclamp::rt {
 
-class BackgroundBank {
+namespace background_bank {
+struct Runtime {
+  BackgroundSpec p;       // live rows change here
+  double xe = 0, xi = 0;  // the OU processes (nS)
+  double ge = 0, gi = 0;  // the conductances delivered: max(0, x)
+  double i_pa = 0;
+  double decay_e = 0, decay_i = 0, noise_e = 0, noise_i = 0;
+  Rng rng;
+  // The noise coefficients from the SDs (live) and the decays.
+  void Refresh() noexcept;
+};
+}  // namespace background_bank
+
+class BackgroundBank
+    : public SpecBank<background_bank::Runtime, kBackgroundParams> {
  public:
   using Spec = BackgroundSpec;
   static constexpr absl::string_view kList = "backgrounds";
@@ -36,7 +50,7 @@ class BackgroundBank {
   void Initialize() noexcept;
   // RT. Delivers this step's conductances.
   void Step(CellSums cells) noexcept {
-    for (Runtime& b : backgrounds_) {
+    for (background_bank::Runtime& b : objects_) {
       const double v = cells.v[b.p.cell];
       b.i_pa = b.ge * (b.p.e_e_mv - v) + b.gi * (b.p.e_i_mv - v);
       cells.Add(b.p.cell, b.ge, b.p.e_e_mv);
@@ -45,7 +59,7 @@ class BackgroundBank {
   }
   // RT. The processes advance to the next step.
   void Advance() noexcept {
-    for (Runtime& b : backgrounds_) {
+    for (background_bank::Runtime& b : objects_) {
       b.xe = b.p.ge0_ns + (b.xe - b.p.ge0_ns) * b.decay_e +
              b.noise_e * b.rng.Normal();
       b.xi = b.p.gi0_ns + (b.xi - b.p.gi0_ns) * b.decay_i +
@@ -54,21 +68,6 @@ class BackgroundBank {
       b.gi = std::max(0.0, b.xi);
     }
   }
-  bool Apply(uint32_t index, int param, double value) noexcept;
-  double Read(uint32_t index, int param) const noexcept;
-
- private:
-  struct Runtime {
-    Spec p;                 // live rows change here
-    double xe = 0, xi = 0;  // the OU processes (nS)
-    double ge = 0, gi = 0;  // the conductances delivered: max(0, x)
-    double i_pa = 0;
-    double decay_e = 0, decay_i = 0, noise_e = 0, noise_i = 0;
-    Rng rng;
-    // The noise coefficients from the SDs and the decays.
-    void UpdateNoise() noexcept;
-  };
-  std::vector<Runtime> backgrounds_;
 };
 
 }  // namespace dynclamp::rt

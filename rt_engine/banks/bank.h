@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <set>
 #include <span>
@@ -155,6 +156,45 @@ std::optional<absl::StatusOr<LiveRef>> FindLive(const std::vector<Spec>& specs,
   }
   return std::nullopt;
 }
+
+// Non-RT. Claims the name of each of `specs` in `list`, in order, and runs
+// `check(spec, path)` on it; the first error.
+template <typename Spec, typename Check>
+absl::Status ValidateEach(const std::vector<Spec>& specs,
+                          absl::string_view list, SpecContext& context,
+                          Check check) {
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    absl::StatusOr<std::string> path = context.Claim(list, k, specs[k].name);
+    if (!path.ok()) return path.status();
+    if (absl::Status s = check(specs[k], *path); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// What a bank whose objects keep their spec at run time shares: each
+// Runtime has the object's Spec in `p`, where its live rows of `kTable`
+// change (then Runtime::Refresh(), if it has one, recomputes what follows
+// from them).
+template <typename Runtime, const auto& kTable>
+class SpecBank {
+ public:
+  // RT. Sets row `param` of object `index`; false if there is none.
+  bool Apply(uint32_t index, int param, double value) noexcept {
+    if (index >= objects_.size()) return false;
+    Runtime& r = objects_[index];
+    kTable.Set(r.p, param, value);
+    if constexpr (requires { r.Refresh(); }) r.Refresh();
+    return true;
+  }
+  // RT. Row `param` of object `index`; NaN if there is none.
+  double Read(uint32_t index, int param) const noexcept {
+    return index < objects_.size() ? kTable.Get(objects_[index].p, param)
+                                   : std::numeric_limits<double>::quiet_NaN();
+  }
+
+ protected:
+  std::vector<Runtime> objects_;
+};
 
 }  // namespace dynclamp::rt
 

@@ -53,26 +53,24 @@ absl::StatusOr<ConductanceSpec> PresetConductance(absl::string_view name,
 
 absl::Status ConductanceBank::Validate(const std::vector<Spec>& specs,
                                        SpecContext& context) {
-  for (std::size_t k = 0; k < specs.size(); ++k) {
-    const Spec& c = specs[k];
-    absl::StatusOr<std::string> named = context.Claim(kList, k, c.name);
-    if (!named.ok()) return named.status();
-    if (auto s = context.CheckCell(c.cell, *named, "cell"); !s.ok()) return s;
-    const std::string path = ConductancePath(k, c);
-    absl::Status s = std::visit(
-        [&](const auto& p) -> absl::Status {
-          using P = std::decay_t<decltype(p)>;
-          if constexpr (std::is_same_v<P, ConstantConductance::Params>)
-            return ConstantConductance::Validate(p, path);
-          else if constexpr (std::is_same_v<P, LigandGated::Params>)
-            return LigandGated::Validate(p, path);
-          else
-            return HhChannel::Validate(p, path);
-        },
-        c.model);
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
+  return ValidateEach(
+      specs, kList, context, [&](const Spec& c, const std::string& named) {
+        if (auto s = context.CheckCell(c.cell, named, "cell"); !s.ok())
+          return s;
+        const std::string path =
+            c.model_field.empty() ? named : named + "." + c.model_field;
+        return std::visit(
+            [&](const auto& p) -> absl::Status {
+              using P = std::decay_t<decltype(p)>;
+              if constexpr (std::is_same_v<P, ConstantConductance::Params>)
+                return ConstantConductance::Validate(p, path);
+              else if constexpr (std::is_same_v<P, LigandGated::Params>)
+                return LigandGated::Validate(p, path);
+              else
+                return HhChannel::Validate(p, path);
+            },
+            c.model);
+      });
 }
 
 std::size_t ConductanceBank::CountSignals(const std::vector<Spec>& specs) {
@@ -88,8 +86,9 @@ std::size_t ConductanceBank::CountSignals(const std::vector<Spec>& specs) {
 
 absl::Status ConductanceBank::Build(
     const std::vector<Spec>& specs, double dt_ms, std::size_t num_real_cells,
-    std::size_t num_cells,
-    const std::function<bool(const std::string&)>& publishes) {
+    CellSums sums, const std::function<bool(const std::string&)>& publishes) {
+  sums_ = sums;
+  const std::size_t num_cells = sums.v.size();
   // Tables for every HH channel (this is where kinetics are checked),
   // shared between identical gates.
   RateTableCache cache;
@@ -303,17 +302,22 @@ void ConductanceBank::Advance(CellSums cells) noexcept {
   batch_.Step(cells.v, {cells.g, cells.ge});  // the next step's sums
 }
 
-bool ConductanceBank::Apply(uint32_t index, int param, double value,
-                            CellSums cells) noexcept {
+void ConductanceBank::SyncBatch(uint32_t channel, double g_ns,
+                                double e_mv) noexcept {
+  // A batched channel's cell carries its sums between steps: they follow
+  // the change at once.
+  if (channel != UINT32_MAX)
+    batch_.SetLive(channel, g_ns, e_mv, {sums_.g, sums_.ge});
+}
+
+bool ConductanceBank::Apply(uint32_t index, int param, double value) noexcept {
   if (index >= slots_.size()) return false;
   const Slot slot = slots_[index];
   switch (slot.kind) {
     case Kind::kConstant: {
       ConstantRuntime& c = constants_[slot.index];
       ConstantConductance::kParams.Set(c.params, param, value);
-      if (c.batch != UINT32_MAX)
-        batch_.SetLive(c.batch, c.params.g_ns, c.params.e_rev_mv,
-                       {cells.g, cells.ge});
+      SyncBatch(c.batch, c.params.g_ns, c.params.e_rev_mv);
       return true;
     }
     case Kind::kLigand: {
@@ -324,9 +328,7 @@ bool ConductanceBank::Apply(uint32_t index, int param, double value,
     case Kind::kHh: {
       HhRuntime& h = hh_[slot.index];
       HhChannel::kParams.Set(h.params, param, value);
-      if (h.batch != UINT32_MAX)
-        batch_.SetLive(h.batch, h.params.g_max_ns, h.params.e_rev_mv,
-                       {cells.g, cells.ge});
+      SyncBatch(h.batch, h.params.g_max_ns, h.params.e_rev_mv);
       return true;
     }
   }

@@ -66,9 +66,10 @@ class ConductanceBank {
   static std::size_t CountSignals(const std::vector<Spec>& specs);
   // Tabulates every HH channel's gates (where kinetics are checked) and
   // builds the rest; `publishes` says which signals frames carry (a batched
-  // channel computes its own g and I only if they are).
+  // channel computes its own g and I only if they are). `sums`: the set's
+  // cell arrays, which a live change to a batched channel writes at once.
   absl::Status Build(const std::vector<Spec>& specs, double dt_ms,
-                     std::size_t num_real_cells, std::size_t num_cells,
+                     std::size_t num_real_cells, CellSums sums,
                      const std::function<bool(const std::string&)>& publishes);
   void AddSignals(const std::vector<Spec>& specs, SignalSink& sink) const;
   // Non-RT. "<conductance>.<param>" resolved, as FindLive (bank.h).
@@ -86,7 +87,7 @@ class ConductanceBank {
   // RT. The batch's gates follow the model cells' new V; their sums are
   // written for the next step.
   void Advance(CellSums cells) noexcept;
-  bool Apply(uint32_t index, int param, double value, CellSums cells) noexcept;
+  bool Apply(uint32_t index, int param, double value) noexcept;
   double Read(uint32_t index, int param) const noexcept;
 
   std::size_t num_rate_tables() const { return tables_.size(); }
@@ -116,6 +117,7 @@ class ConductanceBank {
     uint32_t batch = UINT32_MAX;  // channel in batch_ (on a model cell)
   };
   const Output& OutputOf(Slot slot) const;
+  void SyncBatch(uint32_t channel, double g_ns, double e_mv) noexcept;
 
   std::vector<Slot> slots_;
   std::vector<ConstantRuntime> constants_;
@@ -133,6 +135,7 @@ class ConductanceBank {
   std::vector<HhChannel::GateRuntime> gates_;  // of hh_clamped_
   std::vector<double> gate_state_;
   std::vector<std::shared_ptr<const RateTable>> tables_;
+  CellSums sums_{};  // the set's cell arrays (live changes of the batch)
 };
 
 }  // namespace dynclamp::rt

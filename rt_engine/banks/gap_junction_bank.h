@@ -15,7 +15,15 @@
 
 namespace dynclamp::rt {
 
-class GapJunctionBank {
+namespace gap_junction_bank {
+struct Runtime {
+  GapJunctionSpec p;  // live rows change here
+  double i_a = 0;
+};
+}  // namespace gap_junction_bank
+
+class GapJunctionBank
+    : public SpecBank<gap_junction_bank::Runtime, kGapJunctionParams> {
  public:
   using Spec = GapJunctionSpec;
   static constexpr absl::string_view kList = "gap_junctions";
@@ -28,7 +36,7 @@ class GapJunctionBank {
   void Build(const std::vector<Spec>& specs, double dt_ms);
   void AddSignals(SignalSink& sink) const;
   void Step(CellSums cells) noexcept {
-    for (Runtime& j : junctions_) {
+    for (gap_junction_bank::Runtime& j : objects_) {
       const uint32_t a = j.p.cell_a, b = j.p.cell_b;
       const double g = j.p.g_ns, va = cells.v[a], vb = cells.v[b];
       j.i_a = g * (vb - va);
@@ -36,15 +44,6 @@ class GapJunctionBank {
       cells.Add(b, g, va);
     }
   }
-  bool Apply(uint32_t index, int param, double value) noexcept;
-  double Read(uint32_t index, int param) const noexcept;
-
- private:
-  struct Runtime {
-    Spec p;  // live rows change here
-    double i_a = 0;
-  };
-  std::vector<Runtime> junctions_;
 };
 
 }  // namespace dynclamp::rt

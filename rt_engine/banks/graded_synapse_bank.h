@@ -17,7 +17,16 @@
 
 namespace dynclamp::rt {
 
-class GradedSynapseBank {
+namespace graded_synapse_bank {
+struct Runtime {
+  Output out;
+  GradedSynapseSpec p;  // live rows change here
+  double decay = 0, s = 0;
+};
+}  // namespace graded_synapse_bank
+
+class GradedSynapseBank
+    : public SpecBank<graded_synapse_bank::Runtime, kGradedSynapseParams> {
  public:
   using Spec = GradedSynapseSpec;
   static constexpr absl::string_view kList = "graded_synapses";
@@ -31,7 +40,7 @@ class GradedSynapseBank {
   // RT. `first`: the first step after loading (release starts at s_inf).
   // (Inline, as every bank's step is: an empty bank costs nothing.)
   void Step(CellSums cells, bool first) noexcept {
-    for (Runtime& g : synapses_) {
+    for (graded_synapse_bank::Runtime& g : objects_) {
       const double s_inf =
           1.0 /
           (1.0 + std::exp((g.p.v_half_mv - cells.v[g.p.pre]) / g.p.slope_mv));
@@ -40,16 +49,6 @@ class GradedSynapseBank {
       if (g.decay > 0.0) g.s = s_inf + (g.s - s_inf) * g.decay;  // next step
     }
   }
-  bool Apply(uint32_t index, int param, double value) noexcept;
-  double Read(uint32_t index, int param) const noexcept;
-
- private:
-  struct Runtime {
-    Output out;
-    Spec p;  // live rows change here
-    double decay = 0, s = 0;
-  };
-  std::vector<Runtime> synapses_;
 };
 
 }  // namespace dynclamp::rt

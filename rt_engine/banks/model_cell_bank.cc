@@ -30,25 +30,23 @@ absl::Status ModelCellBank::Validate(const std::vector<Spec>& specs,
     return absl::InvalidArgumentError(absl::StrFormat(
         "model_cells: at most %d, got %d", kMaxModelCells, specs.size()));
   }
-  for (std::size_t k = 0; k < specs.size(); ++k) {
-    const Spec& m = specs[k];
-    absl::StatusOr<std::string> path = context.Claim(kList, k, m.name);
-    if (!path.ok()) return path.status();
-    if (auto s = kParams.Check(m, *path); !s.ok()) return s;
-    if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
-      const std::string zpath = *path + ".izhikevich";
-      if (auto s = kIzhikevichParams.Check(*z, zpath); !s.ok()) return s;
-      if (!(z->c_mv < z->v_peak_mv))
-        return FieldError(zpath, "c_mv", "must be below v_peak_mv");
-    } else if (const auto* a = std::get_if<AdexParams>(&m.dynamics)) {
-      const std::string apath = *path + ".adex";
-      if (auto s = kAdexParams.Check(*a, apath); !s.ok()) return s;
-      if (!(a->v_reset_mv < a->v_peak_mv) || !(a->vt_mv < a->v_peak_mv))
-        return FieldError(apath, "v_peak_mv",
-                          "must be above v_reset_mv and vt_mv");
-    }
-  }
-  return absl::OkStatus();
+  return ValidateEach(
+      specs, kList, context, [](const Spec& m, const std::string& path) {
+        if (auto s = kParams.Check(m, path); !s.ok()) return s;
+        if (const auto* z = std::get_if<IzhikevichParams>(&m.dynamics)) {
+          const std::string zpath = path + ".izhikevich";
+          if (auto s = kIzhikevichParams.Check(*z, zpath); !s.ok()) return s;
+          if (!(z->c_mv < z->v_peak_mv))
+            return FieldError(zpath, "c_mv", "must be below v_peak_mv");
+        } else if (const auto* a = std::get_if<AdexParams>(&m.dynamics)) {
+          const std::string apath = path + ".adex";
+          if (auto s = kAdexParams.Check(*a, apath); !s.ok()) return s;
+          if (!(a->v_reset_mv < a->v_peak_mv) || !(a->vt_mv < a->v_peak_mv))
+            return FieldError(apath, "v_peak_mv",
+                              "must be above v_reset_mv and vt_mv");
+        }
+        return absl::OkStatus();
+      });
 }
 
 std::size_t ModelCellBank::CountSignals(const std::vector<Spec>& specs) {
@@ -129,33 +127,28 @@ void ModelCellBank::AdvanceAll(Cells cells, double now, NetworkBank& network,
     double x = v_prev[m], u = mc.recovery;
     for (int k = 0; k < steps; ++k) {
       const double i_in = GE - G * x + bias;
+      double dv, du, v_peak, v_reset, jump;  // du: of u (Izhikevich) or w
       if (mc.dynamics == Runtime::Dynamics::kIzhikevich) {
         const IzhikevichParams& z = *mc.izh;
-        const double dv =
-            (z.k_ns_per_mv * (x - z.vr_mv) * (x - z.vt_mv) - u + i_in) /
-            mc.c_pf;
-        const double du = z.a_per_ms * (z.b_ns * (x - z.vr_mv) - u);
-        x += h * dv;
-        u += h * du;
-        if (x >= z.v_peak_mv) {
-          x = z.c_mv;
-          u += z.d_pa;
-          network.Fire(mc.spike_source, now + (k + 1) * h, report);
-        }
+        dv = (z.k_ns_per_mv * (x - z.vr_mv) * (x - z.vt_mv) - u + i_in) /
+             mc.c_pf;
+        du = z.a_per_ms * (z.b_ns * (x - z.vr_mv) - u);
+        v_peak = z.v_peak_mv, v_reset = z.c_mv, jump = z.d_pa;
       } else {
         const AdexParams& a = *mc.adex;
         const double ex =
             a.gl_ns * a.delta_t_mv *
             std::exp(std::min((x - a.vt_mv) / a.delta_t_mv, 50.0));
-        const double dv = (-a.gl_ns * (x - a.el_mv) + ex - u + i_in) / mc.c_pf;
-        const double dw = (a.a_ns * (x - a.el_mv) - u) / a.tau_w_ms;
-        x += h * dv;
-        u += h * dw;
-        if (x >= a.v_peak_mv) {
-          x = a.v_reset_mv;
-          u += a.b_pa;
-          network.Fire(mc.spike_source, now + (k + 1) * h, report);
-        }
+        dv = (-a.gl_ns * (x - a.el_mv) + ex - u + i_in) / mc.c_pf;
+        du = (a.a_ns * (x - a.el_mv) - u) / a.tau_w_ms;
+        v_peak = a.v_peak_mv, v_reset = a.v_reset_mv, jump = a.b_pa;
+      }
+      x += h * dv;
+      u += h * du;
+      if (x >= v_peak) {
+        x = v_reset;
+        u += jump;
+        network.Fire(mc.spike_source, now + (k + 1) * h, report);
       }
     }
     v[m] = x;

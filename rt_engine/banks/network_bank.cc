@@ -57,26 +57,21 @@ NetworkBank::NetworkBank(std::size_t max_events, const Specs& specs)
 
 absl::Status NetworkBank::ValidateSynapses(
     const std::vector<EventSynapseSpec>& specs, SpecContext& context) {
-  for (std::size_t k = 0; k < specs.size(); ++k) {
-    const EventSynapseSpec& sy = specs[k];
-    absl::StatusOr<std::string> path = context.Claim("synapses", k, sy.name);
-    if (!path.ok()) return path.status();
-    if (auto s = context.CheckCell(sy.cell, *path, "cell"); !s.ok()) return s;
-    if (auto s = ValidateEventSynapse(sy.params, *path); !s.ok()) return s;
-  }
-  return absl::OkStatus();
+  return ValidateEach(specs, "synapses", context,
+                      [&](const EventSynapseSpec& sy, const std::string& path) {
+                        if (auto s = context.CheckCell(sy.cell, path, "cell");
+                            !s.ok())
+                          return s;
+                        return ValidateEventSynapse(sy.params, path);
+                      });
 }
 
 absl::Status NetworkBank::ValidateArtificialCells(
     const std::vector<ArtificialCellSpec>& specs, SpecContext& context) {
-  for (std::size_t k = 0; k < specs.size(); ++k) {
-    const ArtificialCellSpec& a = specs[k];
-    absl::StatusOr<std::string> path =
-        context.Claim("artificial_cells", k, a.name);
-    if (!path.ok()) return path.status();
-    if (auto s = ValidateArtificial(a.params, *path); !s.ok()) return s;
-  }
-  return absl::OkStatus();
+  return ValidateEach(specs, "artificial_cells", context,
+                      [](const ArtificialCellSpec& a, const std::string& path) {
+                        return ValidateArtificial(a.params, path);
+                      });
 }
 
 absl::Status NetworkBank::ValidateConnections(const Specs& specs,
@@ -391,13 +386,13 @@ void NetworkBank::AdvanceM(double now) noexcept {
   }
 }
 
-bool NetworkBank::ApplyConnection(uint32_t index, int, double value) noexcept {
+bool NetworkBank::Apply(uint32_t index, int, double value) noexcept {
   if (index >= connections_.size()) return false;
   connections_[index].weight = value;  // the one live row (static_assert)
   return true;
 }
 
-double NetworkBank::ReadConnection(uint32_t index, int) const noexcept {
+double NetworkBank::Read(uint32_t index, int) const noexcept {
   return index < connections_.size() ? connections_[index].weight
                                      : std::numeric_limits<double>::quiet_NaN();
 }

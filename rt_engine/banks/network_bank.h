@@ -95,8 +95,9 @@ class NetworkBank {
   // RT. Source `source` spiked at `t_ms`: its connections' events queued.
   void Fire(uint32_t source, double t_ms, StepReport& report) noexcept;
 
-  bool ApplyConnection(uint32_t index, int param, double value) noexcept;
-  double ReadConnection(uint32_t index, int param) const noexcept;
+  // RT. A connection's live row (its weight).
+  bool Apply(uint32_t index, int param, double value) noexcept;
+  double Read(uint32_t index, int param) const noexcept;
 
   // Owner thread.
   struct SpikeRecord {
