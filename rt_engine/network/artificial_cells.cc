@@ -149,22 +149,6 @@ void NetStimNext(const ArtificialParams& p, ArtificialState& s,
 
 }  // namespace
 
-absl::string_view ArtificialKindName(ArtificialKind kind) {
-  switch (kind) {
-    case ArtificialKind::kIntFire1:
-      return "int_fire1";
-    case ArtificialKind::kIntFire2:
-      return "int_fire2";
-    case ArtificialKind::kIntFire4:
-      return "int_fire4";
-    case ArtificialKind::kVecStim:
-      return "vec_stim";
-    case ArtificialKind::kNetStim:
-      return "net_stim";
-  }
-  return "?";
-}
-
 ArtificialParams ArtificialDefaults(ArtificialKind kind) {
   ArtificialParams p;
   p.kind = kind;

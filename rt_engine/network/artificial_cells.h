@@ -43,7 +43,6 @@ enum class ArtificialKind : uint8_t {
   kVecStim,
   kNetStim
 };
-absl::string_view ArtificialKindName(ArtificialKind kind);
 
 struct ArtificialParams {
   ArtificialKind kind = ArtificialKind::kIntFire1;
@@ -116,6 +115,9 @@ inline constexpr ParamTable kNetStim{std::array<Param<P>, 4>{{
 inline constexpr std::array<ParamSpan<P>, 5> kByKind = {
     kIntFire1.rows(), kIntFire2.rows(), kIntFire4.rows(), kVecStim.rows(),
     kNetStim.rows()};
+// Each kind's name, the spec's field that chooses it, in the same order.
+inline constexpr std::array<absl::string_view, 5> kNames = {
+    "int_fire1", "int_fire2", "int_fire4", "vec_stim", "net_stim"};
 }  // namespace artificial_tables
 // kind, spike_times_ms, seed
 DYNCLAMP_PARAMS_COVER_KINDS(ArtificialParams, artificial_tables::kByKind, 3);
@@ -124,6 +126,9 @@ inline constexpr std::array<ArtificialKind, 5> kArtificialKinds = {
     ArtificialKind::kIntFire1, ArtificialKind::kIntFire2,
     ArtificialKind::kIntFire4, ArtificialKind::kVecStim,
     ArtificialKind::kNetStim};
+constexpr absl::string_view ArtificialKindName(ArtificialKind kind) {
+  return artificial_tables::kNames[static_cast<std::size_t>(kind)];
+}
 // The parameters `kind` reads (the others are unused by it).
 constexpr ParamSpan<ArtificialParams> ArtificialParamTable(
     ArtificialKind kind) {

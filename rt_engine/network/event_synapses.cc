@@ -15,22 +15,6 @@ double DoubleExpFactor(double t1, double t2) {
 
 }  // namespace
 
-absl::string_view SynapseKindName(SynapseKind kind) {
-  switch (kind) {
-    case SynapseKind::kExp:
-      return "exp_syn";
-    case SynapseKind::kExp2:
-      return "exp2_syn";
-    case SynapseKind::kAlpha:
-      return "alpha_syn";
-    case SynapseKind::kGsyn:
-      return "gsyn";
-    case SynapseKind::kAmpa:
-      return "ampa_s";
-  }
-  return "?";
-}
-
 EventSynapseParams EventSynapseDefaults(SynapseKind kind) {
   EventSynapseParams p;
   p.kind = kind;

@@ -39,7 +39,6 @@
 namespace dynclamp::rt {
 
 enum class SynapseKind : uint8_t { kExp, kExp2, kAlpha, kGsyn, kAmpa };
-absl::string_view SynapseKindName(SynapseKind kind);
 
 // Every event synapse kind uses the same parameter record; each kind reads
 // the fields it needs (EventSynapseParamTable(kind)).
@@ -105,6 +104,9 @@ inline constexpr ParamTable kAmpa{std::array<Param<P>, 4>{{
 // In SynapseKind order.
 inline constexpr std::array<ParamSpan<P>, 5> kByKind = {
     kExp.rows(), kExp2.rows(), kAlpha.rows(), kGsyn.rows(), kAmpa.rows()};
+// Each kind's name, the spec's field that chooses it, in the same order.
+inline constexpr std::array<absl::string_view, 5> kNames = {
+    "exp_syn", "exp2_syn", "alpha_syn", "gsyn", "ampa_s"};
 }  // namespace event_synapse_tables
 DYNCLAMP_PARAMS_COVER_KINDS(EventSynapseParams, event_synapse_tables::kByKind,
                             1);  // kind
@@ -112,6 +114,9 @@ DYNCLAMP_PARAMS_COVER_KINDS(EventSynapseParams, event_synapse_tables::kByKind,
 inline constexpr std::array<SynapseKind, 5> kSynapseKinds = {
     SynapseKind::kExp, SynapseKind::kExp2, SynapseKind::kAlpha,
     SynapseKind::kGsyn, SynapseKind::kAmpa};
+constexpr absl::string_view SynapseKindName(SynapseKind kind) {
+  return event_synapse_tables::kNames[static_cast<std::size_t>(kind)];
+}
 // The parameters `kind` reads (the others are unused by it).
 constexpr ParamSpan<EventSynapseParams> EventSynapseParamTable(
     SynapseKind kind) {
