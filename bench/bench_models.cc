@@ -18,7 +18,7 @@
 
 #include "rt_engine/model_set.h"
 #include "rt_engine/models/channel_presets.h"
-#include "rt_engine/sim_cell.h"
+#include "rt_engine/daq/sim/sim_cell.h"
 
 namespace dynclamp::rt {
 namespace {

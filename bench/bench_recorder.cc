@@ -19,7 +19,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "rt_engine/frame.h"
+#include "rt_engine/handoff/frame.h"
 #include "server/instrument/recorder/recorder.h"
 
 ABSL_FLAG(double, seconds, 60, "seconds of data per repetition");

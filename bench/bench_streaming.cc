@@ -24,8 +24,8 @@
 #include "absl/strings/str_join.h"
 #include "clients/cpp/client.h"
 #include "clients/cpp/local_daemon.h"
-#include "rt_engine/clock.h"
-#include "rt_engine/histogram.h"
+#include "rt_engine/base/clock.h"
+#include "rt_engine/base/histogram.h"
 #include "spec_files/spec_file.h"
 
 ABSL_FLAG(double, duration_s, 30.0, "how long to stream");

@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "rt_engine/models/param_info.h"
-#include "rt_engine/random.h"
+#include "rt_engine/base/random.h"
 
 namespace dynclamp::fidelity {
 namespace {

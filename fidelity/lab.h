@@ -36,7 +36,7 @@
 #include "absl/status/statusor.h"
 #include "rt_engine/model_set.h"
 #include "rt_engine/models/gate_kinetics.h"
-#include "rt_engine/sim_cell.h"
+#include "rt_engine/daq/sim/sim_cell.h"
 
 namespace dynclamp::fidelity {
 

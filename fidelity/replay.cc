@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "rt_engine/clamp_engine.h"
+#include "rt_engine/loop/clamp_engine.h"
 
 namespace dynclamp::fidelity {
 namespace {

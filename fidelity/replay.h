@@ -16,9 +16,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "rt_engine/daq.h"
+#include "rt_engine/daq/daq.h"
 #include "rt_engine/model_set.h"
-#include "rt_engine/sim_rig.h"
+#include "rt_engine/daq/sim/sim_rig.h"
 
 namespace dynclamp::fidelity {
 

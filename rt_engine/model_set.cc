@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "rt_engine/names.h"
+#include "rt_engine/base/names.h"
 
 namespace dynclamp::rt {
 namespace {

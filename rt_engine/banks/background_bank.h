@@ -16,7 +16,7 @@
 
 #include "rt_engine/banks/bank.h"
 #include "rt_engine/network/circuit_spec.h"
-#include "rt_engine/random.h"
+#include "rt_engine/base/random.h"
 
 namespace dynclamp::rt {
 

@@ -1,7 +1,7 @@
 #include "rt_engine/banks/bank.h"
 
 #include "absl/strings/str_format.h"
-#include "rt_engine/names.h"
+#include "rt_engine/base/names.h"
 
 namespace dynclamp::rt {
 

@@ -32,7 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "rt_engine/models/param_info.h"
 #include "rt_engine/models/param_table.h"
-#include "rt_engine/random.h"
+#include "rt_engine/base/random.h"
 
 namespace dynclamp::rt {
 

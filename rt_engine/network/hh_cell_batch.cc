@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "rt_engine/cpu_features.h"
+#include "rt_engine/base/cpu_features.h"
 #include "rt_engine/models/hh_channel.h"
 
 namespace dynclamp::rt {

@@ -6,7 +6,7 @@
 #include <map>
 #include <utility>
 
-#include "rt_engine/cpu_features.h"
+#include "rt_engine/base/cpu_features.h"
 
 namespace dynclamp::rt {
 

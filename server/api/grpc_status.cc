@@ -2,7 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "rt_engine/names.h"
+#include "rt_engine/base/names.h"
 
 namespace dynclamp::server {
 

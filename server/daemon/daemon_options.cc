@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "rt_engine/wake.h"
+#include "rt_engine/loop/wake.h"
 #include "server/instrument/session_metadata.h"
 #include "server/lowering/rig_file.h"
 #include "spec_files/spec_file.h"

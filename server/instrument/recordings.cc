@@ -17,7 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
-#include "rt_engine/names.h"
+#include "rt_engine/base/names.h"
 
 namespace dynclamp::server {
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "rt_engine/clock.h"
+#include "rt_engine/base/clock.h"
 
 namespace dynclamp::server {
 namespace {

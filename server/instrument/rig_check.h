@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "rt_engine/daq.h"
+#include "rt_engine/daq/daq.h"
 
 namespace dynclamp::server {
 

@@ -7,8 +7,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "rt_engine/clock.h"
-#include "rt_engine/names.h"
+#include "rt_engine/base/clock.h"
+#include "rt_engine/base/names.h"
 
 namespace dynclamp::server {
 

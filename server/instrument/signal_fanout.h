@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "rt_engine/clamp_engine.h"
+#include "rt_engine/loop/clamp_engine.h"
 
 namespace dynclamp::server {
 

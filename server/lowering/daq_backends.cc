@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "rt_engine/comedi/comedi_daq.h"
+#include "rt_engine/daq/comedi/comedi_daq.h"
 
 namespace dynclamp::server {
 namespace {

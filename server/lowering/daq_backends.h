@@ -18,9 +18,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "dynclamp/v1/rig.pb.h"
-#include "rt_engine/comedi/comedi_device.h"
-#include "rt_engine/daq.h"
-#include "rt_engine/sim_rig.h"
+#include "rt_engine/daq/comedi/comedi_device.h"
+#include "rt_engine/daq/daq.h"
+#include "rt_engine/daq/sim/sim_rig.h"
 
 namespace dynclamp::server {
 

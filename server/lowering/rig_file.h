@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "dynclamp/v1/rig.pb.h"
-#include "rt_engine/daq.h"
+#include "rt_engine/daq/daq.h"
 #include "server/lowering/daq_backends.h"
 
 namespace dynclamp::server {

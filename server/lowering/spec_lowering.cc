@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rt_engine/models/channel_presets.h"
-#include "rt_engine/names.h"
+#include "rt_engine/base/names.h"
 #include "server/lowering/param_fields.h"
 
 namespace dynclamp::server {

@@ -4,7 +4,7 @@
 #include <numeric>
 
 #include "gtest/gtest.h"
-#include "test_rig.h"
+#include "tests/rt_engine/test_rig.h"
 
 namespace dynclamp::rt {
 namespace {

@@ -1,7 +1,7 @@
 #include "rt_engine/model_set.h"
 
 #include "gtest/gtest.h"
-#include "test_rig.h"
+#include "tests/rt_engine/test_rig.h"
 
 namespace dynclamp::rt {
 namespace {

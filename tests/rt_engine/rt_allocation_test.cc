@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "rt_engine/comedi/comedi_daq.h"
-#include "rt_engine/rt_loop.h"
-#include "tests/rt_engine/comedi/fake_comedi_device.h"
-#include "test_rig.h"
+#include "rt_engine/daq/comedi/comedi_daq.h"
+#include "rt_engine/loop/rt_loop.h"
+#include "tests/rt_engine/daq/comedi/fake_comedi_device.h"
+#include "tests/rt_engine/test_rig.h"
 
 extern "C" {
 void* __libc_malloc(size_t);

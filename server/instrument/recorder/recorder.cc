@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "rt_engine/frame.h"
+#include "rt_engine/handoff/frame.h"
 
 namespace dynclamp::server {
 namespace {

@@ -7,7 +7,7 @@
 #include <map>
 #include <numbers>
 
-#include "rt_engine/frame.h"
+#include "rt_engine/handoff/frame.h"
 
 namespace dynclamp::rt {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "rt_engine/histogram.h"
+#include "rt_engine/base/histogram.h"
 #include "tests/rt_engine/test_rig.h"
 
 namespace dynclamp::server {

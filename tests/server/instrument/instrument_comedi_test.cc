@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "server/instrument/instrument.h"
-#include "tests/rt_engine/comedi/fake_comedi_device.h"
+#include "tests/rt_engine/daq/comedi/fake_comedi_device.h"
 
 namespace dynclamp::server {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "rt_engine/comedi/comedi_daq.h"
-#include "tests/rt_engine/comedi/fake_comedi_device.h"
+#include "rt_engine/daq/comedi/comedi_daq.h"
+#include "tests/rt_engine/daq/comedi/fake_comedi_device.h"
 
 namespace dynclamp::server {
 namespace {

@@ -20,7 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "rt_engine/clamp_engine.h"
+#include "rt_engine/loop/clamp_engine.h"
 #include "server/instrument/recorder/hdf5.h"
 #include "tests/rt_engine/test_rig.h"
 
