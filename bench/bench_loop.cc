@@ -27,11 +27,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "rt_engine/base/clock.h"
-#include "rt_engine/models/channel_presets.h"
+#include "rt_engine/daq/sim/sim_rig.h"
 #include "rt_engine/loop/rt_loop.h"
 #include "rt_engine/loop/rt_thread.h"
-#include "rt_engine/daq/sim/sim_rig.h"
 #include "rt_engine/loop/wake.h"
+#include "rt_engine/models/channel_presets.h"
 
 ABSL_FLAG(double, duration_s, 5.0, "seconds to run at each rate");
 ABSL_FLAG(std::vector<std::string>, rates_khz,

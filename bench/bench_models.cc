@@ -16,9 +16,9 @@
 #include <cmath>
 #include <vector>
 
+#include "rt_engine/daq/sim/sim_cell.h"
 #include "rt_engine/model_set.h"
 #include "rt_engine/models/channel_presets.h"
-#include "rt_engine/daq/sim/sim_cell.h"
 
 namespace dynclamp::rt {
 namespace {

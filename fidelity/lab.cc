@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "rt_engine/models/param_info.h"
 #include "rt_engine/base/random.h"
+#include "rt_engine/models/param_info.h"
 
 namespace dynclamp::fidelity {
 namespace {

@@ -34,9 +34,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "rt_engine/daq/sim/sim_cell.h"
 #include "rt_engine/model_set.h"
 #include "rt_engine/models/gate_kinetics.h"
-#include "rt_engine/daq/sim/sim_cell.h"
 
 namespace dynclamp::fidelity {
 

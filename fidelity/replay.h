@@ -17,8 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "rt_engine/daq/daq.h"
-#include "rt_engine/model_set.h"
 #include "rt_engine/daq/sim/sim_rig.h"
+#include "rt_engine/model_set.h"
 
 namespace dynclamp::fidelity {
 

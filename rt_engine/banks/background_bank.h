@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "rt_engine/banks/bank.h"
-#include "rt_engine/network/circuit_spec.h"
 #include "rt_engine/base/random.h"
+#include "rt_engine/network/circuit_spec.h"
 
 namespace dynclamp::rt {
 

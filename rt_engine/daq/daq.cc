@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "rt_engine/models/param_info.h"
 #include "rt_engine/base/names.h"
+#include "rt_engine/models/param_info.h"
 
 namespace dynclamp::rt {
 

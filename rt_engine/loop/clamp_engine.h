@@ -34,13 +34,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "rt_engine/base/timing_stats.h"
 #include "rt_engine/daq/daq.h"
 #include "rt_engine/handoff/frame_ring.h"
-#include "rt_engine/model_set.h"
-#include "rt_engine/protocol/timeline.h"
 #include "rt_engine/handoff/spsc_queue.h"
 #include "rt_engine/handoff/swap_mailbox.h"
-#include "rt_engine/base/timing_stats.h"
+#include "rt_engine/model_set.h"
+#include "rt_engine/protocol/timeline.h"
 
 namespace dynclamp::rt {
 

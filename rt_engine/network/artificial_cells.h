@@ -30,9 +30,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "rt_engine/base/random.h"
 #include "rt_engine/models/param_info.h"
 #include "rt_engine/models/param_table.h"
-#include "rt_engine/base/random.h"
 
 namespace dynclamp::rt {
 

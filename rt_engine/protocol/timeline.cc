@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "rt_engine/handoff/frame.h"
 #include "rt_engine/base/random.h"
+#include "rt_engine/handoff/frame.h"
 
 namespace dynclamp::rt {
 

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "rt_engine/models/channel_presets.h"
 #include "rt_engine/base/names.h"
+#include "rt_engine/models/channel_presets.h"
 #include "server/lowering/param_fields.h"
 
 namespace dynclamp::server {

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "rt_engine/daq/sim/sim_rig.h"
 #include "rt_engine/loop/clamp_engine.h"
 #include "rt_engine/models/channel_presets.h"
-#include "rt_engine/daq/sim/sim_rig.h"
 
 namespace dynclamp::rt::testing {
 

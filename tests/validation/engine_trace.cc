@@ -16,8 +16,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
-#include "rt_engine/loop/clamp_engine.h"
 #include "rt_engine/daq/sim/sim_rig.h"
+#include "rt_engine/loop/clamp_engine.h"
 
 ABSL_FLAG(std::string, cell, "hh",
           "simulated cell: hh, ca1, passive, hh_passive");

@@ -34,8 +34,8 @@
 #include <string>
 #include <vector>
 
-#include "rt_engine/daq/daq.h"
 #include "rt_engine/base/random.h"
+#include "rt_engine/daq/daq.h"
 #include "rt_engine/daq/sim/sim_cell.h"
 
 namespace dynclamp::rt {
