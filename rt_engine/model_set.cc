@@ -32,18 +32,17 @@ absl::Status ModelSet::Validate() const {
                       std::set<std::string>(config_.cell_names.begin(),
                                             config_.cell_names.end()));
   const NetworkBank::Specs network = NetworkSpecs();
-  for (absl::Status s : {
-           ModelCellBank::Validate(spec.model_cells, context),
-           ConductanceBank::Validate(spec.conductances, context),
-           NetworkBank::ValidateSynapses(spec.synapses, context),
-           NetworkBank::ValidateArtificialCells(spec.artificial_cells, context),
-           GradedSynapseBank::Validate(spec.graded_synapses, context),
-           GapJunctionBank::Validate(spec.gap_junctions, context),
-           BackgroundBank::Validate(spec.backgrounds, context),
-           NetworkBank::ValidateConnections(network, context),
-       }) {
-    if (!s.ok()) return s;
-  }
+  // In the order names are claimed; the first list in error stops it.
+  absl::Status s = ModelCellBank::Validate(spec.model_cells, context);
+  if (s.ok()) s = ConductanceBank::Validate(spec.conductances, context);
+  if (s.ok()) s = NetworkBank::ValidateSynapses(spec.synapses, context);
+  if (s.ok())
+    s = NetworkBank::ValidateArtificialCells(spec.artificial_cells, context);
+  if (s.ok()) s = GradedSynapseBank::Validate(spec.graded_synapses, context);
+  if (s.ok()) s = GapJunctionBank::Validate(spec.gap_junctions, context);
+  if (s.ok()) s = BackgroundBank::Validate(spec.backgrounds, context);
+  if (s.ok()) s = NetworkBank::ValidateConnections(network, context);
+  if (!s.ok()) return s;
   if (spec.max_events_in_flight < 1 ||
       spec.max_events_in_flight > kMaxEventsInFlightCap) {
     return absl::InvalidArgumentError(
