@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/api/mechanisms.h"
+#include "server/api/stream_reactors.h"
 
 namespace dynclamp::server {
 
@@ -145,77 +146,30 @@ grpc::Status RunServiceImpl::ResumeRun(grpc::ServerContext* ctx,
   return Assign(inst_.ResumeRun(), out);
 }
 
-grpc::Status RunServiceImpl::WatchRun(grpc::ServerContext* ctx,
-                                      const v1::WatchRunRequest*,
-                                      grpc::ServerWriter<v1::Run>* writer) {
-  DYNCLAMP_READ(ctx)
-  auto slot = inst_.OpenStream(gate_.ClientKey(ctx));
-  if (!slot.ok()) return ToGrpcStatus(slot.status());
-  uint64_t seen = 0;
-  while (!ctx->IsCancelled()) {
-    auto [run, version] = inst_.WaitRunChange(seen, absl::Milliseconds(200));
-    if (version != seen) {
-      if (!writer->Write(run)) return grpc::Status::OK;  // client left
-      seen = version;
-    }
-    if (inst_.shutting_down()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the daemon is shutting down");
-    }
+grpc::ServerWriteReactor<v1::Run>* RunServiceImpl::WatchRun(
+    grpc::CallbackServerContext* ctx, const v1::WatchRunRequest*) {
+  if (absl::Status gate = gate_.Allow(ctx); !gate.ok()) {
+    return FinishedStream<v1::Run>(ToGrpcStatus(gate));
   }
-  return grpc::Status::OK;
+  auto slot = inst_.OpenStream(gate_.ClientKey(ctx));
+  if (!slot.ok()) return FinishedStream<v1::Run>(ToGrpcStatus(slot.status()));
+  return StartRunWatch(inst_, *std::move(slot));
 }
 
-grpc::Status StreamServiceImpl::Subscribe(
-    grpc::ServerContext* ctx, const v1::SubscribeRequest* req,
-    grpc::ServerWriter<v1::Chunk>* writer) {
-  DYNCLAMP_READ(ctx)
+grpc::ServerWriteReactor<v1::Chunk>* StreamServiceImpl::Subscribe(
+    grpc::CallbackServerContext* ctx, const v1::SubscribeRequest* req) {
+  if (absl::Status gate = gate_.Allow(ctx); !gate.ok()) {
+    return FinishedStream<v1::Chunk>(ToGrpcStatus(gate));
+  }
   auto slot = inst_.OpenStream(gate_.ClientKey(ctx));
-  if (!slot.ok()) return ToGrpcStatus(slot.status());
+  if (!slot.ok()) {
+    return FinishedStream<v1::Chunk>(ToGrpcStatus(slot.status()));
+  }
   std::vector<std::string> names(req->signals().begin(), req->signals().end());
   absl::StatusOr<std::shared_ptr<Subscription>> sub =
       inst_.Subscribe(names, req->decimation(), req->samples_per_chunk());
-  if (!sub.ok()) return ToGrpcStatus(sub.status());
-  ChunkData chunk;
-  grpc::Status result = grpc::Status::OK;
-  // Tell the client at once what it will get, before any sample flows.
-  {
-    v1::Chunk header;
-    for (const auto& s : (*sub)->signals()) header.add_signals(s);
-    for (const auto& u : (*sub)->units()) header.add_units(u);
-    header.set_sample_period_ns(inst_.GetRig().period_ns() *
-                                (*sub)->decimation());
-    if (!writer->Write(header)) {
-      inst_.Unsubscribe(*sub);
-      return grpc::Status::OK;
-    }
-  }
-  while (!ctx->IsCancelled()) {
-    const Subscription::PopResult r =
-        (*sub)->WaitPop(chunk, absl::Milliseconds(100));
-    if (r == Subscription::PopResult::kClosed) {
-      result = ToGrpcStatus((*sub)->close_status());
-      break;
-    }
-    if (r == Subscription::PopResult::kTimeout) continue;
-    v1::Chunk out;
-    out.set_first_sample_index(chunk.first_index);
-    out.set_sample_period_ns(chunk.sample_period_ns);
-    out.set_first_sample_monotonic_ns(chunk.first_monotonic_ns);
-    out.set_num_samples(chunk.num_samples);
-    out.mutable_values()->Assign(chunk.values.begin(), chunk.values.end());
-    out.set_samples_lost(chunk.samples_lost);
-    out.set_cycles_skipped(chunk.cycles_skipped);
-    out.mutable_skipped_samples()->Assign(chunk.skipped_samples.begin(),
-                                          chunk.skipped_samples.end());
-    out.mutable_overrun_samples()->Assign(chunk.overrun_samples.begin(),
-                                          chunk.overrun_samples.end());
-    out.mutable_clipped_samples()->Assign(chunk.clipped_samples.begin(),
-                                          chunk.clipped_samples.end());
-    if (!writer->Write(out)) break;  // the client went away
-  }
-  inst_.Unsubscribe(*sub);
-  return result;
+  if (!sub.ok()) return FinishedStream<v1::Chunk>(ToGrpcStatus(sub.status()));
+  return StartSubscription(inst_, *std::move(slot), *std::move(sub));
 }
 
 // ---- queue -----------------------------------------------------------------

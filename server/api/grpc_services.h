@@ -1,12 +1,13 @@
 // The gRPC services of dynclampd. Each method calls the Instrument and maps
 // its absl::Status to the gRPC status with the same code and message, once,
-// here. Streams (Subscribe, WatchRun) run on their own handler thread and
-// block only it: a client that does not read stalls its own stream, whose
-// subscription then loses samples, never the loop or other clients. Every
-// stream finishes with a status: OK when the client cancels, UNAVAILABLE
-// when the daemon shuts down, ABORTED when the rig is reconfigured.
+// here. Streams (Subscribe, WatchRun) are callback reactors
+// (stream_reactors.h) that hold no thread: a client that does not read
+// stalls its own stream, whose subscription then loses samples, never the
+// loop or other clients. Every stream finishes with a status: OK when the
+// client cancels, UNAVAILABLE when the daemon shuts down, ABORTED when the
+// rig is reconfigured.
 //
-// Threads: gRPC's handler threads; all calls are thread-safe.
+// Threads: gRPC's handler and callback threads; all calls are thread-safe.
 #ifndef DYNCLAMP_SERVER_API_GRPC_SERVICES_H_
 #define DYNCLAMP_SERVER_API_GRPC_SERVICES_H_
 
@@ -82,7 +83,9 @@ class ModelServiceImpl final : public v1::ModelService::Service {
   const AccessGate& gate_;
 };
 
-class RunServiceImpl final : public v1::RunService::Service {
+class RunServiceImpl final
+    : public v1::RunService::WithCallbackMethod_WatchRun<
+          v1::RunService::Service> {
  public:
   RunServiceImpl(Instrument& inst, const AccessGate& gate)
       : inst_(inst), gate_(gate) {}
@@ -92,8 +95,8 @@ class RunServiceImpl final : public v1::RunService::Service {
                        v1::Run* out) override;
   grpc::Status GetRun(grpc::ServerContext*, const v1::GetRunRequest*,
                       v1::Run* out) override;
-  grpc::Status WatchRun(grpc::ServerContext* ctx, const v1::WatchRunRequest*,
-                        grpc::ServerWriter<v1::Run>* writer) override;
+  grpc::ServerWriteReactor<v1::Run>* WatchRun(
+      grpc::CallbackServerContext* ctx, const v1::WatchRunRequest*) override;
   grpc::Status ClearFault(grpc::ServerContext*, const v1::ClearFaultRequest*,
                           v1::Run* out) override;
   grpc::Status RunProtocol(grpc::ServerContext*,
@@ -112,13 +115,13 @@ class RunServiceImpl final : public v1::RunService::Service {
   const AccessGate& gate_;
 };
 
-class StreamServiceImpl final : public v1::StreamService::Service {
+class StreamServiceImpl final : public v1::StreamService::CallbackService {
  public:
   StreamServiceImpl(Instrument& inst, const AccessGate& gate)
       : inst_(inst), gate_(gate) {}
-  grpc::Status Subscribe(grpc::ServerContext* ctx,
-                         const v1::SubscribeRequest* req,
-                         grpc::ServerWriter<v1::Chunk>* writer) override;
+  grpc::ServerWriteReactor<v1::Chunk>* Subscribe(
+      grpc::CallbackServerContext* ctx,
+      const v1::SubscribeRequest* req) override;
 
  private:
   Instrument& inst_;

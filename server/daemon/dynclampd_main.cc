@@ -234,10 +234,15 @@ int Serve(const DaemonOptions& options,
   server->GetHealthCheckService()->SetServingStatus(false);
   fidelity_service.Shutdown();  // a lab stops within about 100 ms
   queue_runner.Shutdown();      // a running item is recorded as interrupted
-  instrument.Shutdown();
-  // Our streams have already been told to finish; the deadline only lets
-  // their final statuses reach the clients (gRPC waits it out whenever a
-  // client keeps an idle connection open, so keep it short).
+  instrument.Shutdown();  // every stream is told to finish
+  // Wait for the streams to deliver their final status. A client that has
+  // stopped reading holds its last write; past the wait, gRPC cancels it.
+  if (!instrument.WaitStreamsClosed(absl::Seconds(5))) {
+    Log("streams still open after 5 s (a client not reading): cancelled");
+  }
+  // No call is left of ours; the deadline covers other calls in flight
+  // (gRPC waits it out whenever a client keeps an idle connection open,
+  // so keep it short).
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(300));
   server->Wait();

@@ -91,12 +91,14 @@ absl::StatusOr<std::unique_ptr<Instrument>> Instrument::Create(
     inst->last_run_id_ = inst->recordings_.LastRunId();
   }
   inst->monitor_ = std::thread(&Instrument::MonitorLoop, inst.get());
+  inst->notifier_ = std::thread(&Instrument::NotifyLoop, inst.get());
   return inst;
 }
 
 Instrument::~Instrument() {
   Shutdown();
   if (monitor_.joinable()) monitor_.join();
+  if (notifier_.joinable()) notifier_.join();
 }
 
 absl::StatusOr<std::unique_ptr<Instrument::Core>> Instrument::BuildCore(
@@ -582,6 +584,37 @@ std::pair<v1::Run, uint64_t> Instrument::WaitRunChange(
   };
   mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
   return {RunLocked(), run_version_};
+}
+
+void Instrument::AddRunWatcher(RunWatcher* watcher) {
+  absl::MutexLock lock(&watchers_mu_);
+  watchers_.push_back(watcher);
+  const auto [run, version] = WaitRunChange(0, absl::ZeroDuration());
+  watcher->OnRunChanged(run, version, shutting_down_.load());
+}
+
+void Instrument::RemoveRunWatcher(RunWatcher* watcher) {
+  absl::MutexLock lock(&watchers_mu_);
+  watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), watcher),
+                  watchers_.end());
+}
+
+// Wakes on each change of run_version_ (no timeout: nothing to poll) and
+// tells the watchers outside mu_, so that a change is seen once the
+// operation that made it has finished, and no watcher holds up the rig.
+void Instrument::NotifyLoop() {
+  uint64_t seen = 0;
+  for (;;) {
+    const auto [run, version] =
+        WaitRunChange(seen, absl::InfiniteDuration());
+    seen = version;
+    const bool last = shutting_down_.load();
+    {
+      absl::MutexLock lock(&watchers_mu_);
+      for (RunWatcher* w : watchers_) w->OnRunChanged(run, version, last);
+    }
+    if (last) return;
+  }
 }
 
 void Instrument::MonitorLoop() {
@@ -1086,6 +1119,14 @@ absl::StatusOr<std::unique_ptr<Instrument::StreamSlot>> Instrument::OpenStream(
   }
   ++open;
   return std::make_unique<StreamSlot>(this, client);
+}
+
+bool Instrument::WaitStreamsClosed(absl::Duration timeout) {
+  absl::MutexLock lock(&streams_mu_);
+  auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(streams_mu_) {
+    return streams_by_client_.empty();
+  };
+  return streams_mu_.AwaitWithTimeout(absl::Condition(&none), timeout);
 }
 
 Instrument::StreamSlot::~StreamSlot() {

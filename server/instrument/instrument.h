@@ -6,7 +6,7 @@
 //
 // Threads: every public method is non-RT and thread-safe. A monitor thread
 // notices runs that end by themselves and FAULT transitions, and frees
-// retired model sets.
+// retired model sets; a notifier thread tells run watchers of each change.
 #ifndef DYNCLAMP_SERVER_INSTRUMENT_INSTRUMENT_H_
 #define DYNCLAMP_SERVER_INSTRUMENT_INSTRUMENT_H_
 
@@ -161,6 +161,22 @@ class Instrument {
                                              absl::Duration timeout) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Told of the run as it changes (a WatchRun stream). Called on the
+  // notifier thread with no lock of the Instrument held, but with the
+  // watchers' lock: it must not block, nor add or remove a watcher.
+  // `version` grows with each change; the same version may come twice.
+  // `shutting_down` marks the last call.
+  class RunWatcher {
+   public:
+    virtual ~RunWatcher() = default;
+    virtual void OnRunChanged(const v1::Run& run, uint64_t version,
+                              bool shutting_down) = 0;
+  };
+  // Adds `watcher` and tells it the run now. After RemoveRunWatcher returns
+  // no call to it is in progress.
+  void AddRunWatcher(RunWatcher* watcher) ABSL_LOCKS_EXCLUDED(watchers_mu_);
+  void RemoveRunWatcher(RunWatcher* watcher) ABSL_LOCKS_EXCLUDED(watchers_mu_);
+
   // Any thread: for the metrics collector.
   Health GetHealth() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -182,6 +198,10 @@ class Instrument {
   };
   absl::StatusOr<std::unique_ptr<StreamSlot>> OpenStream(
       const std::string& client) ABSL_LOCKS_EXCLUDED(streams_mu_);
+  // Waits until every StreamSlot is given back, or `timeout`; true if all
+  // were (the daemon's shutdown: streams deliver their final status).
+  bool WaitStreamsClosed(absl::Duration timeout)
+      ABSL_LOCKS_EXCLUDED(streams_mu_);
   absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
       const std::vector<std::string>& signals, uint32_t decimation,
       uint32_t samples_per_chunk) ABSL_LOCKS_EXCLUDED(mu_);
@@ -286,6 +306,7 @@ class Instrument {
   std::vector<std::string> CellNamesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MonitorLoop();
+  void NotifyLoop();
 
   const InstrumentOptions options_;
   mutable absl::Mutex mu_;
@@ -310,6 +331,9 @@ class Instrument {
   RecordingCatalog recordings_;
   std::atomic<bool> shutting_down_{false};
   std::thread monitor_;
+  absl::Mutex watchers_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::vector<RunWatcher*> watchers_ ABSL_GUARDED_BY(watchers_mu_);
+  std::thread notifier_;
 };
 
 }  // namespace dynclamp::server

@@ -21,22 +21,25 @@ std::size_t ChunkBytes(const ChunkData& c) {
 }
 }  // namespace
 
-Subscription::PopResult Subscription::WaitPop(ChunkData& out,
-                                              absl::Duration timeout) {
+Subscription::PopResult Subscription::Pop(ChunkData& out) {
   absl::MutexLock lock(&mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !queue_.empty() || closed_;
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  if (!queue_.empty()) {
-    out = std::move(queue_.front());
-    queue_.pop_front();
-    const std::size_t bytes = ChunkBytes(out);
-    queued_bytes_ -= bytes;
-    total_queued_->fetch_sub(bytes, std::memory_order_relaxed);
-    return PopResult::kChunk;
-  }
-  return closed_ ? PopResult::kClosed : PopResult::kTimeout;
+  if (queue_.empty()) return closed_ ? PopResult::kClosed : PopResult::kEmpty;
+  out = std::move(queue_.front());
+  queue_.pop_front();
+  const std::size_t bytes = ChunkBytes(out);
+  queued_bytes_ -= bytes;
+  total_queued_->fetch_sub(bytes, std::memory_order_relaxed);
+  return PopResult::kChunk;
+}
+
+void Subscription::SetWaker(std::function<void()> waker) {
+  absl::MutexLock lock(&waker_mu_);
+  waker_ = std::move(waker);
+}
+
+void Subscription::Wake() {
+  absl::MutexLock lock(&waker_mu_);
+  if (waker_) waker_();
 }
 
 absl::Status Subscription::close_status() const {
@@ -56,31 +59,37 @@ std::size_t Subscription::queued_bytes() const {
 void Subscription::Push(ChunkData&& chunk) {
   const uint32_t n = chunk.num_samples;
   const std::size_t bytes = ChunkBytes(chunk);
-  absl::MutexLock lock(&mu_);
-  if (closed_) return;
-  if (queue_.size() >= capacity_chunks_ ||
-      queued_bytes_ + bytes > budget_.queue_bytes ||
-      total_queued_->load(std::memory_order_relaxed) + bytes >
-          budget_.total_bytes) {
-    lost_.fetch_add(n, std::memory_order_relaxed);
-    return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    if (queue_.size() >= capacity_chunks_ ||
+        queued_bytes_ + bytes > budget_.queue_bytes ||
+        total_queued_->load(std::memory_order_relaxed) + bytes >
+            budget_.total_bytes) {
+      lost_.fetch_add(n, std::memory_order_relaxed);
+      return;
+    }
+    queued_bytes_ += bytes;
+    total_queued_->fetch_add(bytes, std::memory_order_relaxed);
+    chunk.samples_lost = lost_.load(std::memory_order_relaxed);
+    delivered_.fetch_add(n, std::memory_order_relaxed);
+    queue_.push_back(std::move(chunk));
   }
-  queued_bytes_ += bytes;
-  total_queued_->fetch_add(bytes, std::memory_order_relaxed);
-  chunk.samples_lost = lost_.load(std::memory_order_relaxed);
-  delivered_.fetch_add(n, std::memory_order_relaxed);
-  queue_.push_back(std::move(chunk));
+  Wake();
 }
 
 void Subscription::Close(absl::Status status) {
-  absl::MutexLock lock(&mu_);
-  if (closed_) return;
-  closed_ = true;
-  status_ = std::move(status);
-  // What was never sent is let go now, not when the last reference goes.
-  total_queued_->fetch_sub(queued_bytes_, std::memory_order_relaxed);
-  queued_bytes_ = 0;
-  std::deque<ChunkData>().swap(queue_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    status_ = std::move(status);
+    // What was never sent is let go now, not when the last reference goes.
+    total_queued_->fetch_sub(queued_bytes_, std::memory_order_relaxed);
+    queued_bytes_ = 0;
+    std::deque<ChunkData>().swap(queue_);
+  }
+  Wake();
 }
 
 SignalFanout::SignalFanout(rt::ClampEngine& engine, Options options)

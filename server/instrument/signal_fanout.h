@@ -7,13 +7,15 @@
 //
 // Threads: Start()/Stop()/Subscribe()/Unsubscribe()/AddSink() are non-RT and
 // thread-safe. The drain thread calls the sinks. A Subscription is read by
-// one consumer thread (a gRPC stream handler).
+// one consumer at a time (a gRPC stream reactor), which its waker tells
+// when there is something to read: nobody polls.
 #ifndef DYNCLAMP_SERVER_INSTRUMENT_SIGNAL_FANOUT_H_
 #define DYNCLAMP_SERVER_INSTRUMENT_SIGNAL_FANOUT_H_
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -60,7 +62,7 @@ inline constexpr std::size_t kMaxChunkBytes = 1 << 20;
 
 class Subscription {
  public:
-  enum class PopResult { kChunk, kTimeout, kClosed };
+  enum class PopResult { kChunk, kEmpty, kClosed };
 
   uint64_t id() const { return id_; }  // unique within the daemon
   const std::vector<std::string>& signals() const { return signals_; }
@@ -71,9 +73,14 @@ class Subscription {
   std::size_t queued_bytes() const ABSL_LOCKS_EXCLUDED(mu_);
   ~Subscription();
 
-  // Consumer. Waits up to `timeout` for the next chunk.
-  PopResult WaitPop(ChunkData& out, absl::Duration timeout)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Consumer: takes the next chunk if one waits; never blocks.
+  PopResult Pop(ChunkData& out) ABSL_LOCKS_EXCLUDED(mu_);
+  // `waker` is called after a chunk is queued and when the subscription
+  // closes, on the thread that did it (the drain thread, or the one
+  // closing), with no lock of this subscription held: it may Pop. It must
+  // not block. Setting another (nullptr before its owner goes away) waits
+  // for a call in progress to return.
+  void SetWaker(std::function<void()> waker) ABSL_LOCKS_EXCLUDED(waker_mu_);
   // Why the subscription was closed (OK while open).
   absl::Status close_status() const ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t samples_lost() const {
@@ -87,6 +94,7 @@ class Subscription {
   friend class SignalFanout;
   void Push(ChunkData&& chunk) ABSL_LOCKS_EXCLUDED(mu_);
   void Close(absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  void Wake() ABSL_LOCKS_EXCLUDED(waker_mu_);
 
   uint64_t id_ = 0;
   std::vector<std::string> signals_;
@@ -105,6 +113,8 @@ class Subscription {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> lost_{0};
   std::atomic<uint64_t> delivered_{0};
+  absl::Mutex waker_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::function<void()> waker_ ABSL_GUARDED_BY(waker_mu_);
 
   // Drain-thread state.
   uint32_t mapped_generation_ = UINT32_MAX;

@@ -225,7 +225,7 @@ std::string AccessGate::Caller(const grpc::ServerContextBase* ctx) const {
   return who.ok() ? who->name : std::string();
 }
 
-std::string AccessGate::ClientKey(const grpc::ServerContext* ctx) const {
+std::string AccessGate::ClientKey(const grpc::ServerContextBase* ctx) const {
   if (authentication()) return absl::StrCat("token ", Caller(ctx));
   std::string peer = ctx->peer();  // "ipv4:127.0.0.1:5312", "ipv6:[::1]:53"
   if (const std::size_t colon = peer.rfind(':');

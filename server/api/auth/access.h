@@ -63,7 +63,7 @@ class AccessGate {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Whose budget a call counts against: "token NAME" with authentication,
   // else "host ADDRESS" (the peer without its port).
-  std::string ClientKey(const grpc::ServerContext* ctx) const
+  std::string ClientKey(const grpc::ServerContextBase* ctx) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // For ServerBuilder::experimental().SetInterceptorCreators.
