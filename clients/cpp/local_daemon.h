@@ -31,6 +31,7 @@ class LocalDaemon {
   int Terminate();
   std::string target() const;  // "127.0.0.1:PORT"
   std::string Log() const;     // what it wrote to stderr
+  pid_t pid() const { return pid_; }
 
  private:
   LocalDaemon() = default;

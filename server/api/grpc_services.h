@@ -83,9 +83,8 @@ class ModelServiceImpl final : public v1::ModelService::Service {
   const AccessGate& gate_;
 };
 
-class RunServiceImpl final
-    : public v1::RunService::WithCallbackMethod_WatchRun<
-          v1::RunService::Service> {
+class RunServiceImpl final : public v1::RunService::WithCallbackMethod_WatchRun<
+                                 v1::RunService::Service> {
  public:
   RunServiceImpl(Instrument& inst, const AccessGate& gate)
       : inst_(inst), gate_(gate) {}

@@ -197,9 +197,9 @@ int Serve(const DaemonOptions& options,
   // reset the connection of a stream paused for 20 s. Beyond a minute of
   // silence (no keepalive answer, or no room in its window) the connection
   // is closed and everything it held is freed.
-  // gRPC's synchronous server starts a thread per concurrent call with no
-  // bound of its own: cap them (far above what the stream limits allow;
-  // a call beyond gets RESOURCE_EXHAUSTED from gRPC).
+  // gRPC's synchronous server starts a thread per concurrent call (all but
+  // the Subscribe and WatchRun reactors) with no bound of its own: cap
+  // them (a call beyond gets RESOURCE_EXHAUSTED from gRPC).
   grpc::ResourceQuota quota("dynclampd");
   quota.SetMaxThreads(kMaxServerThreads);
   builder.SetResourceQuota(quota);
@@ -234,11 +234,11 @@ int Serve(const DaemonOptions& options,
   server->GetHealthCheckService()->SetServingStatus(false);
   fidelity_service.Shutdown();  // a lab stops within about 100 ms
   queue_runner.Shutdown();      // a running item is recorded as interrupted
-  instrument.Shutdown();  // every stream is told to finish
+  instrument.Shutdown();        // every stream is told to finish
   // Wait for the streams to deliver their final status. A client that has
   // stopped reading holds its last write; past the wait, gRPC cancels it.
-  if (!instrument.WaitStreamsClosed(absl::Seconds(5))) {
-    Log("streams still open after 5 s (a client not reading): cancelled");
+  if (!instrument.WaitStreamsClosed(absl::Seconds(2))) {
+    Log("streams still open after 2 s (a client not reading): cancelled");
   }
   // No call is left of ours; the deadline covers other calls in flight
   // (gRPC waits it out whenever a client keeps an idle connection open,

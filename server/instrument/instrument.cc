@@ -605,8 +605,7 @@ void Instrument::RemoveRunWatcher(RunWatcher* watcher) {
 void Instrument::NotifyLoop() {
   uint64_t seen = 0;
   for (;;) {
-    const auto [run, version] =
-        WaitRunChange(seen, absl::InfiniteDuration());
+    const auto [run, version] = WaitRunChange(seen, absl::InfiniteDuration());
     seen = version;
     const bool last = shutting_down_.load();
     {

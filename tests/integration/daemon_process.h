@@ -55,6 +55,7 @@ class DaemonProcess {
   client::Client& client() { return *client_; }
   bool ok() const { return client_ != nullptr; }
   std::string Log() const { return daemon_->Log(); }
+  pid_t pid() const { return daemon_->pid(); }
 
  private:
   std::unique_ptr<client::LocalDaemon> daemon_;

@@ -1,10 +1,14 @@
 // Integration tests: the real dynclampd on loopback, driven through the C++
 // client library.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon_process.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -407,6 +411,59 @@ TEST(DaemonTest, SigtermWhileStreamingZeroesAndFinishesStreams) {
   ASSERT_FALSE(states.empty());
   EXPECT_EQ(states.back(), v1::ABORTED) << "the run was stopped: outputs to 0";
   EXPECT_NE(d.Log().find("outputs to 0"), std::string::npos);
+}
+
+// Threads the process has now.
+int ThreadCount(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "Threads:")) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+// Streams are callback reactors: one that waits for data holds no thread
+// (a synchronous handler held one each, blocked until its next chunk).
+TEST(DaemonTest, OpenStreamsHoldNoThreadEach) {
+  constexpr int kEach = 12;
+  DaemonProcess d({"--sim_cells=passive", "--max_streams_per_client=40",
+                   "--max_subscribers=40"});
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(d.client().StartRun().ok());
+  Reader warm(d.target(), {"cell0.v_mv"}, 100);  // gRPC's pools started
+  warm.WaitMore(10);
+  const int before = ThreadCount(d.pid());
+  std::vector<std::unique_ptr<Reader>> readers;
+  std::vector<std::unique_ptr<client::Client>> watchers;
+  std::vector<std::thread> watching;
+  std::vector<std::atomic<bool>> seen(kEach);
+  auto watched = [&] {
+    return std::count_if(seen.begin(), seen.end(),
+                         [](const std::atomic<bool>& b) { return b.load(); });
+  };
+  for (int i = 0; i < kEach; ++i) {
+    readers.push_back(std::make_unique<Reader>(
+        d.target(), std::vector<std::string>{"cell0.v_mv"}, 100));
+    watchers.push_back(*client::Client::Connect(d.target()));
+    watching.emplace_back([&, i, w = watchers.back().get()] {
+      (void)w->WatchRun([&](const v1::Run&) {
+        seen[i].store(true);
+        return true;
+      });
+    });
+  }
+  for (int i = 0; i < 500 && watched() < kEach; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(watched(), kEach) << "every watcher saw the run";
+  for (auto& r : readers) r->WaitMore(10);  // every stream delivers
+  const int during = ThreadCount(d.pid());
+  // 24 streams; gRPC's callback pool may add a few threads under load.
+  EXPECT_LT(during - before, kEach / 2)
+      << before << " threads before the streams, " << during << " with them";
+  for (auto& w : watchers) w->Cancel();
+  for (auto& t : watching) t.join();
 }
 
 TEST(DaemonTest, RigDescribesItselfAndChannelsCanBeReconfigured) {

@@ -7,6 +7,9 @@
     most --max_streams_per_client streams, what waits for a slow subscriber
     is bounded in bytes; the daemon's RSS stays under a stated bound, a
     well-behaved stream loses nothing, and memory comes back after cancel.
+  - SIGTERM with a stream that never reads: the daemon waits 2 s for its
+    streams, cancels that one and exits 0; a watcher that reads gets the
+    last run and UNAVAILABLE.
   - a 20 000-character parameter name: NOT_FOUND with a bounded message; a
     stream on the same connection carries on.
   - 200 000 live changes: GetLoadedSpec lists the latest
@@ -171,6 +174,62 @@ class StreamBudgetTest(unittest.TestCase):
                              "nothing waits for streams that have ended")
             status = d.cli("status")
             self.assertEqual(status.returncode, 0, status.stderr)
+        finally:
+            ch.close()
+            d.stop()
+
+
+    def test_sigterm_waits_for_streams_but_not_for_one_that_never_reads(self):
+        d = Daemon()
+        ch = grpc.insecure_channel(d.server, options=[
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", 64 << 10)])
+        try:
+            self.assertEqual(d.cli("start").returncode, 0)
+            stub = pb.stream_grpc.StreamServiceStub(ch)
+            signals = [s.name for s in pb.models_grpc.ModelServiceStub(ch)
+                       .ListSignals(pb.models.ListSignalsRequest()).signals]
+            stuck = stub.Subscribe(pb.stream.SubscribeRequest(
+                signals=signals))
+            next(stuck)  # the header; then never read again
+            watch = pb.runs_grpc.RunServiceStub(ch).WatchRun(
+                pb.runs.WatchRunRequest())
+            runs, ended = [], []
+
+            def read_runs():
+                try:
+                    runs.extend(r.state for r in watch)
+                    ended.append(grpc.StatusCode.OK)
+                except grpc.RpcError as e:
+                    ended.append(e.code())
+            reader = threading.Thread(target=read_runs, daemon=True)
+            reader.start()
+            # Its windows are full when chunks wait in the daemon.
+            for _ in range(100):
+                if d.metric("dynclamp_stream_queued_bytes") > 0:
+                    break
+                time.sleep(0.1)
+            self.assertGreater(d.metric("dynclamp_stream_queued_bytes"), 0)
+            t_term = time.monotonic()
+            d.proc.send_signal(signal.SIGTERM)
+            code = d.proc.wait(timeout=10)
+            exit_s = time.monotonic() - t_term
+            reader.join(timeout=10)
+            with open(d.log_path) as f:
+                log = f.read()
+            figure(f"SIGTERM with a stream that never reads: exit {code} "
+                   f"after {exit_s:.2f} s; the watcher saw "
+                   f"{[pb.runs.RunState.Name(s) for s in runs]}, then "
+                   f"{ended}")
+            self.assertEqual(code, 0)
+            # The daemon waits 2 s for streams to finish, then cancels
+            # them (and its metrics server takes up to 2 s to stop): the
+            # margin covers a loaded machine.
+            self.assertLess(exit_s, 8.0)
+            self.assertIn("a client not reading): cancelled", log)
+            # A stream that reads gets the last run and the reason.
+            self.assertEqual(runs[-1], pb.runs.ABORTED)
+            self.assertEqual(ended, [grpc.StatusCode.UNAVAILABLE])
         finally:
             ch.close()
             d.stop()

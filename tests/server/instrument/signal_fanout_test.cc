@@ -261,5 +261,37 @@ TEST(SignalFanoutTest, StopClosesSubscriptionsWithTheReason) {
   EXPECT_EQ((*sub)->close_status().code(), absl::StatusCode::kUnavailable);
 }
 
+// The waker is how a stream learns there is something to send: once per
+// chunk queued and once at close; after it is replaced, never again.
+TEST(SignalFanoutTest, TheWakerIsCalledForEachChunkAndAtClose) {
+  Fixture f;
+  auto sub = f.fanout.Subscribe({"cell0.v_mv"}, 1, 10);
+  ASSERT_TRUE(sub.ok());
+  int wakes = 0;
+  std::size_t popped = 0;
+  (*sub)->SetWaker([&] {
+    ++wakes;
+    ChunkData c;
+    // The waker may read: no lock of the subscription is held.
+    while ((*sub)->Pop(c) == Subscription::PopResult::kChunk) ++popped;
+  });
+  f.Cycles(50);
+  EXPECT_EQ(wakes, 5) << "50 samples in chunks of 10";
+  EXPECT_EQ(popped, 5u);
+  f.fanout.Unsubscribe(*sub);
+  EXPECT_EQ(wakes, 6) << "closing wakes too";
+  ChunkData c;
+  EXPECT_EQ((*sub)->Pop(c), Subscription::PopResult::kClosed);
+
+  auto other = f.fanout.Subscribe({"cell0.v_mv"}, 1, 10);
+  ASSERT_TRUE(other.ok());
+  int other_wakes = 0;
+  (*other)->SetWaker([&] { ++other_wakes; });
+  (*other)->SetWaker(nullptr);
+  f.Cycles(50);
+  EXPECT_EQ(other_wakes, 0);
+  EXPECT_EQ(f.Pop(**other).size(), 5u) << "the chunks wait to be read";
+}
+
 }  // namespace
 }  // namespace dynclamp::server
