@@ -11,20 +11,6 @@
 
 namespace dynclamp::rt {
 
-const char* DaqErrorName(DaqError error) {
-  switch (error) {
-    case DaqError::kOk:
-      return "ok";
-    case DaqError::kReadFailed:
-      return "analog input read failed";
-    case DaqError::kWriteFailed:
-      return "analog output write failed";
-    case DaqError::kDeviceLost:
-      return "device lost";
-  }
-  return "unknown";
-}
-
 Daq::~Daq() = default;
 
 absl::Status Daq::Configure(const DaqConfig& config) {

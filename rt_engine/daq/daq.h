@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "rt_engine/base/enum_names.h"
 
 namespace dynclamp::rt {
 
@@ -51,7 +52,12 @@ enum class DaqError : uint8_t {
   kWriteFailed,
   kDeviceLost
 };
-const char* DaqErrorName(DaqError error);
+inline constexpr EnumNames<DaqError, DaqError::kOk, DaqError::kDeviceLost>
+    kDaqErrorNames("ok", "analog input read failed",
+                   "analog output write failed", "device lost");
+inline const char* DaqErrorName(DaqError error) {
+  return kDaqErrorNames.Name(error);
+}
 
 // The volts an analog output can put out.
 struct VoltRange {

@@ -13,22 +13,6 @@ namespace {
 constexpr std::size_t kLayoutsKept = 16;
 }  // namespace
 
-const char* FaultReasonName(FaultReason reason) {
-  switch (reason) {
-    case FaultReason::kNone:
-      return "none";
-    case FaultReason::kDaqRead:
-      return "DAQ input read failed";
-    case FaultReason::kDaqWrite:
-      return "DAQ output write failed";
-    case FaultReason::kOverruns:
-      return "too many consecutive overruns";
-    case FaultReason::kDaqLost:
-      return "DAQ device lost (unplugged, or its driver unloaded)";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<std::unique_ptr<ClampEngine>> ClampEngine::Create(
     Daq& daq, const ClampEngineConfig& config) {
   if (daq.num_channels() == 0) {

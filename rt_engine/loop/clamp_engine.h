@@ -34,6 +34,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "rt_engine/base/enum_names.h"
 #include "rt_engine/base/timing_stats.h"
 #include "rt_engine/daq/daq.h"
 #include "rt_engine/handoff/frame_ring.h"
@@ -52,7 +53,15 @@ enum class FaultReason : uint8_t {
   kOverruns,
   kDaqLost,  // the device went away (unplugged, driver unloaded)
 };
-const char* FaultReasonName(FaultReason reason);
+inline constexpr EnumNames<FaultReason, FaultReason::kNone,
+                           FaultReason::kDaqLost>
+    kFaultReasonNames("none", "DAQ input read failed",
+                      "DAQ output write failed",
+                      "too many consecutive overruns",
+                      "DAQ device lost (unplugged, or its driver unloaded)");
+inline const char* FaultReasonName(FaultReason reason) {
+  return kFaultReasonNames.Name(reason);
+}
 
 // The protocol player as the RT side last left it.
 struct PlayerStatus {

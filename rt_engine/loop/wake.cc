@@ -16,23 +16,8 @@ constexpr int64_t kMinSamples = 20;
 
 }  // namespace
 
-absl::string_view WakeStrategyName(WakeStrategy strategy) {
-  switch (strategy) {
-    case WakeStrategy::kAdaptive:
-      return "adaptive";
-    case WakeStrategy::kSleep:
-      return "sleep";
-    case WakeStrategy::kSpin:
-      return "spin";
-  }
-  return "?";
-}
-
 absl::StatusOr<WakeStrategy> ParseWakeStrategy(absl::string_view name) {
-  for (WakeStrategy s :
-       {WakeStrategy::kAdaptive, WakeStrategy::kSleep, WakeStrategy::kSpin}) {
-    if (name == WakeStrategyName(s)) return s;
-  }
+  if (auto s = kWakeStrategyNames.Find(name)) return *s;
   return absl::InvalidArgumentError(
       absl::StrCat("'", name.substr(0, 40),
                    "' is not a wake strategy (adaptive, sleep or spin)"));

@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "rt_engine/base/enum_names.h"
 
 namespace dynclamp::rt {
 
@@ -39,7 +40,12 @@ enum class WakeStrategy : uint8_t {
   kSpin,      // spin a fixed tail before each deadline
 };
 
-absl::string_view WakeStrategyName(WakeStrategy strategy);
+inline constexpr EnumNames<WakeStrategy, WakeStrategy::kAdaptive,
+                           WakeStrategy::kSpin>
+    kWakeStrategyNames("adaptive", "sleep", "spin");
+inline absl::string_view WakeStrategyName(WakeStrategy strategy) {
+  return kWakeStrategyNames.Name(strategy);
+}
 // "adaptive", "sleep" or "spin".
 absl::StatusOr<WakeStrategy> ParseWakeStrategy(absl::string_view name);
 

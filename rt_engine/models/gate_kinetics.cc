@@ -12,30 +12,6 @@
 
 namespace dynclamp::rt {
 
-absl::string_view IntegratorName(Integrator integrator) {
-  switch (integrator) {
-    case Integrator::kExpEuler:
-      return "exp_euler";
-    case Integrator::kRk4:
-      return "rk4";
-    case Integrator::kForwardEuler:
-      return "forward_euler";
-  }
-  return "?";
-}
-
-absl::string_view RateFormName(RateForm form) {
-  switch (form) {
-    case RateForm::kExponential:
-      return "exponential";
-    case RateForm::kSigmoid:
-      return "sigmoid";
-    case RateForm::kLinoid:
-      return "linoid";
-  }
-  return "?";
-}
-
 double RateFunction::operator()(double v_mv) const noexcept {
   const double x = (v_mv - v_half_mv) / slope_mv;
   switch (form) {

@@ -24,11 +24,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "rt_engine/base/enum_names.h"
 
 namespace dynclamp::rt {
 
 enum class Integrator : uint8_t { kExpEuler, kRk4, kForwardEuler };
-absl::string_view IntegratorName(Integrator integrator);
+inline constexpr EnumNames<Integrator, Integrator::kExpEuler,
+                           Integrator::kForwardEuler>
+    kIntegratorNames("exp_euler", "rk4", "forward_euler");
+inline absl::string_view IntegratorName(Integrator integrator) {
+  return kIntegratorNames.Name(integrator);
+}
 
 // Units: V in mV, rates in 1/ms, tau in ms.
 enum class RateForm : uint8_t {
@@ -36,7 +42,11 @@ enum class RateForm : uint8_t {
   kSigmoid,      // r = A / (1 + exp(-(V - Vh)/k))
   kLinoid,       // r = A x / (1 - exp(-x)), x = (V - Vh)/k; r(Vh) = A
 };
-absl::string_view RateFormName(RateForm form);
+inline constexpr EnumNames<RateForm, RateForm::kExponential, RateForm::kLinoid>
+    kRateFormNames("exponential", "sigmoid", "linoid");
+inline absl::string_view RateFormName(RateForm form) {
+  return kRateFormNames.Name(form);
+}
 
 struct RateFunction {
   RateForm form = RateForm::kExponential;

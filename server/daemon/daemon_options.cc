@@ -175,12 +175,8 @@ absl::StatusOr<rt::SimCellConfig> ParseSimCell(const std::string& text,
         "' after '@' is not a bias current in pA (e.g. hh@800, within "
         "+-100000)"));
   }
-  if (parts[0] == "passive") {
-    cell.model = rt::SimCellConfig::Model::kPassive;
-  } else if (parts[0] == "hh") {
-    cell.model = rt::SimCellConfig::Model::kHh;
-  } else if (parts[0] == "ca1") {
-    cell.model = rt::SimCellConfig::Model::kCa1;
+  if (auto model = rt::SimCellConfig::kModelNames.Find(parts[0])) {
+    cell.model = *model;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("--sim_cells[", index, "]: unknown cell model '", parts[0],

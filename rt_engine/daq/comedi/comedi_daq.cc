@@ -34,18 +34,6 @@ ConversionPolynomial RangePolynomial(const ComediRange& r, uint32_t max_data,
 
 }  // namespace
 
-const char* CalibrationName(ComediDaq::Calibration c) {
-  switch (c) {
-    case ComediDaq::Calibration::kSoft:
-      return "soft calibration";
-    case ComediDaq::Calibration::kHard:
-      return "hardware calibration";
-    case ComediDaq::Calibration::kRange:
-      return "range (uncalibrated)";
-  }
-  return "?";
-}
-
 ComediDaq::ComediDaq(ComediConfig config, std::unique_ptr<ComediDevice> device)
     : config_(std::move(config)), device_(std::move(device)) {}
 

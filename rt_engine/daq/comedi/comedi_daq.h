@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "rt_engine/base/enum_names.h"
 #include "rt_engine/daq/comedi/comedi_device.h"
 #include "rt_engine/daq/daq.h"
 
@@ -96,7 +97,14 @@ class ComediDaq final : public Daq {
   std::atomic<int> last_error_{0};
 };
 
-const char* CalibrationName(ComediDaq::Calibration c);
+inline constexpr EnumNames<ComediDaq::Calibration,
+                           ComediDaq::Calibration::kSoft,
+                           ComediDaq::Calibration::kRange>
+    kCalibrationNames("soft calibration", "hardware calibration",
+                      "range (uncalibrated)");
+inline const char* CalibrationName(ComediDaq::Calibration c) {
+  return kCalibrationNames.Name(c);
+}
 
 }  // namespace dynclamp::rt
 

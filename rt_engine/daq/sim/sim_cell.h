@@ -23,12 +23,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "rt_engine/base/enum_names.h"
 #include "rt_engine/models/gate_kinetics.h"
 
 namespace dynclamp::rt {
 
 struct SimCellConfig {
   enum class Model { kPassive, kHh, kCa1 };
+  static constexpr EnumNames<Model, Model::kPassive, Model::kCa1> kModelNames{
+      "passive", "hh", "ca1"};
   Model model = Model::kPassive;
   double capacitance_pf = 100.0;
   // Leak; NaN means the model's own value (passive: 10 nS at -65 mV).

@@ -10,22 +10,6 @@
 #include "rt_engine/models/param_info.h"
 
 namespace dynclamp::rt {
-namespace {
-
-const char* ModelName(SimCellConfig::Model m) {
-  switch (m) {
-    case SimCellConfig::Model::kPassive:
-      return "passive";
-    case SimCellConfig::Model::kHh:
-      return "hh";
-    case SimCellConfig::Model::kCa1:
-      return "ca1";
-  }
-  return "?";
-}
-
-}  // namespace
-
 SimRig::SimRig(SimRigConfig config)
     : sim_config_(std::move(config)), rng_(sim_config_.seed) {}
 
@@ -113,7 +97,7 @@ absl::Status SimRig::Prepare(int64_t period_ns) {
 std::string SimRig::Describe() const {
   std::vector<std::string> cells;
   for (const SimCellConfig& c : sim_config_.cells) {
-    std::string d = ModelName(c.model);
+    std::string d = SimCellConfig::kModelNames.Name(c.model);
     if (!c.blocked.empty())
       absl::StrAppend(&d, " [blocked: ", absl::StrJoin(c.blocked, ","), "]");
     cells.push_back(d);

@@ -24,24 +24,9 @@
 namespace dynclamp::server {
 
 absl::StatusOr<Role> ParseRole(absl::string_view text) {
-  const std::string lower = absl::AsciiStrToLower(text);
-  if (lower == "observer") return Role::kObserver;
-  if (lower == "operator") return Role::kOperator;
-  if (lower == "admin") return Role::kAdmin;
+  if (auto role = kRoleNames.Find(absl::AsciiStrToLower(text))) return *role;
   return absl::InvalidArgumentError(absl::StrCat(
       "role: 'observer', 'operator' or 'admin', got '", text, "'"));
-}
-
-const char* RoleName(Role role) {
-  switch (role) {
-    case Role::kObserver:
-      return "observer";
-    case Role::kOperator:
-      return "operator";
-    case Role::kAdmin:
-      return "admin";
-  }
-  return "?";
 }
 
 std::string Sha256Hex(absl::string_view data) {

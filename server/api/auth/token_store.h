@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "rt_engine/base/enum_names.h"
 
 namespace dynclamp::server {
 
@@ -27,7 +28,9 @@ namespace dynclamp::server {
 enum class Role { kObserver = 1, kOperator = 2, kAdmin = 3 };
 
 absl::StatusOr<Role> ParseRole(absl::string_view text);
-const char* RoleName(Role role);
+inline constexpr rt::EnumNames<Role, Role::kObserver, Role::kAdmin> kRoleNames(
+    "observer", "operator", "admin");
+inline const char* RoleName(Role role) { return kRoleNames.Name(role); }
 
 // Who made a call.
 struct Principal {
