@@ -17,7 +17,6 @@ It is compared with build/bin/engine_trace runs of
 
 Usage: against_neuron.py --trace build/bin/engine_trace
 """
-import argparse
 import csv
 import io
 import math
@@ -29,6 +28,7 @@ import unittest
 from neuron import h
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_main  # noqa: E402
 import neuron_mechanisms  # noqa: E402
 
 AREA_UM2 = 1e4  # 1e-4 cm^2
@@ -281,8 +281,4 @@ class AgainstNeuron(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--trace", required=True)
-    args, rest = parser.parse_known_args()
-    TRACE = args.trace
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    test_main.main(["trace"], [globals()])

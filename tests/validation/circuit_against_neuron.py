@@ -17,7 +17,6 @@ build/bin/circuit_trace, and in NEURON. Nothing is copied by hand.
 
 Usage: circuit_against_neuron.py --trace build/bin/circuit_trace
 """
-import argparse
 import math
 import os
 import subprocess
@@ -28,6 +27,7 @@ import unittest
 from neuron import h
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_main  # noqa: E402
 import neuron_mechanisms  # noqa: E402
 
 TRACE = None
@@ -281,8 +281,4 @@ conductances:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--trace", required=True)
-    args, rest = parser.parse_known_args()
-    TRACE = args.trace
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+    test_main.main(["trace"], [globals()])

@@ -11,9 +11,7 @@
 
 Usage: delivered_current_test.py --bin build/bin
 """
-import argparse
 import os
-import re
 import subprocess
 import sys
 import unittest
@@ -71,8 +69,4 @@ class DeliveredCurrentTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals())

@@ -16,7 +16,6 @@
 Prints the figures (FIGURES: ...) for the closing note.
 Usage: fault_test.py --bin build/bin
 """
-import argparse
 import os
 import random
 import re
@@ -34,6 +33,7 @@ import grpc
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_main  # noqa: E402
 from queue_test import SHORT  # noqa: E402
 
 BIN = None
@@ -409,8 +409,4 @@ class KillNineTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    args, rest = parser.parse_known_args()
-    BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    test_main.main(["bin"], [globals()])

@@ -5,14 +5,14 @@ refused with the field named, the daemon still serving afterwards.
 
 Usage: fidelity_cli_test.py --bin build/bin --examples examples
 """
-import argparse
 import csv
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
+
+import test_main
 
 BIN = None
 EXAMPLES = None
@@ -110,10 +110,4 @@ class FidelityCliTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("--bin", required=True)
-    p.add_argument("--examples", required=True)
-    args, rest = p.parse_known_args()
-    BIN = args.bin
-    EXAMPLES = args.examples
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+    test_main.main(["bin", "examples"], [globals()])

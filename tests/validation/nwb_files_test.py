@@ -17,7 +17,6 @@ them: the default daemon on the simulated rig, the CLI, the example files.
 
 Usage: nwb_files_test.py --bin build/bin
 """
-import argparse
 import os
 import re
 import subprocess
@@ -209,8 +208,4 @@ class SessionMetadataTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals())

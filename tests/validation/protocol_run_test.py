@@ -10,7 +10,6 @@ dynclamp CLI, recorded to NWB, read back with h5py.
 
 Usage: protocol_run_test.py --bin build/bin
 """
-import argparse
 import math
 import os
 import re
@@ -23,6 +22,8 @@ import unittest
 
 import h5py
 import numpy as np
+
+import test_main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = None
@@ -62,16 +63,7 @@ def main(module_globals, *dirs):
     """Runs a test module of this directory: --bin (the daemon and the CLI)
     and, for each of `dirs` (e.g. "examples"), --DIR set as the module's
     DIR.upper()."""
-    global BIN
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    for d in dirs:
-        ap.add_argument(f"--{d}", required=True)
-    args, rest = ap.parse_known_args()
-    BIN = os.path.abspath(args.bin)
-    for d in dirs:
-        module_globals[d.upper()] = os.path.abspath(getattr(args, d))
-    unittest.main(argv=[sys.argv[0], *rest])
+    test_main.main(["bin", *dirs], [globals(), module_globals])
 
 
 def write(path, text):
@@ -283,8 +275,4 @@ sweeps:
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    args, rest = ap.parse_known_args()
-    BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], *rest])
+    main(globals())

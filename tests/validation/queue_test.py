@@ -16,7 +16,6 @@
 
 Usage: queue_test.py --bin build/bin
 """
-import argparse
 import os
 import re
 import signal
@@ -284,8 +283,4 @@ class QueueTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals())

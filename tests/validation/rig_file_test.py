@@ -6,13 +6,13 @@ stops the daemon before it starts, with the field and the reason.
 
 Usage: rig_file_test.py --bin build/bin
 """
-import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
+
+import test_main
 
 BIN = None
 
@@ -119,8 +119,4 @@ class RigFileTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    args, rest = ap.parse_known_args()
-    BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], *rest])
+    test_main.main(["bin"], [globals()])

@@ -10,9 +10,7 @@
 
 Usage: run_figures_test.py --bin build/bin
 """
-import argparse
 import os
-import re
 import sys
 import time
 import unittest
@@ -94,8 +92,4 @@ class RunFiguresTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", required=True)
-    args, rest = ap.parse_known_args()
-    protocol_run_test.BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], *rest])
+    protocol_run_test.main(globals())

@@ -11,7 +11,6 @@ Prints the figures (FIGURES: ...) for the closing note.
 
 Usage: soak_test.py --bin build/bin [--minutes 10]
 """
-import argparse
 import glob
 import os
 import shutil
@@ -22,6 +21,7 @@ import unittest
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_main  # noqa: E402
 import fault_test  # noqa: E402
 from fault_test import Daemon, stream_summary  # noqa: E402
 
@@ -131,10 +131,5 @@ sweeps:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    args, rest = parser.parse_known_args()
-    fault_test.BIN = os.path.abspath(args.bin)
-    MINUTES = args.minutes
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    test_main.main(["bin"], [globals(), vars(fault_test)],
+                   options={"minutes": 10.0})

@@ -15,7 +15,6 @@ would, rightly, keep this daemon's loop from pinning there.
 
 Usage: wake_test.py --bin build/bin
 """
-import argparse
 import os
 import re
 import subprocess
@@ -23,6 +22,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_main  # noqa: E402
 import fault_test  # noqa: E402
 from fault_test import Daemon  # noqa: E402
 
@@ -119,8 +119,4 @@ class WakeTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin", required=True)
-    args, rest = parser.parse_known_args()
-    fault_test.BIN = os.path.abspath(args.bin)
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    test_main.main(["bin"], [vars(fault_test)])
