@@ -5,15 +5,6 @@
 
 namespace dynclamp::rt {
 
-absl::Status BackgroundBank::Validate(const std::vector<Spec>& specs,
-                                      SpecContext& context) {
-  return ValidateEach(
-      specs, kList, context, [&](const Spec& b, const std::string& path) {
-        if (auto s = context.CheckCell(b.cell, path, "cell"); !s.ok()) return s;
-        return kParams.Check(b, path);
-      });
-}
-
 void BackgroundBank::Build(const std::vector<Spec>& specs, double dt_ms) {
   objects_.reserve(specs.size());
   for (const Spec& b : specs) {

@@ -36,14 +36,15 @@ struct Runtime {
 class BackgroundBank
     : public SpecBank<background_bank::Runtime, kBackgroundParams> {
  public:
-  using Spec = BackgroundSpec;
   static constexpr absl::string_view kList = "backgrounds";
+  static constexpr CellField<Spec> kCells[] = {{&Spec::cell, "cell"}};
   static constexpr SignalDesc kSignals[] = {
       {"ge_ns", "nS"}, {"gi_ns", "nS"}, {"i_pa", "pA"}};
-  static constexpr const auto& kParams = kBackgroundParams;
 
   static absl::Status Validate(const std::vector<Spec>& specs,
-                               SpecContext& context);
+                               SpecContext& context) {
+    return ValidateSpecs<BackgroundBank>(specs, context);
+  }
   void Build(const std::vector<Spec>& specs, double dt_ms);
   void AddSignals(SignalSink& sink) const;
   // RT. Before the first step: each process starts at its mean.

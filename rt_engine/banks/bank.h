@@ -22,6 +22,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -171,6 +172,39 @@ absl::Status ValidateEach(const std::vector<Spec>& specs,
   return absl::OkStatus();
 }
 
+// Non-RT. ValidateEach for a SpecBank: each of the Bank's kCells is a
+// cell, then `check(spec, path)` (what else the kind requires), then its
+// rows of kParams.
+template <typename Bank, typename Check>
+absl::Status ValidateSpecs(const std::vector<typename Bank::Spec>& specs,
+                           SpecContext& context, Check check) {
+  return ValidateEach(
+      specs, Bank::kList, context,
+      [&](const typename Bank::Spec& spec,
+          const std::string& path) -> absl::Status {
+        for (const auto& [member, field] : Bank::kCells) {
+          if (auto s = context.CheckCell(spec.*member, path, field); !s.ok())
+            return s;
+        }
+        if (absl::Status s = check(spec, path); !s.ok()) return s;
+        return Bank::kParams.Check(spec, path);
+      });
+}
+template <typename Bank>
+absl::Status ValidateSpecs(const std::vector<typename Bank::Spec>& specs,
+                           SpecContext& context) {
+  return ValidateSpecs<Bank>(
+      specs, context,
+      [](const auto&, const std::string&) { return absl::OkStatus(); });
+}
+
+// A field of a Spec that is a cell's index, and its name as users write it.
+template <typename Spec>
+struct CellField {
+  int Spec::*member;
+  const char* name;
+};
+
 // What a bank whose objects keep their spec at run time shares: each
 // Runtime has the object's Spec in `p`, where its live rows of `kTable`
 // change (then Runtime::Refresh(), if it has one, recomputes what follows
@@ -178,6 +212,9 @@ absl::Status ValidateEach(const std::vector<Spec>& specs,
 template <typename Runtime, const auto& kTable>
 class SpecBank {
  public:
+  using Spec = std::remove_cvref_t<decltype(Runtime::p)>;
+  static constexpr const auto& kParams = kTable;
+
   // RT. Sets row `param` of object `index`; false if there is none.
   bool Apply(uint32_t index, int param, double value) noexcept {
     if (index >= objects_.size()) return false;

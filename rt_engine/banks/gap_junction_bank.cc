@@ -4,15 +4,11 @@ namespace dynclamp::rt {
 
 absl::Status GapJunctionBank::Validate(const std::vector<Spec>& specs,
                                        SpecContext& context) {
-  return ValidateEach(
-      specs, kList, context, [&](const Spec& g, const std::string& path) {
-        if (auto s = context.CheckCell(g.cell_a, path, "cell_a"); !s.ok())
-          return s;
-        if (auto s = context.CheckCell(g.cell_b, path, "cell_b"); !s.ok())
-          return s;
-        if (g.cell_a == g.cell_b)
-          return FieldError(path, "cell_b", "must differ from cell_a");
-        return kParams.Check(g, path);
+  return ValidateSpecs<GapJunctionBank>(
+      specs, context, [](const Spec& g, const std::string& path) {
+        return g.cell_a == g.cell_b
+                   ? FieldError(path, "cell_b", "must differ from cell_a")
+                   : absl::OkStatus();
       });
 }
 

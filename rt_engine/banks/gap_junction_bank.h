@@ -25,11 +25,11 @@ struct Runtime {
 class GapJunctionBank
     : public SpecBank<gap_junction_bank::Runtime, kGapJunctionParams> {
  public:
-  using Spec = GapJunctionSpec;
   static constexpr absl::string_view kList = "gap_junctions";
+  static constexpr CellField<Spec> kCells[] = {{&Spec::cell_a, "cell_a"},
+                                               {&Spec::cell_b, "cell_b"}};
   // The current into cell_a (cell_b receives its negative).
   static constexpr SignalDesc kSignals[] = {{"i_pa", "pA"}};
-  static constexpr const auto& kParams = kGapJunctionParams;
 
   static absl::Status Validate(const std::vector<Spec>& specs,
                                SpecContext& context);

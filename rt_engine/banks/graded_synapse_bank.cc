@@ -4,16 +4,6 @@
 
 namespace dynclamp::rt {
 
-absl::Status GradedSynapseBank::Validate(const std::vector<Spec>& specs,
-                                         SpecContext& context) {
-  return ValidateEach(
-      specs, kList, context, [&](const Spec& g, const std::string& path) {
-        if (auto s = context.CheckCell(g.pre, path, "pre"); !s.ok()) return s;
-        if (auto s = context.CheckCell(g.post, path, "post"); !s.ok()) return s;
-        return kParams.Check(g, path);
-      });
-}
-
 void GradedSynapseBank::Build(const std::vector<Spec>& specs, double dt_ms) {
   objects_.reserve(specs.size());
   for (const Spec& g : specs) {

@@ -28,13 +28,15 @@ struct Runtime {
 class GradedSynapseBank
     : public SpecBank<graded_synapse_bank::Runtime, kGradedSynapseParams> {
  public:
-  using Spec = GradedSynapseSpec;
   static constexpr absl::string_view kList = "graded_synapses";
+  static constexpr CellField<Spec> kCells[] = {{&Spec::pre, "pre"},
+                                               {&Spec::post, "post"}};
   static constexpr SignalDesc kSignals[] = {{"g_ns", "nS"}, {"i_pa", "pA"}};
-  static constexpr const auto& kParams = kGradedSynapseParams;
 
   static absl::Status Validate(const std::vector<Spec>& specs,
-                               SpecContext& context);
+                               SpecContext& context) {
+    return ValidateSpecs<GradedSynapseBank>(specs, context);
+  }
   void Build(const std::vector<Spec>& specs, double dt_ms);
   void AddSignals(SignalSink& sink) const;
   // RT. `first`: the first step after loading (release starts at s_inf).

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace dynclamp::fuzz {
@@ -46,6 +48,26 @@ inline Input Split(const uint8_t* data, std::size_t size) {
                                     size - 1)};
   }
   return {false, absl::string_view(reinterpret_cast<const char*>(data), size)};
+}
+
+// The message in the input: binary as gRPC receives it, or text read by
+// `parse_text(text) -> StatusOr<Message>` as a file is, whose refusal is
+// checked. Empty when refused.
+template <typename Message, typename ParseText>
+std::optional<Message> ParseInput(const uint8_t* data, std::size_t size,
+                                  ParseText parse_text) {
+  const Input in = Split(data, size);
+  if (in.binary) {
+    Message m;
+    // What does not parse, gRPC refuses before any of our code runs.
+    if (!m.ParseFromArray(in.bytes.data(), static_cast<int>(in.bytes.size())))
+      return std::nullopt;
+    return m;
+  }
+  absl::StatusOr<Message> parsed = parse_text(in.bytes);
+  CheckRejection(parsed.status(), "parse");
+  if (!parsed.ok()) return std::nullopt;
+  return *std::move(parsed);
 }
 
 }  // namespace dynclamp::fuzz

@@ -10,21 +10,12 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   using namespace dynclamp;
-  const fuzz::Input in = fuzz::Split(data, size);
-  v1::Protocol protocol;
-  if (in.binary) {
-    if (!protocol.ParseFromArray(in.bytes.data(),
-                                 static_cast<int>(in.bytes.size()))) {
-      return 0;
-    }
-  } else {
-    absl::StatusOr<v1::Protocol> parsed =
-        spec_files::ParseProtocol(in.bytes, "fuzz");
-    fuzz::CheckRejection(parsed.status(), "parse");
-    if (!parsed.ok()) return 0;
-    protocol = *std::move(parsed);
-  }
-  absl::StatusOr<rt::ProtocolSpec> lowered = server::LowerProtocol(protocol);
+  const std::optional<v1::Protocol> protocol =
+      fuzz::ParseInput<v1::Protocol>(data, size, [](absl::string_view text) {
+        return spec_files::ParseProtocol(text, "fuzz");
+      });
+  if (!protocol) return 0;
+  absl::StatusOr<rt::ProtocolSpec> lowered = server::LowerProtocol(*protocol);
   fuzz::CheckRejection(lowered.status(), "lower");
   if (!lowered.ok()) return 0;
   auto timeline =

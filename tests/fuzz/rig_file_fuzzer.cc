@@ -9,19 +9,17 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   using namespace dynclamp;
-  const fuzz::Input in = fuzz::Split(data, size);
-  v1::RigFile file;
-  if (in.binary) {
-    if (!file.ParseFromArray(in.bytes.data(),
-                             static_cast<int>(in.bytes.size()))) {
-      return 0;
-    }
-  } else {
-    absl::Status parsed = spec_files::ParseYamlMessage(in.bytes, "fuzz", file);
-    fuzz::CheckRejection(parsed, "parse");
-    if (!parsed.ok()) return 0;
-  }
-  absl::StatusOr<server::RigSetup> rig = server::LowerRigFile(file);
+  const std::optional<v1::RigFile> file = fuzz::ParseInput<v1::RigFile>(
+      data, size, [](absl::string_view text) -> absl::StatusOr<v1::RigFile> {
+        v1::RigFile f;
+        if (absl::Status s = spec_files::ParseYamlMessage(text, "fuzz", f);
+            !s.ok()) {
+          return s;
+        }
+        return f;
+      });
+  if (!file) return 0;
+  absl::StatusOr<server::RigSetup> rig = server::LowerRigFile(*file);
   fuzz::CheckRejection(rig.status(), "lower");
   return 0;
 }

@@ -11,19 +11,12 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   using namespace dynclamp;
-  const fuzz::Input in = fuzz::Split(data, size);
-  v1::Spec spec;
-  if (in.binary) {
-    if (!spec.ParseFromArray(in.bytes.data(),
-                             static_cast<int>(in.bytes.size()))) {
-      return 0;  // gRPC refuses it before any of our code runs
-    }
-  } else {
-    absl::StatusOr<v1::Spec> parsed = spec_files::ParseSpec(in.bytes, "fuzz");
-    fuzz::CheckRejection(parsed.status(), "parse");
-    if (!parsed.ok()) return 0;
-    spec = *std::move(parsed);
-  }
+  const std::optional<v1::Spec> parsed =
+      fuzz::ParseInput<v1::Spec>(data, size, [](absl::string_view text) {
+        return spec_files::ParseSpec(text, "fuzz");
+      });
+  if (!parsed) return 0;
+  const v1::Spec& spec = *parsed;
   server::ServiceLimits limits;
   absl::Status s = server::CheckSpecLimits(spec, limits);
   fuzz::CheckRejection(s, "limits");
