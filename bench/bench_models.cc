@@ -9,7 +9,7 @@
 // V follows a recorded HH action potential so table lookups move across the
 // range as they do in a real spike train.
 //
-// Run: build/bin/bench_models --benchmark_repetitions=9 \
+// Run: build/bin/bench_models --benchmark_repetitions=9
 //        --benchmark_report_aggregates_only=true [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       h.sweep = static_cast<uint32_t>(k / per_sweep + 1);
       h.sweep_sample = in_sweep;
       h.protocol_sweep = 0;
-      h.flags = in_sweep == 0 ? dynclamp::rt::kFrameSweepStart : 0;
+      h.flags = in_sweep == 0 ? uint32_t{dynclamp::rt::kFrameSweepStart} : 0u;
       if (in_sweep == per_sweep - 1) h.flags |= dynclamp::rt::kFrameSweepEnd;
       const double t = static_cast<double>(k) / kRateHz;
       for (int i = 0; i < 8; ++i) values[i] = -65 + 10 * std::sin(t * (i + 1));

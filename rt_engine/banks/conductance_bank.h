@@ -39,10 +39,10 @@ using ConductanceModel = std::variant<ConstantConductance::Params,
 struct ConductanceSpec {
   std::string name;
   int cell = 0;  // index of the cell it acts on: rig channels, then model cells
-  ConductanceModel model;
+  ConductanceModel model{};
   // The spec's field the model came from ("ligand_gated", "preset"), so
   // that an error names the field the user wrote; "" when built in code.
-  std::string model_field;
+  std::string model_field{};
 };
 
 // Non-RT. A conductance named `name` on `cell` made from a channel preset

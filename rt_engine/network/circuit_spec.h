@@ -62,7 +62,7 @@ struct ModelCellSpec {
   double bias_pa = 0.0;  // live: "<cell>.bias_pa"
   // monostate: conductance-based (its channels and leak are conductances
   // on this cell, e.g. the hh_na, hh_k and hh_leak presets).
-  std::variant<std::monostate, IzhikevichParams, AdexParams> dynamics;
+  std::variant<std::monostate, IzhikevichParams, AdexParams> dynamics{};
 };
 
 struct EventSynapseSpec {

@@ -165,16 +165,14 @@ TEST(CircuitPhysiologyTest, BackgroundLowersTheSlopeOfTheFiCurve) {
     Bench bench = MakeBench(IdealSim({cell}), 50'000, 1e6, 1 << 16);
     ModelSetSpec spec;
     if (background) {
-      BackgroundSpec b;
-      b.name = "bg";
       // Balanced at rest: ge0 (0 - (-65)) = gi0 (-65 - (-75)), so it adds
       // conductance and fluctuations but no mean drive.
-      b.ge0_ns = 12;
-      b.sigma_e_ns = 6;
-      b.gi0_ns = 78;
-      b.sigma_i_ns = 16;
-      b.seed = 7;
-      spec.backgrounds = {b};
+      spec.backgrounds = {{.name = "bg",
+                           .ge0_ns = 12,
+                           .sigma_e_ns = 6,
+                           .gi0_ns = 78,
+                           .sigma_i_ns = 16,
+                           .seed = 7}};
     }
     EXPECT_TRUE(bench.engine->LoadModelSet(spec).ok());
     bench.Run(40'000);  // 2 s

@@ -159,14 +159,10 @@ TEST(ModelSetTest, ApplyChangesTheCurrentAndRejectsOtherGenerations) {
 TEST(ModelSetTest, LiveChangesReachHhAndLigandModels) {
   ModelSetSpec spec;
   spec.conductances = {Preset("k", "hh_k")};
-  ConductanceSpec gaba;
-  gaba.name = "gaba";
-  LigandGated::Params lp;
-  lp.g_max_ns = 2;
-  lp.tau_rise_ms = 0.5;
-  lp.tau_decay_ms = 2;
-  gaba.model = lp;
-  spec.conductances.push_back(gaba);
+  spec.conductances.push_back(
+      {.name = "gaba",
+       .model = LigandGated::Params{
+           .g_max_ns = 2, .tau_rise_ms = 0.5, .tau_decay_ms = 2}});
   auto set = *ModelSet::Prepare(spec, TwoCells());
   double v[2] = {-40, 0}, i[2];
   set->Step(v, i);

@@ -72,12 +72,11 @@ ModelSetSpec EverythingSpec() {
       Integrator::kForwardEuler;
   ConductanceSpec gaba;
   gaba.name = "gaba";
-  LigandGated::Params lp;
-  lp.g_max_ns = 5;
-  lp.tau_rise_ms = 1;
-  lp.tau_decay_ms = 5;
-  lp.onset_ms = 0.1;
-  lp.interval_ms = 2;
+  LigandGated::Params lp{.g_max_ns = 5,
+                         .tau_rise_ms = 1,
+                         .tau_decay_ms = 5,
+                         .onset_ms = 0.1,
+                         .interval_ms = 2};
   gaba.model = lp;
   spec.conductances.push_back(gaba);
   return spec;
@@ -153,23 +152,10 @@ ModelSetSpec CircuitSpec() {
             {TargetRef::Kind::kArtificial, t}, 0.7);
   connect({SourceRef::Kind::kArtificial, 1}, {TargetRef::Kind::kArtificial, 0},
           0.5);
-  GradedSynapseSpec g;
-  g.name = "graded";
-  g.pre = 2;
-  g.post = 0;
-  g.g_max_ns = 5;
-  g.tau_ms = 5;
-  spec.graded_synapses = {g};
-  GapJunctionSpec gap;
-  gap.name = "gap";
-  gap.cell_a = 1;
-  gap.cell_b = 3;
-  gap.g_ns = 2;
-  spec.gap_junctions = {gap};
-  BackgroundSpec bg;
-  bg.name = "bg";
-  bg.cell = 4;
-  spec.backgrounds = {bg};
+  spec.graded_synapses = {
+      {.name = "graded", .pre = 2, .post = 0, .g_max_ns = 5, .tau_ms = 5}};
+  spec.gap_junctions = {{.name = "gap", .cell_a = 1, .cell_b = 3, .g_ns = 2}};
+  spec.backgrounds = {{.name = "bg", .cell = 4}};
   spec.max_events_in_flight = 64;  // small: overflow paths run too
   return spec;
 }

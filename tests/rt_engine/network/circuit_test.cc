@@ -29,16 +29,14 @@ int SignalIndex(const ModelSet& set, const std::string& name) {
 // OU background: mean, SD and correlation time match theory within 5 %.
 TEST(CircuitTest, BackgroundConductanceHasItsTheoreticalStatistics) {
   ModelSetSpec spec;
-  BackgroundSpec b;
-  b.name = "bg";
-  b.ge0_ns = 12;
-  b.sigma_e_ns = 3;
-  b.tau_e_ms = 2.7;
-  b.gi0_ns = 57;
-  b.sigma_i_ns = 6.6;
-  b.tau_i_ms = 10.5;
-  b.seed = 11;
-  spec.backgrounds = {b};
+  spec.backgrounds = {{.name = "bg",
+                       .ge0_ns = 12,
+                       .sigma_e_ns = 3,
+                       .tau_e_ms = 2.7,
+                       .gi0_ns = 57,
+                       .sigma_i_ns = 6.6,
+                       .tau_i_ms = 10.5,
+                       .seed = 11}};
   auto set = *ModelSet::Prepare(spec, OneCell());
   const int ge = SignalIndex(*set, "bg.ge_ns"),
             gi = SignalIndex(*set, "bg.gi_ns");
@@ -310,16 +308,8 @@ TEST(CircuitTest, VecStimDrivesIntFire1AtExactTimes) {
 
 TEST(CircuitTest, GapJunctionCurrentsAreEqualAndOpposite) {
   ModelSetSpec spec;
-  ModelCellSpec m;
-  m.name = "m";
-  m.v_init_mv = -50;
-  spec.model_cells = {m};
-  GapJunctionSpec g;
-  g.name = "gap";
-  g.cell_a = 0;
-  g.cell_b = 1;
-  g.g_ns = 5;
-  spec.gap_junctions = {g};
+  spec.model_cells = {{.name = "m", .v_init_mv = -50}};
+  spec.gap_junctions = {{.name = "gap", .cell_a = 0, .cell_b = 1, .g_ns = 5}};
   auto set = *ModelSet::Prepare(spec, OneCell());
   double v = -70, i = 0;
   set->Step({&v, 1}, {&i, 1});
@@ -335,15 +325,10 @@ TEST(CircuitTest, GapJunctionCurrentsAreEqualAndOpposite) {
 // published, a live change felt at the next step.
 TEST(CircuitTest, ConstantConductanceOnAModelCellIsExactPublishedAndLive) {
   ModelSetSpec spec;
-  ModelCellSpec m;
-  m.name = "m";
-  m.v_init_mv = -70;
-  spec.model_cells = {m};
-  ConductanceSpec leak;
-  leak.name = "leak";
-  leak.cell = 1;
-  leak.model = ConstantConductance::Params{5, -50};
-  spec.conductances = {leak};
+  spec.model_cells = {{.name = "m", .v_init_mv = -70}};
+  spec.conductances = {{.name = "leak",
+                        .cell = 1,
+                        .model = ConstantConductance::Params{5, -50}}};
   auto set = *ModelSet::Prepare(spec, OneCell());
   const int g_sig = SignalIndex(*set, "leak.g_ns"),
             i_sig = SignalIndex(*set, "leak.i_pa");
