@@ -59,7 +59,7 @@ struct ArtificialParams {
   double taui2_ms = 20.0;
   double taum4_ms = 50.0;
   // VecStim
-  std::vector<double> spike_times_ms;
+  std::vector<double> spike_times_ms{};
   // NetStim
   double interval_ms = 10.0;
   double number = 10.0;

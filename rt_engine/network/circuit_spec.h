@@ -73,7 +73,7 @@ struct EventSynapseSpec {
 
 struct ArtificialCellSpec {
   std::string name;
-  ArtificialParams params;
+  ArtificialParams params{};
 };
 
 struct SourceRef {
@@ -91,8 +91,8 @@ struct TargetRef {
 // once V has fallen below threshold - hysteresis.
 struct ConnectionSpec {
   std::string name;
-  SourceRef source;
-  TargetRef target;
+  SourceRef source{};
+  TargetRef target{};
   double delay_ms = 1.0;
   double weight = 0.0;  // live: "<connection>.weight"
   double threshold_mv = -20.0;

@@ -113,24 +113,16 @@ ModelSetSpec CircuitSpec() {
     spec.synapses.push_back(s);
     ++k;
   }
-  ArtificialCellSpec a;
-  a.name = "if1";
-  a.params.kind = ArtificialKind::kIntFire1;
-  ArtificialCellSpec b = a;
-  b.name = "if2";
-  b.params.kind = ArtificialKind::kIntFire2;
-  b.params.ib = 1.2;
-  ArtificialCellSpec c = a;
-  c.name = "if4";
-  c.params.kind = ArtificialKind::kIntFire4;
-  ArtificialCellSpec d = a;
-  d.name = "stim";
-  d.params.kind = ArtificialKind::kNetStim;
-  d.params.interval_ms = 2;
-  d.params.number = 1e6;
-  d.params.start_ms = 0;
-  d.params.noise = 0.5;
-  spec.artificial_cells = {a, b, c, d};
+  spec.artificial_cells = {
+      {.name = "if1", .params = {.kind = ArtificialKind::kIntFire1}},
+      {.name = "if2", .params = {.kind = ArtificialKind::kIntFire2, .ib = 1.2}},
+      {.name = "if4", .params = {.kind = ArtificialKind::kIntFire4}},
+      {.name = "stim",
+       .params = {.kind = ArtificialKind::kNetStim,
+                  .interval_ms = 2,
+                  .number = 1e6,
+                  .start_ms = 0,
+                  .noise = 0.5}}};
   int n = 0;
   auto connect = [&](SourceRef src, TargetRef dst, double w) {
     ConnectionSpec cs;

@@ -172,24 +172,19 @@ TEST(CircuitTest, BackgroundIsReproducibleFromItsSeed) {
 // allocated, nothing crashes, and the events that fit are delivered.
 TEST(CircuitTest, FullEventQueueCountsDropsInsteadOfGrowing) {
   ModelSetSpec spec;
-  ArtificialCellSpec gen;
-  gen.name = "gen";
-  gen.params.kind = ArtificialKind::kNetStim;
-  gen.params.interval_ms = 0.2;
-  gen.params.number = 1000;
-  gen.params.start_ms = 0;
-  ArtificialCellSpec cell;
-  cell.name = "cell";
-  cell.params.kind = ArtificialKind::kIntFire1;
-  spec.artificial_cells = {gen, cell};
+  spec.artificial_cells = {
+      {.name = "gen",
+       .params = {.kind = ArtificialKind::kNetStim,
+                  .interval_ms = 0.2,
+                  .number = 1000,
+                  .start_ms = 0}},
+      {.name = "cell", .params = {.kind = ArtificialKind::kIntFire1}}};
   for (int k = 0; k < 8; ++k) {
-    ConnectionSpec c;
-    c.name = "c" + std::to_string(k);
-    c.source = {SourceRef::Kind::kArtificial, 0};
-    c.target = {TargetRef::Kind::kArtificial, 1};
-    c.weight = 0.1;
-    c.delay_ms = 5;
-    spec.connections.push_back(c);
+    spec.connections.push_back({.name = "c" + std::to_string(k),
+                                .source = {SourceRef::Kind::kArtificial, 0},
+                                .target = {TargetRef::Kind::kArtificial, 1},
+                                .delay_ms = 5,
+                                .weight = 0.1});
   }
   spec.max_events_in_flight = 16;
   auto set = *ModelSet::Prepare(spec, OneCell());
@@ -219,14 +214,12 @@ TEST(CircuitTest, SharedSynapseStatesLeaveTheCellUnchanged) {
     for (const char* p : {"hh_na", "hh_k", "hh_leak"})
       spec.conductances.push_back(*PresetConductance(std::string("m_") + p, p,
                                                      1, Integrator::kExpEuler));
-    ArtificialCellSpec drive;
-    drive.name = "drive";
-    drive.params.kind = ArtificialKind::kNetStim;
-    drive.params.interval_ms = 2;
-    drive.params.number = 1e9;
-    drive.params.noise = 1;
-    drive.params.seed = 7;
-    spec.artificial_cells = {drive};
+    spec.artificial_cells = {{.name = "drive",
+                              .params = {.kind = ArtificialKind::kNetStim,
+                                         .interval_ms = 2,
+                                         .number = 1e9,
+                                         .noise = 1,
+                                         .seed = 7}}};
     const SynapseKind kinds[] = {SynapseKind::kExp, SynapseKind::kExp2,
                                  SynapseKind::kAlpha, SynapseKind::kGsyn,
                                  SynapseKind::kAmpa};
