@@ -83,6 +83,22 @@ class StreamBudgetTest(unittest.TestCase):
     # streams (flow-control windows and in-flight messages), plus margin.
     RSS_MARGIN_KB = 96 << 10
 
+    def started_for_attackers(self, d):
+        """Starts a run on `d`; returns a channel for clients that never
+        read, a StreamService stub on it and the signals there are."""
+        # An attacker that never reads keeps its receive windows small: with
+        # gRPC's bandwidth-delay probing on, the client's own transport can
+        # grow each window to tens of MB on loopback and take in a whole
+        # 15 s attack, so whether the daemon's budgets engage would depend
+        # on the machine (0 samples lost on one CI machine).
+        ch = grpc.insecure_channel(d.server, options=[
+            ("grpc.http2.bdp_probe", 0),
+            ("grpc.http2.lookahead_bytes", 64 << 10)])
+        self.assertEqual(d.cli("start").returncode, 0)
+        signals = [s.name for s in pb.models_grpc.ModelServiceStub(ch)
+                   .ListSignals(pb.models.ListSignalsRequest()).signals]
+        return ch, pb.stream_grpc.StreamServiceStub(ch), signals
+
     def attack(self, d, stub, signals, seconds):
         """Seven streams that never read, a canary beside them; returns
         (peak RSS kB, canary samples, canary lost)."""
@@ -124,19 +140,8 @@ class StreamBudgetTest(unittest.TestCase):
         d = Daemon(f"--max_stream_queue_bytes={self.QUEUE_BYTES}",
                    f"--max_stream_bytes_total={self.TOTAL_BYTES}",
                    "--max_streams_per_client=8")
-        # An attacker that never reads keeps its receive windows small: with
-        # gRPC's bandwidth-delay probing on, the client's own transport can
-        # grow each window to tens of MB on loopback and take in a whole
-        # 15 s attack, so whether the daemon's budgets engage would depend
-        # on the machine (0 samples lost on one CI machine).
-        ch = grpc.insecure_channel(d.server, options=[
-            ("grpc.http2.bdp_probe", 0),
-            ("grpc.http2.lookahead_bytes", 64 << 10)])
+        ch, stub, signals = self.started_for_attackers(d)
         try:
-            self.assertEqual(d.cli("start").returncode, 0)
-            stub = pb.stream_grpc.StreamServiceStub(ch)
-            signals = [s.name for s in pb.models_grpc.ModelServiceStub(ch)
-                       .ListSignals(pb.models.ListSignalsRequest()).signals]
             time.sleep(0.5)
             rss0 = d.rss_kb()
             # The attackers' own client takes a few MB per stream before
@@ -181,14 +186,8 @@ class StreamBudgetTest(unittest.TestCase):
 
     def test_sigterm_waits_for_streams_but_not_for_one_that_never_reads(self):
         d = Daemon()
-        ch = grpc.insecure_channel(d.server, options=[
-            ("grpc.http2.bdp_probe", 0),
-            ("grpc.http2.lookahead_bytes", 64 << 10)])
+        ch, stub, signals = self.started_for_attackers(d)
         try:
-            self.assertEqual(d.cli("start").returncode, 0)
-            stub = pb.stream_grpc.StreamServiceStub(ch)
-            signals = [s.name for s in pb.models_grpc.ModelServiceStub(ch)
-                       .ListSignals(pb.models.ListSignalsRequest()).signals]
             stuck = stub.Subscribe(pb.stream.SubscribeRequest(
                 signals=signals))
             next(stuck)  # the header; then never read again

@@ -16,6 +16,7 @@
 #include "server/api/auth/access.h"
 #include "server/api/grpc_services.h"
 #include "server/instrument/instrument.h"
+#include "tests/server/instrument/one_cell_instrument.h"
 
 namespace dynclamp::server {
 namespace {
@@ -23,12 +24,7 @@ namespace {
 class StreamReactorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    InstrumentOptions o;
-    rt::DaqChannelConfig ch;
-    ch.name = "cell0";
-    o.daq.channels = {ch};
-    o.sim.cells.resize(1);
-    o.data_dir = ::testing::TempDir();
+    InstrumentOptions o = testing::OneCellInstrument();
     o.fanout.chunk_duration = absl::Milliseconds(1);
     auto inst = Instrument::Create(o);
     ASSERT_TRUE(inst.ok()) << inst.status();

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "server/instrument/instrument.h"
+#include "tests/server/instrument/one_cell_instrument.h"
 #include "tests/rt_engine/daq/comedi/fake_comedi_device.h"
 
 namespace dynclamp::server {
@@ -25,18 +26,12 @@ class InstrumentComediTest : public ::testing::Test {
     // The comedi backend on a fake board, registered as a user's would be.
     backends_.Add(ComediBackend(
         [b = board_] { return std::make_unique<FakeComediDevice>(b); }));
-    InstrumentOptions o;
+    InstrumentOptions o = testing::OneCellInstrument();
     o.backend = "comedi";
     o.backends = &backends_;
     o.rig_file.set_backend("comedi");
     o.rig_file.set_device("/dev/comedi0");
     o.rig_file.add_channels();
-    rt::DaqChannelConfig ch;
-    ch.name = "cell0";
-    o.daq.channels = {ch};
-    o.sim.cells.resize(1);
-    o.max_consecutive_overruns = 0;
-    o.data_dir = ::testing::TempDir();
     o.fanout.chunk_duration = absl::Milliseconds(1);
     auto inst = Instrument::Create(o);
     ASSERT_TRUE(inst.ok()) << inst.status();

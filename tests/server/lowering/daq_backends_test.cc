@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/instrument/instrument.h"
 #include "server/lowering/rig_file.h"
+#include "tests/server/instrument/one_cell_instrument.h"
 
 namespace dynclamp::server {
 namespace {
@@ -109,16 +110,10 @@ TEST(DaqBackendsTest, ARigFileIsCheckedByItsBackend) {
 TEST(DaqBackendsTest, TheInstrumentRunsOnAnAddedBackendAndReportsItsErrors) {
   DaqBackends backends;
   backends.Add(RestingBackend());
-  InstrumentOptions o;
+  InstrumentOptions o = testing::OneCellInstrument();
   o.backend = "resting";
   o.backends = &backends;
   o.rig_file = OneChannel("resting", "bench");
-  rt::DaqChannelConfig ch;
-  ch.name = "cell0";
-  o.daq.channels = {ch};
-  o.sim.cells.resize(1);
-  o.max_consecutive_overruns = 0;
-  o.data_dir = ::testing::TempDir();
   auto inst = Instrument::Create(o);
   ASSERT_TRUE(inst.ok()) << inst.status();
   EXPECT_EQ((*inst)->GetRig().backend(), "resting");
