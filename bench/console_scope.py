@@ -14,7 +14,6 @@ was painted, both on this host), the console's CPU and the daemon's extra CPU.
 Usage: bench/console_scope.py [--bin build/bin] [--python build/python]
                               [--seconds 20] [--timebase 1]
 """
-import argparse
 import http.cookiejar
 import json
 import os
@@ -25,6 +24,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+import bench_common
 
 SIGNALS = ["cell0.v_mv", "cell0.i_pa", "cell1.v_mv", "cell1.i_pa"]
 
@@ -47,11 +48,7 @@ def wait_file(path, proc, what):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default=os.path.join(here, "..", "build", "bin"))
-    ap.add_argument("--python",
-                    default=os.path.join(here, "..", "build", "python"))
+    ap = bench_common.parser(__doc__)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--timebase", default="1")
     args = ap.parse_args()

@@ -18,7 +18,6 @@ Each figure is the median of --repeats runs.
 Usage: bench/python_client.py [--bin build/bin] [--python build/python]
                               [--seconds 10] [--gigabytes 1] [--repeats 3]
 """
-import argparse
 import hashlib
 import os
 import resource
@@ -28,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_common
 
 SIGNALS = ["cell0.v_mv", "cell0.i_pa", "cell1.v_mv", "cell1.i_pa",
            "gaba.g_ns", "gaba.i_pa", "leak.g_ns", "leak.i_pa"]
@@ -130,11 +131,7 @@ def download_bench(dynclamp, bin_dir, address, data, gigabytes, repeats,
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default=os.path.join(here, "..", "build", "bin"))
-    ap.add_argument("--python",
-                    default=os.path.join(here, "..", "build", "python"))
+    ap = bench_common.parser(__doc__)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--gigabytes", type=float, default=1)
     ap.add_argument("--repeats", type=int, default=3)
