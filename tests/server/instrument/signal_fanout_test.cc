@@ -22,15 +22,15 @@ struct Fixture {
     }
     fanout.DrainOnce();
   }
-  // A constant conductance "g" (2 nS, 0 mV) on cell0: signals g.*.
-  absl::Status LoadConductanceG() {
+  // A constant conductance on cell0: signals <name>.*.
+  absl::Status LoadConstant(const char* name, double g_ns, double e_rev_mv) {
     rt::ModelSetSpec spec;
-    rt::ConductanceSpec g;
-    g.name = "g";
-    g.model = rt::ConstantConductance::Params{2.0, 0.0};
-    spec.conductances = {g};
+    spec.conductances = {
+        {.name = name,
+         .model = rt::ConstantConductance::Params{g_ns, e_rev_mv}}};
     return bench.engine->LoadModelSet(spec).status();
   }
+  absl::Status LoadConductanceG() { return LoadConstant("g", 2.0, 0.0); }
   std::vector<ChunkData> Pop(Subscription& s) {
     std::vector<ChunkData> out;
     ChunkData c;
@@ -114,12 +114,7 @@ TEST(SignalFanoutTest, OverrunAndClippedCyclesAreListedBySample) {
   EXPECT_EQ(chunks[0].overrun_samples, (std::vector<uint32_t>{2}));
 
   // 1e5 nS at +100 mV asks for ~1.7e7 pA: over the 1e6 pA limit.
-  rt::ModelSetSpec spec;
-  rt::ConductanceSpec g;
-  g.name = "huge";
-  g.model = rt::ConstantConductance::Params{1e5, 100.0};
-  spec.conductances = {g};
-  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  ASSERT_TRUE(f.LoadConstant("huge", 1e5, 100.0).ok());
   f.Cycles(40);
   chunks = f.Pop(**every);
   ASSERT_EQ(chunks.size(), 2u);
@@ -234,12 +229,7 @@ TEST(SignalFanoutTest, UnknownSignalsAreRefusedByName) {
 
 TEST(SignalFanoutTest, SignalsMissingFromANewSpecBecomeNaN) {
   Fixture f;
-  rt::ModelSetSpec spec;
-  rt::ConductanceSpec g;
-  g.name = "g";
-  g.model = rt::ConstantConductance::Params{1.0, 0.0};
-  spec.conductances = {g};
-  ASSERT_TRUE(f.bench.engine->LoadModelSet(spec).ok());
+  ASSERT_TRUE(f.LoadConstant("g", 1.0, 0.0).ok());
   auto sub = f.fanout.Subscribe({"g.g_ns"}, 1, 5);
   ASSERT_TRUE(sub.ok());
   f.Cycles(5);
