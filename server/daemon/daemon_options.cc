@@ -323,11 +323,7 @@ absl::Status LoopFromFlags(InstrumentOptions& options) {
     return FlagError("max_consecutive_overruns",
                      "must be >= 0, or -1 for the default");
   }
-  const bool nominal_sim =
-      DaqBackends::Builtin().Find(options.backend)->simulated &&
-      options.sim.clock == rt::SimRigConfig::Clock::kNominal;
-  options.max_consecutive_overruns =
-      overruns >= 0 ? overruns : (nominal_sim ? 0 : 100);
+  options.max_consecutive_overruns = overruns;  // -1: the rig decides
 
   const int flush_ms = absl::GetFlag(FLAGS_recorder_flush_ms);
   if (flush_ms < 50 || flush_ms > 5000) {

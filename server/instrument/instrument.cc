@@ -117,7 +117,10 @@ absl::StatusOr<std::unique_ptr<Instrument::Core>> Instrument::BuildCore(
   ec.period_ns = options_.period_ns;
   ec.ring_capacity_frames = options_.ring_frames;
   ec.max_signals = options_.max_signals;
-  ec.max_consecutive_overruns = options_.max_consecutive_overruns;
+  ec.max_consecutive_overruns =
+      options_.max_consecutive_overruns >= 0 ? options_.max_consecutive_overruns
+      : core->rig->OnNominalTime()           ? 0
+                                             : kDefaultMaxConsecutiveOverruns;
   absl::StatusOr<std::unique_ptr<rt::ClampEngine>> engine =
       rt::ClampEngine::Create(*core->rig, ec);
   if (!engine.ok()) return engine.status();

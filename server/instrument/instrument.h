@@ -52,7 +52,10 @@ struct InstrumentOptions {
   rt::DaqConfig daq;  // one channel per simulated cell
   int64_t period_ns = 50'000;
   rt::RtLoopConfig loop;  // RT settings, busy-wait
-  int max_consecutive_overruns = 100;
+  // Overruns in a row that put the clamp in FAULT (0: never). -1: the
+  // rig's default: never on a nominal clock, where an overrun harms no
+  // simulated cell, else kDefaultMaxConsecutiveOverruns.
+  int max_consecutive_overruns = -1;
   std::size_t ring_frames = 1 << 15;  // 1.6 s at 20 kHz
   std::size_t max_signals = 128;
   SignalFanout::Options fanout;
@@ -70,6 +73,8 @@ struct InstrumentOptions {
 
 // Bytes free for this user on the file system holding `dir`.
 absl::StatusOr<uint64_t> FreeBytes(const std::string& dir);
+
+inline constexpr int kDefaultMaxConsecutiveOverruns = 100;
 
 class Instrument {
  public:

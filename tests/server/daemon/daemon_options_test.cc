@@ -49,8 +49,7 @@ TEST_F(DaemonOptionsTest, DefaultsAreTheSimulatedRigOnLoopback) {
   ASSERT_EQ(instrument.sim.cells.size(), 2u);
   EXPECT_EQ(instrument.sim.cells[0].model, rt::SimCellConfig::Model::kCa1);
   EXPECT_EQ(instrument.sim.cells[1].model, rt::SimCellConfig::Model::kPassive);
-  // The nominal clock makes overruns harmless to simulated cells.
-  EXPECT_EQ(instrument.max_consecutive_overruns, 0);
+  EXPECT_EQ(instrument.max_consecutive_overruns, -1) << "the rig's default";
   EXPECT_EQ(instrument.recorder_flush, absl::Milliseconds(200));
   EXPECT_EQ(instrument.recorder_fsync, absl::Seconds(1));
   EXPECT_EQ(instrument.session_defaults.subject().subject_id(),
@@ -89,8 +88,7 @@ TEST_F(DaemonOptionsTest, FlagsLandWhereTheySay) {
   EXPECT_EQ(instrument.sim.cells[0].bias_pa, 800);
   EXPECT_EQ(instrument.sim.cells[1].blocked, std::vector<std::string>{"na"});
   EXPECT_EQ(instrument.daq.channels[1].current_limit_pa, 500);
-  // On the wall clock, overruns do harm: 100 in a row is a fault.
-  EXPECT_EQ(instrument.max_consecutive_overruns, 100);
+  EXPECT_EQ(instrument.sim.clock, rt::SimRigConfig::Clock::kWallClock);
   EXPECT_EQ(instrument.recorder_flush, absl::Milliseconds(100));
   EXPECT_EQ(instrument.recorder_fsync, absl::ZeroDuration());
   EXPECT_DOUBLE_EQ(instrument.qc.max_step_s, 30e-6);
@@ -113,7 +111,7 @@ TEST_F(DaemonOptionsTest, ARigFileSetsBackendChannelsAndPeriod) {
   ASSERT_EQ(instrument.daq.channels.size(), 2u);
   EXPECT_EQ(instrument.daq.channels[0].output_gain_pa_per_v, 400);
   EXPECT_FALSE(instrument.rig_file_text.empty());
-  EXPECT_EQ(instrument.max_consecutive_overruns, 100) << "a real board";
+  EXPECT_EQ(instrument.max_consecutive_overruns, -1) << "the board's default";
   EXPECT_FALSE(instrument.session_defaults.has_subject())
       << "no simulated subject on a real rig";
 }
