@@ -32,6 +32,18 @@ ConversionPolynomial RangePolynomial(const ComediRange& r, uint32_t max_data,
   return p;
 }
 
+// One sample of `where`, into or out of `data`, for an instruction list.
+comedi_insn OneSampleInsn(unsigned int kind, const ComediEndpoint& where,
+                          lsampl_t* data) {
+  comedi_insn insn{};
+  insn.insn = kind;
+  insn.n = 1;
+  insn.data = data;
+  insn.subdev = where.subdevice;
+  insn.chanspec = CR_PACK(where.channel, where.range, where.aref);
+  return insn;
+}
+
 }  // namespace
 
 ComediDaq::ComediDaq(ComediConfig config, std::unique_ptr<ComediDevice> device)
@@ -157,20 +169,8 @@ absl::Status ComediDaq::DoConfigure(const DaqConfig& daq) {
   read_data_.assign(n, 0);
   write_data_.assign(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
-    comedi_insn& r = read_insns_[i];
-    r.insn = INSN_READ;
-    r.n = 1;
-    r.data = &read_data_[i];
-    r.subdev = in_[i].where.subdevice;
-    r.chanspec =
-        CR_PACK(in_[i].where.channel, in_[i].where.range, in_[i].where.aref);
-    comedi_insn& w = write_insns_[i];
-    w.insn = INSN_WRITE;
-    w.n = 1;
-    w.data = &write_data_[i];
-    w.subdev = out_[i].where.subdevice;
-    w.chanspec =
-        CR_PACK(out_[i].where.channel, out_[i].where.range, out_[i].where.aref);
+    read_insns_[i] = OneSampleInsn(INSN_READ, in_[i].where, &read_data_[i]);
+    write_insns_[i] = OneSampleInsn(INSN_WRITE, out_[i].where, &write_data_[i]);
   }
   read_list_.n_insns = static_cast<unsigned>(n);
   read_list_.insns = read_insns_.data();
