@@ -785,11 +785,9 @@ void Instrument::DescribeRecordingLocked(const v1::RunProtocolRequest& request,
   const rt::ProtocolSpec& lowered = prepared.lowered;
   const std::vector<std::string>& cells = prepared.cells;
   RecorderConfig& rc = prepared.recorder;
-  rc.path =
-      (std::filesystem::path(options_.data_dir) /
-       absl::StrCat(absl::FormatTime("%Y%m%d-%H%M%S", now, absl::UTCTimeZone()),
-                    "_run", id, "_", lowered.name, ".nwb"))
-          .string();
+  rc.path = (std::filesystem::path(options_.data_dir) /
+             RecordingFileName(now, id, lowered.name))
+                .string();
   rc.flush_interval = options_.recorder_flush;
   rc.fsync_interval = options_.recorder_fsync;
   rc.qc = options_.qc;

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,18 @@ std::string SummaryPath(const std::string& recording_path) {
 }
 
 }  // namespace
+
+std::string RecordingFileName(absl::Time started, uint64_t run_id,
+                              absl::string_view protocol_name) {
+  std::string protocol(protocol_name.substr(0, kMaxProtocolNameInFile));
+  for (char& c : protocol) {
+    if (!absl::ascii_isalnum(c) && c != '.' && c != '-' && c != '_') c = '_';
+  }
+  if (protocol.empty()) protocol = "protocol";
+  return absl::StrCat(
+      absl::FormatTime("%Y%m%d-%H%M%S", started, absl::UTCTimeZone()), "_run",
+      run_id, "_", protocol, kSuffix);
+}
 
 bool ParseRecordingName(const std::string& name, RecordingName* out) {
   // YYYYMMDD-HHMMSS_runN_PROTOCOL.nwb

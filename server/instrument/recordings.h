@@ -18,7 +18,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "dynclamp/v1/recordings.pb.h"
 
 namespace dynclamp::server {
@@ -31,6 +33,14 @@ struct RecordingName {
   std::string protocol_name;
 };
 bool ParseRecordingName(const std::string& name, RecordingName* out);
+// The file name of run `run_id`'s recording. The protocol's name is anyone's
+// text: in the file name it keeps letters, digits, '.', '-' and '_' (others
+// become '_'), at most kMaxProtocolNameInFile bytes, so no name can leave
+// the data directory or make the file uncreatable. The recording's summary
+// keeps the name as written.
+inline constexpr std::size_t kMaxProtocolNameInFile = 64;
+std::string RecordingFileName(absl::Time started, uint64_t run_id,
+                              absl::string_view protocol_name);
 
 // SHA-256, fed piece by piece (OpenSSL).
 class Sha256 {

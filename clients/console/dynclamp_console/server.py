@@ -242,11 +242,10 @@ async def stop(request):
     return web.json_response(message_json(await call(c.stop)))
 
 
-def parse_upload(text: str, kind: str, name: str):
-    """A spec or protocol file as the user dropped it."""
-    message_type = {"spec": dynclamp.spec_pb2.Spec,
-                    "protocol": dynclamp.protocol_pb2.Protocol}[kind]
-    return files.parse_text(text, message_type, name)
+def uploaded(request: web.Request, text: str, default_name: str) -> files.Text:
+    """A spec or protocol file as the user dropped it: parsed as the file
+    and kept with the recording."""
+    return files.Text(text, request.query.get("name", default_name))
 
 
 @api
@@ -254,16 +253,12 @@ async def spec_action(request):
     c = request.app["console"].session(request).client
     body_limit(request)
     action = request.match_info["action"]
-    text = await request.text()
-    name = request.query.get("name", "spec")
-    message, _ = parse_upload(text, "spec", name)
+    spec = uploaded(request, await request.text(), "spec")
     if action == "validate":
-        r = await call(c.validate_spec, message)
+        r = await call(c.validate_spec, spec)
         return web.json_response({"signals": list(r.signals)})
     if action == "load":
-        r = await call(c._call, c._models.LoadSpec,
-                       dynclamp.models_pb2.LoadSpecRequest(
-                           spec=message, spec_source=text))
+        r = await call(c.load_spec, spec)
         return web.json_response({"generation": r.generation,
                                   "signals": list(r.signals)})
     if action == "unload":
@@ -278,16 +273,9 @@ async def spec_action(request):
 async def run_protocol(request):
     c = request.app["console"].session(request).client
     body_limit(request)
-    text = await request.text()
-    message, _ = parse_upload(text, "protocol",
-                              request.query.get("name", "protocol"))
-    req = dynclamp.runs_pb2.RunProtocolRequest(protocol=message,
-                                               protocol_source=text)
-    if request.query.get("check"):
-        return web.json_response(message_json(
-            await call(c._call, c._runs.ValidateProtocol, req)))
-    return web.json_response(message_json(
-        await call(c._call, c._runs.RunProtocol, req)))
+    protocol = uploaded(request, await request.text(), "protocol")
+    act = c.validate_protocol if request.query.get("check") else c.run_protocol
+    return web.json_response(message_json(await call(act, protocol)))
 
 
 @api
@@ -303,16 +291,10 @@ async def queue_list(request):
 async def queue_add(request):
     c = request.app["console"].session(request).client
     body_limit(request)
-    text = await request.text()
-    message, _ = parse_upload(text, "protocol",
-                              request.query.get("name", "protocol"))
-    req = dynclamp.queue_pb2.AddItemRequest(
-        run=dynclamp.runs_pb2.RunProtocolRequest(protocol=message,
-                                                 protocol_source=text),
-        keep_loaded_spec=request.query.get("keep_loaded_spec") == "1")
-    req.position.back = True
-    return web.json_response(message_json(
-        await call(c._call, c._queue.AddItem, req)))
+    protocol = uploaded(request, await request.text(), "protocol")
+    return web.json_response(message_json(await call(
+        c.queue_add, protocol,
+        keep_loaded_spec=request.query.get("keep_loaded_spec") == "1")))
 
 
 @api

@@ -73,6 +73,16 @@ $("logout").onclick = async () => { await post("/api/logout"); location.reload()
 // ---- status, polled ------------------------------------------------------
 
 function fmt(x, d = 1) { return (x === undefined || x === null) ? "-" : Number(x).toFixed(d); }
+// Text from the daemon (names in specs, protocols and queue items, reasons)
+// as text, never as markup: a protocol named "<img onerror=...>" queued by
+// anyone must not run in everyone's console.
+function esc(text) {
+  return String(text).replace(/[&<>"']/g, (c) =>
+    ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})[c]);
+}
+// A parameter's value as a person reads it: 7 significant digits, so that a
+// default computed in floating point (29.999999999999996) shows as 30.
+function shown(x) { return String(Number(Number(x).toPrecision(7))); }
 
 async function pollStatus() {
   const s = await api("/api/status");
@@ -102,8 +112,8 @@ function drawHolding(channels) {
   for (const ch of channels) {
     const row = document.createElement("div");
     row.className = "row";
-    row.innerHTML = `<label>hold ${ch.name} <input type="number" step="any" size="6" ` +
-      `value="${ch.holding_pa}" data-cell="${ch.name}"> pA</label>`;
+    row.innerHTML = `<label>hold ${esc(ch.name)} <input type="number" step="any" size="6" ` +
+      `value="${Number(ch.holding_pa)}" data-cell="${esc(ch.name)}"> pA</label>`;
     const btn = document.createElement("button");
     btn.textContent = "apply";
     btn.onclick = async () => {
@@ -126,7 +136,7 @@ function drawRun(run) {
     const tr = body.insertRow();
     tr.innerHTML = `<td>${s.sweep_number}</td><td>${s.samples}</td><td>${s.overruns}</td>` +
       `<td>${fmt(s.worst_period_us)}</td><td>${fmt(s.worst_latency_us)}</td>` +
-      `<td class="${s.qc_pass ? "ok" : "error"}">${s.qc_pass ? "pass" : "fail: " + s.qc_reason}</td>`;
+      `<td class="${s.qc_pass ? "ok" : "error"}">${s.qc_pass ? "pass" : "fail: " + esc(s.qc_reason)}</td>`;
   }
   if (run.error) $("protocol-result").textContent = run.error;
 }
@@ -165,7 +175,7 @@ function drawTiming(run) {
     q("latency", t.latency) + hist("latency", t.latency) + `</table>`;
   const f = run.fidelity || {};
   $("fidelity").innerHTML = f.pending ? "fidelity: being replayed…" :
-    f.computed ? (f.warning ? `<span class="error">fidelity: ${f.warning}</span>` :
+    f.computed ? (f.warning ? `<span class="error">fidelity: ${esc(f.warning)}</span>` :
       `<span class="ok">fidelity: within tolerance (RMS ${fmt(f.rms_error_mv, 2)} mV)</span>`) : "";
 }
 
@@ -199,8 +209,8 @@ function drawSignalTable() {
     const tr = body.insertRow();
     tr.dataset.signal = s.name;
     const [sc, off] = on ? [on.scale, on.offset] : defaultScale(s.unit);
-    tr.innerHTML = `<td><input type="checkbox" ${on ? "checked" : ""}></td><td>${s.name}</td>` +
-      `<td>${s.unit}</td><td><input class="scale" type="number" step="any" size="5" value="${sc}"></td>` +
+    tr.innerHTML = `<td><input type="checkbox" ${on ? "checked" : ""}></td><td>${esc(s.name)}</td>` +
+      `<td>${esc(s.unit)}</td><td><input class="scale" type="number" step="any" size="5" value="${sc}"></td>` +
       `<td><input class="offset" type="number" step="any" size="5" value="${off}"></td><td class="range"></td>`;
     const [box, scale, offset] = tr.querySelectorAll("input");
     box.onchange = () => {
@@ -405,9 +415,9 @@ async function loadParameters() {
     row.dataset.parameter = p.name;
     const lo = Math.max(p.min, Math.min(0, p.value));
     const hi = Math.min(p.max, Math.max(2 * Math.abs(p.value), p.value + 1, lo + 1));
-    row.innerHTML = `<span class="name" title="${p.help}">${p.name}</span>` +
+    row.innerHTML = `<span class="name" title="${esc(p.help)}">${esc(p.name)}</span>` +
       `<input type="range" min="${lo}" max="${hi}" step="${(hi - lo) / 200}" value="${p.value}">` +
-      `<input type="number" step="any" value="${p.value}"><span>${p.unit}</span>`;
+      `<input type="number" step="any" value="${shown(p.value)}"><span>${esc(p.unit)}</span>`;
     const [slider, field] = row.querySelectorAll("input");
     const send = async (v) => {
       try {
@@ -416,7 +426,7 @@ async function loadParameters() {
         if (now.value > Number(slider.max)) slider.max = Math.min(p.max, 2 * now.value);
         if (now.value < Number(slider.min)) slider.min = Math.max(p.min, 2 * now.value);
         slider.step = (Number(slider.max) - Number(slider.min)) / 200;
-        slider.value = now.value; field.value = now.value;
+        slider.value = now.value; field.value = shown(now.value);
         row.dataset.value = now.value;
         say(null);
       } catch (e) {
@@ -424,7 +434,7 @@ async function loadParameters() {
         row.dataset.error = e.message;
       }
     };
-    slider.oninput = () => { field.value = slider.value; };
+    slider.oninput = () => { field.value = shown(slider.value); };
     slider.onchange = () => send(slider.value);
     field.onchange = () => send(field.value);
     row.dataset.value = p.value;
@@ -516,32 +526,41 @@ async function pollLists() {
     api("/api/queue"), api("/api/history"), api("/api/recordings")]);
   const q = $("queue").tBodies[0];
   q.innerHTML = queue.length ? "" : `<tr><td class="muted">empty</td></tr>`;
-  for (const item of queue) {
+  queue.forEach((item, i) => {
     const tr = q.insertRow();
-    tr.innerHTML = `<td>${item.id}</td><td>${item.name}</td><td>${item.added_by}</td>`;
-    for (const [label, body] of [["↑ first", {position: "front"}],
-                                 ["↓ last", {position: "back"}], ["remove", null]]) {
+    tr.dataset.item = item.id;
+    tr.innerHTML = `<td>${item.id}</td><td>${esc(item.name)}</td><td>${esc(item.added_by)}</td>`;
+    const before = queue[i - 1], after = queue[i + 1];
+    // [label, action, body of the request (null: DELETE), possible here]
+    for (const [label, action, body, possible] of [
+      ["↑", "up", {position: ["before", before && before.id]}, !!before],
+      ["↓", "down", {position: ["after", after && after.id]}, !!after],
+      ["first", "first", {position: "front"}, !!before],
+      ["last", "last", {position: "back"}, !!after],
+      ["remove", "remove", null, true]]) {
       const td = tr.insertCell();
       const b = document.createElement("button");
       b.textContent = label;
+      b.dataset.action = action;
+      b.disabled = !possible;
       b.onclick = () => api(`/api/queue/${item.id}`, body ? {method: "POST",
         headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)} :
         {method: "DELETE"}).catch(say);
       td.append(b);
     }
-  }
+  });
   const h = $("history").tBodies[0];
   h.innerHTML = "";
   for (const e of history.slice(0, 15)) {
-    h.insertRow().innerHTML = `<td>${e.name}</td><td>${e.status.replace("_ITEM", "")}</td>` +
-      `<td>${e.sweeps_completed}/${e.sweeps_total}</td><td>run ${e.run_id}</td><td class="error">${e.error || ""}</td>`;
+    h.insertRow().innerHTML = `<td>${esc(e.name)}</td><td>${esc(e.status.replace("_ITEM", ""))}</td>` +
+      `<td>${e.sweeps_completed}/${e.sweeps_total}</td><td>run ${e.run_id}</td><td class="error">${esc(e.error || "")}</td>`;
   }
   const r = $("recordings").tBodies[0];
   r.innerHTML = "";
   for (const rec of recs.slice(0, 20)) {
     const size = (Number(rec.size_bytes) / 1e6).toFixed(1);
     const link = rec.in_progress ? "recording…" :
-      `<a href="/api/recordings/${encodeURIComponent(rec.name)}" download>${rec.name}</a>`;
+      `<a href="/api/recordings/${encodeURIComponent(rec.name)}" download>${esc(rec.name)}</a>`;
     r.insertRow().innerHTML = `<td>run ${rec.run_id}</td><td>${link}</td><td>${size} MB</td>` +
       `<td>${rec.sweeps_recorded}/${rec.sweeps_total}</td><td>${rec.qc_pass ? "QC pass" : ""}</td>`;
   }

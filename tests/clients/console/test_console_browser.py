@@ -144,6 +144,119 @@ def test_a_slider_changes_the_parameter_and_the_trace_follows(console, browser,
     assert float(field.get_attribute("value")) == pytest.approx(moved)
 
 
+def test_live_parameters_show_whole_names_units_and_readable_values(
+        console, browser, rig):
+    # The hybrid circuit's model cell: long names ("model_leak.g_ns"), and a
+    # preset default computed in floating point (hh_leak's 29.999999...).
+    rig.load_spec(os.path.join(EXAMPLES, "hybrid_circuit.yaml"))
+    open_page(browser, console, frames=False)
+    wait(browser, "return document.querySelectorAll('.param').length > 5", 20,
+         "the parameters")
+    rows = browser.execute_script(
+        "return [...document.querySelectorAll('.param')].map(r => {"
+        "  const [name, unit] = [r.querySelector('.name'),"
+        "                        r.querySelector('span:last-child')];"
+        "  const box = r.getBoundingClientRect(), u = unit.getBoundingClientRect();"
+        "  return {parameter: r.dataset.parameter, name: name.innerText,"
+        "          clipped: name.scrollWidth > name.clientWidth,"
+        "          unit: unit.innerText, unit_inside: u.right <= box.right + 1,"
+        "          field: r.querySelector('input[type=number]').value}; })")
+    expected = {p.name: p for p in rig.live_parameters()}
+    assert sorted(r["parameter"] for r in rows) == sorted(expected)
+    for r in rows:
+        p = expected[r["parameter"]]
+        assert r["name"] == p.name and not r["clipped"], r
+        assert r["unit"] == p.unit and r["unit_inside"], r
+        assert float(r["field"]) == pytest.approx(p.value, rel=1e-6), r
+        assert len(r["field"].replace("-", "").replace(".", "")) <= 7, r
+    leak = next(r for r in rows if r["parameter"] == "model_leak.g_ns")
+    assert leak["field"] == "30"
+    width = browser.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], "the page fits its window's width"
+
+
+def test_the_queue_and_history_from_the_page(console, browser, rig):
+    short = {"name": "page_short", "sweeps": [{"stimuli": [{"cell": "cell0",
+             "epochs": [{"duration_s": 0.05, "hold": {"value": 0}}]}]}]}
+    # Pause waits for the end of the sweep: many short ones.
+    long = {"name": "page_long", "sweeps": [{"stimuli": [{"cell": "cell0",
+            "epochs": [{"duration_s": 0.5, "hold": {"value": 0}}]}]}] * 60}
+    # Anyone may name a protocol; the page shows the name as text.
+    marked = dict(short, name="<img src=x onerror=window.injected=1>")
+    open_page(browser, console, frames=False)
+    browser.find_element(By.ID, "protocol-file").send_keys(
+        os.path.join(EXAMPLES, "protocols", "test_pulse.yaml"))
+    wait(browser, "return !document.getElementById('queue-add').disabled")
+    browser.find_element(By.ID, "queue-add").click()
+    wait(browser, "return document.querySelectorAll('#queue tr[data-item]')"
+         ".length == 1", 10, "the item added from the page")
+    [pulse] = rig.queue()
+    assert pulse.name == "test_pulse" and pulse.added_by == "console"
+    a = rig.queue_add(short)
+    b = rig.queue_add(marked)
+    c = rig.queue_add(long)
+    rows = "return [...document.querySelectorAll('#queue tr[data-item]')]" \
+           ".map(r => Number(r.dataset.item))"
+
+    def order():
+        return [i.id for i in rig.queue()]
+
+    def click(item, action):
+        browser.find_element(By.CSS_SELECTOR, f"#queue tr[data-item='{item}'] "
+                             f"button[data-action='{action}']").click()
+
+    wait(browser, f"{rows}.join() == '{pulse.id},{a.id},{b.id},{c.id}'", 10,
+         "four items")
+    assert browser.execute_script(
+        "return document.querySelector('#queue img') === null && "
+        "window.injected === undefined")
+    assert marked["name"] in browser.find_element(By.ID, "queue").text
+    click(c.id, "up")
+    wait(browser, f"{rows}.join() == '{pulse.id},{a.id},{c.id},{b.id}'", 10,
+         "one place up")
+    assert order() == [pulse.id, a.id, c.id, b.id]
+    click(c.id, "first")
+    wait(browser, f"{rows}[0] == {c.id}", 10, "first")
+    click(pulse.id, "down")
+    wait(browser, f"{rows}.join() == '{c.id},{a.id},{pulse.id},{b.id}'", 10,
+         "one place down")
+    click(a.id, "last")
+    wait(browser, f"{rows}.join() == '{c.id},{pulse.id},{b.id},{a.id}'", 10,
+         "last")
+    click(pulse.id, "remove")
+    wait(browser, f"{rows}.join() == '{c.id},{b.id},{a.id}'", 10, "removed")
+    assert order() == [c.id, b.id, a.id]
+    # Start: the long item runs; pause, resume, abort it from the page.
+    queue_button = "#runs-panel button[data-queue='{}']"
+    browser.find_element(By.CSS_SELECTOR, queue_button.format("start")).click()
+    deadline = time.monotonic() + 20
+    while rig.queue_status().current_item != c.id and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rig.queue_status().current_item == c.id
+    browser.find_element(By.CSS_SELECTOR, queue_button.format("pause")).click()
+    wait(browser, "return /PAUSED/.test(document.getElementById("
+         "'queue-state').textContent)", 10, "the queue paused")
+    browser.find_element(By.CSS_SELECTOR, queue_button.format("resume")).click()
+    wait(browser, "return /RUNNING/.test(document.getElementById("
+         "'queue-state').textContent)", 10, "the queue running again")
+    browser.find_element(By.CSS_SELECTOR, queue_button.format("abort")).click()
+    # The rest run; the history lists each with its end and run.
+    history = ("[...document.querySelectorAll('#history tr')]"
+               ".map(r => r.cells[0].textContent + ' ' + r.cells[1].textContent)")
+    wait(browser, f"const h = {history}; return h.length >= 3 && "
+         "h[0].startsWith('page_short')", 60, "the history")
+    shown = browser.execute_script(f"return {history}")[:3]
+    assert shown == ["page_short COMPLETED", marked["name"] + " COMPLETED",
+                     "page_long ABORTED"]
+    browser.find_element(By.CSS_SELECTOR, queue_button.format("stop")).click()
+    for entry in rig.history(limit=2):
+        wait(browser, "return document.querySelector('#recordings a[href$="
+             f"\"{os.path.basename(entry.nwb_path)}\"]')", 10,
+             "the recording's link")
+
+
 def test_a_bad_spec_shows_its_field(console, browser, rig, tmp_path):
     bad = tmp_path / "bad_gaba.yaml"
     bad.write_text("conductances:\n  - name: gaba\n    cell: cell0\n"

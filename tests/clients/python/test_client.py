@@ -340,6 +340,23 @@ def test_recordings_are_listed_with_their_run_and_checksum(daemon, rig,
         rig.recordings(limit=10 ** 6)
 
 
+def test_any_protocol_name_records_into_the_data_directory(daemon, rig,
+                                                          tmp_path):
+    # A name is anyone's text: a '/' or markup must neither fail the run nor
+    # put its file elsewhere; the listing keeps the name as written.
+    name = "F/I ../../<b>cell 3</b>"
+    run = rig.run_protocol(short_protocol(0.05, 1, name), wait=True,
+                           timeout=30)
+    assert run.state == runs_pb2.COMPLETED, run.error
+    assert os.path.dirname(run.nwb_path) == daemon.data
+    assert os.path.basename(run.nwb_path).endswith(
+        f"_run{run.run_id}_F_I_.._..__b_cell_3__b_.nwb")
+    [r] = rig.recordings(run_id=run.run_id)
+    assert r.protocol_name == name and r.path == run.nwb_path
+    assert os.path.getsize(rig.download(r, str(tmp_path / "x.nwb"))) == \
+        r.size_bytes
+
+
 def test_a_download_is_the_file_byte_for_byte(rig, recorded, tmp_path):
     out = tmp_path / "fi.nwb"
     seen = []

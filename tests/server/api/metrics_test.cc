@@ -53,10 +53,12 @@ TEST(MetricsTest, NamesFollowPrometheusConventions) {
   for (const auto& f : families) {
     EXPECT_TRUE(std::regex_match(f.name, name)) << f.name;
     EXPECT_FALSE(f.help.empty()) << f.name;
-    if (f.type == prometheus::MetricType::Counter)
+    if (f.type == prometheus::MetricType::Counter) {
       EXPECT_TRUE(f.name.ends_with("_total")) << f.name;
-    if (f.type == prometheus::MetricType::Histogram)
+    }
+    if (f.type == prometheus::MetricType::Histogram) {
       EXPECT_TRUE(f.name.ends_with("_seconds")) << f.name;
+    }
   }
   inst->Shutdown();
 }

@@ -110,7 +110,9 @@ TEST_F(StreamReactorsTest, SubscribeSendsTheHeaderThenChunksUntilCancelled) {
     ASSERT_TRUE(reader->Read(&chunk));
     ASSERT_GT(chunk.num_samples(), 0u);
     ASSERT_EQ(chunk.values_size(), static_cast<int>(chunk.num_samples()));
-    if (k > 0) EXPECT_EQ(chunk.first_sample_index(), next) << "contiguous";
+    if (k > 0) {
+      EXPECT_EQ(chunk.first_sample_index(), next) << "contiguous";
+    }
     next = chunk.first_sample_index() + 10 * chunk.num_samples();
     EXPECT_EQ(chunk.samples_lost(), 0u);
   }

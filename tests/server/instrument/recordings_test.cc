@@ -46,6 +46,27 @@ TEST(RecordingNameTest, ParsesWhatTheDaemonWrites) {
   }
 }
 
+TEST(RecordingNameTest, AnyProtocolNameMakesOneFileInTheDataDirectory) {
+  const absl::Time t = absl::FromCivil(
+      absl::CivilSecond(2026, 11, 30, 10, 15, 2), absl::UTCTimeZone());
+  EXPECT_EQ(RecordingFileName(t, 12, "fi_curve"),
+            "20261130-101502_run12_fi_curve.nwb");
+  EXPECT_EQ(RecordingFileName(t, 3, "../../etc/x y<img>"),
+            "20261130-101502_run3_.._.._etc_x_y_img_.nwb");
+  EXPECT_EQ(RecordingFileName(t, 3, ""), "20261130-101502_run3_protocol.nwb");
+  EXPECT_EQ(RecordingFileName(t, 3,
+                              "F/I \xc2\xb5"
+                              "A"),
+            "20261130-101502_run3_F_I___A.nwb");
+  const std::string name = RecordingFileName(t, 4, std::string(500, 'a'));
+  EXPECT_EQ(name.size(), std::string("20261130-101502_run4_.nwb").size() +
+                             kMaxProtocolNameInFile);
+  RecordingName parsed;
+  ASSERT_TRUE(ParseRecordingName(name, &parsed));
+  EXPECT_EQ(parsed.run_id, 4u);
+  EXPECT_EQ(parsed.protocol_name, std::string(kMaxProtocolNameInFile, 'a'));
+}
+
 TEST(Sha256Test, KnownDigests) {
   Sha256 empty;
   EXPECT_EQ(empty.HexDigest(),
