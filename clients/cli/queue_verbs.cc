@@ -137,13 +137,13 @@ int History(const Globals& g, uint32_t limit) {
   return 0;
 }
 
-int Lock(const Globals& g, const std::string& verb) {
+int Lock(const Globals& g, const std::string& verb, bool force) {
   auto client = ConnectOrDie(g, "lock");
   v1::LockStatus s;
   if (verb == "acquire") {
     s = OrDie("lock acquire", client->AcquireLock());
   } else if (verb == "release") {
-    s = OrDie("lock release", client->ReleaseLock());
+    s = OrDie("lock release", client->ReleaseLock(force));
   } else {
     s = OrDie("lock", client->GetLock());
   }
@@ -209,7 +209,11 @@ void AddQueueVerbs(CLI::App& app, Globals& g) {
       "lock", "own the rig (others can still watch): acquire, release, status");
   lock->add_option("VERB", *lock_verb, "acquire, release or status")
       ->check(CLI::IsMember({"acquire", "release", "status"}));
-  OnVerb(lock, g, [&g, lock_verb] { return Lock(g, *lock_verb); });
+  auto force = std::make_shared<bool>(false);
+  lock->add_flag("--force", *force,
+                 "release another operator's lock (admin role)");
+  OnVerb(lock, g,
+         [&g, lock_verb, force] { return Lock(g, *lock_verb, *force); });
 }
 
 }  // namespace dynclamp::cli

@@ -142,9 +142,10 @@ absl::StatusOr<v1::LockStatus> Client::AcquireLock() {
   return Queue(&v1::QueueService::Stub::AcquireLock, v1::AcquireLockRequest(),
                "AcquireLock");
 }
-absl::StatusOr<v1::LockStatus> Client::ReleaseLock() {
-  return Queue(&v1::QueueService::Stub::ReleaseLock, v1::ReleaseLockRequest(),
-               "ReleaseLock");
+absl::StatusOr<v1::LockStatus> Client::ReleaseLock(bool force) {
+  v1::ReleaseLockRequest req;
+  req.set_force(force);
+  return Queue(&v1::QueueService::Stub::ReleaseLock, req, "ReleaseLock");
 }
 absl::StatusOr<v1::LockStatus> Client::GetLock() {
   return Queue(&v1::QueueService::Stub::GetLock, v1::GetLockRequest(),

@@ -94,7 +94,8 @@ class Client {
   absl::StatusOr<v1::QueueStatus> GetQueueStatus();
   absl::StatusOr<v1::ListHistoryResponse> ListHistory(uint32_t limit);
   absl::StatusOr<v1::LockStatus> AcquireLock();
-  absl::StatusOr<v1::LockStatus> ReleaseLock();
+  // `force`: another operator's lock (needs the admin role).
+  absl::StatusOr<v1::LockStatus> ReleaseLock(bool force = false);
   absl::StatusOr<v1::LockStatus> GetLock();
   // The fidelity lab; it takes tens of seconds, so its deadline is
   // `timeout_s`, not the client's.

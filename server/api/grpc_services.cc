@@ -315,10 +315,15 @@ grpc::Status QueueServiceImpl::AcquireLock(grpc::ServerContext* ctx,
 }
 
 grpc::Status QueueServiceImpl::ReleaseLock(grpc::ServerContext* ctx,
-                                           const v1::ReleaseLockRequest*,
+                                           const v1::ReleaseLockRequest* req,
                                            v1::LockStatus* out) {
-  DYNCLAMP_READ(ctx)  // the role; only the owner can release
-  return Assign(store_.ReleaseLock(gate_.Caller(ctx)), out);
+  DYNCLAMP_READ(ctx)  // the role; only the owner, or an admin who forces it
+  if (req->force() && !gate_.IsAdmin(ctx)) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "force: releasing another operator's lock needs the "
+                        "admin role");
+  }
+  return Assign(store_.ReleaseLock(gate_.Caller(ctx), req->force()), out);
 }
 
 grpc::Status QueueServiceImpl::GetLock(grpc::ServerContext* ctx,

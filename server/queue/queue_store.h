@@ -70,11 +70,13 @@ class QueueStore {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The lock. Acquire: FailedPrecondition if another operator holds it.
-  // Release: FailedPrecondition unless `op` holds it.
+  // Release: FailedPrecondition unless `op` holds it or `force` (the caller
+  // checked that `op` is an admin).
   absl::StatusOr<v1::LockStatus> AcquireLock(const std::string& op,
                                              int64_t now_unix_ns)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<v1::LockStatus> ReleaseLock(const std::string& op)
+  absl::StatusOr<v1::LockStatus> ReleaseLock(const std::string& op,
+                                             bool force = false)
       ABSL_LOCKS_EXCLUDED(mu_);
   v1::LockStatus GetLock() ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -238,6 +238,8 @@ class Client:
         return self._call(self._runs.GetRun, runs_pb2.GetRunRequest())
 
     def clear_fault(self) -> runs_pb2.Run:
+        """Acknowledges a FAULT (the outputs are at 0) so runs may start
+        again. Raises FailedPrecondition outside FAULT."""
         return self._call(self._runs.ClearFault, runs_pb2.ClearFaultRequest())
 
     def _protocol_request(self, protocol, spec, session
@@ -282,6 +284,8 @@ class Client:
                           runs_pb2.PauseRunRequest(immediately=immediately))
 
     def resume(self) -> runs_pb2.Run:
+        """Resumes a paused protocol at its next sweep (a sweep cut short by
+        ``pause(immediately=True)`` is played again)."""
         return self._call(self._runs.ResumeRun, runs_pb2.ResumeRunRequest())
 
     def watch(self, run_id: Optional[int] = None,
@@ -392,19 +396,24 @@ class Client:
                                queue_pb2.ListItemsRequest()).items)
 
     def queue_item(self, item_id: int) -> queue_pb2.QueueItem:
+        """One waiting item. Raises NotFound if it is not waiting."""
         return self._call(self._queue.GetItem,
                           queue_pb2.GetItemRequest(id=item_id))
 
     def queue_move(self, item_id: int, position: Position
                    ) -> queue_pb2.QueueItem:
+        """Moves a waiting item: "front", "back", ("before", id) or
+        ("after", id)."""
         return self._call(self._queue.MoveItem, queue_pb2.MoveItemRequest(
             id=item_id, position=_position(position)))
 
     def queue_remove(self, item_id: int) -> queue_pb2.QueueItem:
+        """Takes a waiting item out of the queue; returns it."""
         return self._call(self._queue.RemoveItem,
                           queue_pb2.RemoveItemRequest(id=item_id))
 
     def queue_clear(self) -> queue_pb2.QueueStatus:
+        """Removes every waiting item (the current one runs on)."""
         return self._call(self._queue.ClearQueue,
                           queue_pb2.ClearQueueRequest())
 
@@ -418,10 +427,12 @@ class Client:
         return self._call(self._queue.StopQueue, queue_pb2.StopQueueRequest())
 
     def queue_pause(self, immediately: bool = False) -> queue_pb2.QueueStatus:
+        """Pauses the current item after its sweep (or at once)."""
         return self._call(self._queue.PauseQueue,
                           queue_pb2.PauseQueueRequest(immediately=immediately))
 
     def queue_resume(self) -> queue_pb2.QueueStatus:
+        """Resumes the paused item."""
         return self._call(self._queue.ResumeQueue,
                           queue_pb2.ResumeQueueRequest())
 
@@ -431,6 +442,7 @@ class Client:
                           queue_pb2.AbortCurrentRequest())
 
     def queue_status(self) -> queue_pb2.QueueStatus:
+        """The queue's state, current item and items waiting."""
         return self._call(self._queue.GetQueueStatus,
                           queue_pb2.GetQueueStatusRequest())
 
@@ -445,11 +457,14 @@ class Client:
         return self._call(self._queue.AcquireLock,
                           queue_pb2.AcquireLockRequest())
 
-    def release_lock(self) -> queue_pb2.LockStatus:
+    def release_lock(self, force: bool = False) -> queue_pb2.LockStatus:
+        """Gives the rig lock back. ``force``: releases another operator's
+        lock (a stale one); needs the admin role."""
         return self._call(self._queue.ReleaseLock,
-                          queue_pb2.ReleaseLockRequest())
+                          queue_pb2.ReleaseLockRequest(force=force))
 
     def lock_status(self) -> queue_pb2.LockStatus:
+        """Who holds the rig lock, and since when."""
         return self._call(self._queue.GetLock, queue_pb2.GetLockRequest())
 
     # ---- recordings -------------------------------------------------------

@@ -120,6 +120,7 @@ class Stream:
         return self._lost
 
     def close(self) -> None:
+        """Ends the subscription (the daemon gives back its slot)."""
         self._call.cancel()
 
     def __enter__(self) -> "Stream":

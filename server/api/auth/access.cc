@@ -225,6 +225,11 @@ std::string AccessGate::Caller(const grpc::ServerContextBase* ctx) const {
   return who.ok() ? who->name : std::string();
 }
 
+bool AccessGate::IsAdmin(const grpc::ServerContextBase* ctx) const {
+  absl::StatusOr<Principal> who = Decision(ctx);
+  return who.ok() && who->role == Role::kAdmin;
+}
+
 std::string AccessGate::ClientKey(const grpc::ServerContextBase* ctx) const {
   if (authentication()) return absl::StrCat("token ", Caller(ctx));
   std::string peer = ctx->peer();  // "ipv4:127.0.0.1:5312", "ipv6:[::1]:53"

@@ -61,6 +61,10 @@ class AccessGate {
   // "dynclamp-operator" metadata ("" if none).
   std::string Caller(const grpc::ServerContextBase* ctx) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the caller has the admin role (every caller does without
+  // authentication).
+  bool IsAdmin(const grpc::ServerContextBase* ctx) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Whose budget a call counts against: "token NAME" with authentication,
   // else "host ADDRESS" (the peer without its port).
   std::string ClientKey(const grpc::ServerContextBase* ctx) const

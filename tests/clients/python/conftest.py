@@ -45,10 +45,11 @@ class Daemon:
             time.sleep(0.05)
         assert self.address, open(self.log_path).read()
 
-    def cli(self, *args, timeout=120, cwd=None):
+    def cli(self, *args, timeout=120, cwd=None, env=None):
         return subprocess.run(
             [os.path.join(BIN, "dynclamp"), f"--server={self.address}", *args],
-            capture_output=True, text=True, timeout=timeout, cwd=cwd)
+            capture_output=True, text=True, timeout=timeout, cwd=cwd,
+            env=None if env is None else {**os.environ, **env})
 
     def stop(self):
         if self.proc.poll() is None:

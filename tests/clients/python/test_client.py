@@ -96,6 +96,29 @@ def test_set_parameter_live_and_its_errors(rig):
         rig.set_parameter("gaba.g_max_ns", -5.0)
 
 
+def test_live_parameters_are_the_loaded_specs_with_their_values_now(rig):
+    rig.load_spec(GABA)
+    params = {p.name: p for p in rig.live_parameters()}
+    g = params["gaba.g_max_ns"]
+    assert (g.unit, g.value) == ("nS", 20.0) and g.min == 0 and g.max > 20
+    kinds = {m.name: m for m in rig.mechanisms().mechanisms}
+    live = {p.name for p in kinds["ligand_gated"].parameters if p.live}
+    assert set(params) == {f"gaba.{n}" for n in live}
+    rig.set_parameter("gaba.g_max_ns", 35.0)
+    assert {p.name: p.value for p in rig.live_parameters()}[
+        "gaba.g_max_ns"] == 35.0
+    # A preset's own defaults, as the daemon lists them.
+    rig.load_spec({"model_cells": [{"name": "m", "capacitance_pf": 100,
+                                    "conductance_based": {}}],
+                   "conductances": [{"name": "leak", "cell": "m",
+                                     "preset": {"preset": "hh_leak"}}]})
+    leak = {p.name: p for p in rig.live_parameters()}["leak.g_ns"]
+    preset = next(p for p in kinds["hh_leak"].parameters if p.name == "g_ns")
+    assert leak.value == preset.default_value > 0
+    rig.unload_spec()
+    assert rig.live_parameters() == []
+
+
 def test_holding_current_depolarizes_the_cell(rig):
     rest = rig.record(["cell0.v_mv"], 0.3, start_run=True)["cell0.v_mv"]
     rig.hold("cell0", 100.0)
@@ -508,6 +531,39 @@ def test_tokens_and_roles(tmp_path):
         with pytest.raises(dynclamp.Unauthenticated):
             with dynclamp.Client(d.address, token="dct_wrong") as wrong:
                 wrong.recordings()
+    finally:
+        d.remove()
+
+
+def test_a_stale_rig_lock_is_broken_only_by_an_admin(tmp_path):
+    tokens = str(tmp_path / "tokens")
+    alice = conftest.issue_token(tokens, "alice", "operator")
+    bob = conftest.issue_token(tokens, "bob", "operator")
+    root = conftest.issue_token(tokens, "root", "admin")
+    d = Daemon(f"--token_file={tokens}")
+    try:
+        with dynclamp.Client(d.address, token=alice) as a:
+            a.acquire_lock()
+        with dynclamp.Client(d.address, token=bob) as b:
+            with pytest.raises(dynclamp.FailedPrecondition) as e:
+                b.release_lock()
+            assert "alice" in e.value.message and "force" in e.value.message
+            with pytest.raises(dynclamp.PermissionDenied) as e:
+                b.release_lock(force=True)
+            assert "admin" in e.value.message
+            assert b.lock_status().owner == "alice"
+        # The CLI, as the rig's administrator would type it.
+        token_file = tmp_path / "root.token"
+        token_file.write_text(root + "\n")
+        token_file.chmod(0o600)
+        released = d.cli("lock", "release", "--force",
+                         env={"DYNCLAMP_TOKEN_FILE": str(token_file)})
+        assert released.returncode == 0, released.stderr
+        assert released.stdout.strip() == "unlocked"
+        with dynclamp.Client(d.address, token=bob) as b:
+            assert not b.lock_status().held
+            b.acquire_lock()
+            assert b.lock_status().owner == "bob"
     finally:
         d.remove()
 

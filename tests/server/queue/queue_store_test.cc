@@ -147,7 +147,10 @@ TEST_F(QueueStoreTest, OneOperatorHoldsTheLock) {
   ASSERT_FALSE(bob.ok());
   EXPECT_NE(bob.status().message().find("locked by 'alice'"),
             std::string::npos);
-  EXPECT_FALSE(store_->ReleaseLock("bob").ok());
+  const auto bob_releases = store_->ReleaseLock("bob");
+  ASSERT_FALSE(bob_releases.ok());
+  EXPECT_NE(bob_releases.status().message().find("an admin, with force"),
+            std::string::npos);
   EXPECT_EQ(store_->GetLock().owner(), "alice");
   // It survives a restart.
   store_.reset();
@@ -156,6 +159,10 @@ TEST_F(QueueStoreTest, OneOperatorHoldsTheLock) {
   ASSERT_TRUE(store_->ReleaseLock("alice").ok());
   EXPECT_FALSE(store_->GetLock().held());
   EXPECT_FALSE(store_->AcquireLock("", 8).ok());
+  // Forced (the service has checked the admin role): anyone's lock goes.
+  ASSERT_TRUE(store_->AcquireLock("alice", 9).ok());
+  ASSERT_TRUE(store_->ReleaseLock("root", /*force=*/true).ok());
+  EXPECT_FALSE(store_->GetLock().held());
 }
 
 }  // namespace
