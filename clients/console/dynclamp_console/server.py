@@ -313,15 +313,18 @@ async def queue_item(request):
 
 
 def verbs(table):
-    """A POST route whose {verb} picks one argument-less client call from
-    `table` (verb -> Client method name); the daemon's answer as JSON."""
+    """A POST route whose {verb} picks one client call from `table` (verb ->
+    Client method name, or (name, keyword arguments)); the daemon's answer
+    as JSON."""
     @api
     async def handler(request):
         c = request.app["console"].session(request).client
         method = table.get(request.match_info["verb"])
         if method is None:
             raise web.HTTPNotFound()
-        return web.json_response(message_json(await call(getattr(c, method))))
+        name, kwargs = (method, {}) if isinstance(method, str) else method
+        return web.json_response(message_json(
+            await call(getattr(c, name), **kwargs)))
     return handler
 
 
@@ -330,7 +333,8 @@ queue_verb = verbs({"start": "queue_start", "stop": "queue_stop",
                     "abort": "queue_abort", "clear": "queue_clear"})
 run_verb = verbs({"pause": "pause", "resume": "resume",
                   "clear-fault": "clear_fault"})
-lock_verb = verbs({"acquire": "acquire_lock", "release": "release_lock"})
+lock_verb = verbs({"acquire": "acquire_lock", "release": "release_lock",
+                   "break": ("release_lock", {"force": True})})
 
 
 @api

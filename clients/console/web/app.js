@@ -515,6 +515,10 @@ $("start").onclick = () => post("/api/start", {duration_s: Number($("run-seconds
 $("stop").onclick = () => post("/api/stop").then(() => say(null)).catch(say);
 $("lock-acquire").onclick = () => post("/api/lock/acquire").catch(say);
 $("lock-release").onclick = () => post("/api/lock/release").catch(say);
+$("lock-break").onclick = () => {
+  if (confirm("Release another operator's lock? (needs the admin role)"))
+    post("/api/lock/break").catch(say);
+};
 document.querySelectorAll("[data-queue]").forEach((b) => {
   b.onclick = () => post(`/api/queue/${b.dataset.queue}`).catch(say);
 });

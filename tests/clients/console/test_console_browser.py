@@ -286,7 +286,19 @@ def test_the_rig_lock_is_honoured(console, browser, rig):
         lambda d: d.find_element(By.ID, "message").text or None)
     assert "tester" in msg
     assert rig.run().state != dynclamp.runs_pb2.RUNNING
-    rig.release_lock()
+    # Releasing it is the owner's; breaking it, an admin's (every caller is
+    # an admin on a daemon without tokens), after a confirmation.
+    browser.find_element(By.ID, "lock-release").click()
+    wait(browser, "return /only they can release/.test("
+         "document.getElementById('message').textContent)", 10,
+         "the refused release")
+    assert rig.lock_status().owner == "tester"
+    browser.find_element(By.ID, "lock-break").click()
+    WebDriverWait(browser, 5).until(lambda d: d.switch_to.alert).accept()
+    deadline = time.monotonic() + 10
+    while rig.lock_status().held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not rig.lock_status().held
 
 
 def test_an_observer_token_cannot_change_anything(tmp_path):
