@@ -32,6 +32,7 @@ MAX_BODY_BYTES = 4 << 20     # a spec or protocol file
 FRAME_INTERVAL_S = 1 / 35    # at most 35 scope frames a second
 MAX_SCOPE_SIGNALS = 8
 MAX_QUEUED_BLOCKS = 2000     # ~20 s of blocks waiting for the scope
+REOPEN_INTERVAL_S = 1.0      # a scope whose stream ended tries again so often
 
 HTTP_OF_CODE = {
     grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.OUT_OF_RANGE: 400,
@@ -410,8 +411,10 @@ class ScopeSocket:
         self.sent = {}  # frame id -> daemon monotonic ns of its newest sample
         self.frame_id = 0
         self.generation = 0
+        self.reopening: Optional[asyncio.Future] = None
 
     def reader(self, stream, generation):
+        ended = None
         try:
             for block in stream:
                 if self.queue.qsize() > MAX_QUEUED_BLOCKS:
@@ -420,9 +423,52 @@ class ScopeSocket:
                 self.loop.call_soon_threadsafe(self.queue.put_nowait,
                                                (generation, block))
         except dynclamp.DynclampError as e:
-            if e.code != grpc.StatusCode.CANCELLED:
-                self.loop.call_soon_threadsafe(
-                    self.queue.put_nowait, (generation, e))
+            ended = e
+        # The stream ended (the daemon restarted, the rig was reconfigured):
+        # the pump opens it again. One the console closed has an old
+        # generation and is let go.
+        if ended is None or ended.code != grpc.StatusCode.CANCELLED:
+            ended = ended or dynclamp.Unavailable(
+                grpc.StatusCode.UNAVAILABLE, "the daemon ended the stream")
+            self.loop.call_soon_threadsafe(self.queue.put_nowait,
+                                           (generation, ended))
+
+    async def open(self, names):
+        """Subscribes to `names`; the old subscription's blocks are
+        ignored from now on."""
+        if self.stream is not None:
+            self.stream.close()
+        self.stream = await call(self.client.stream, names)
+        self.names, self.units = names, list(self.stream.units)
+        self.generation += 1
+        threading.Thread(target=self.reader,
+                         args=(self.stream, self.generation),
+                         daemon=True).start()
+
+    async def send_configured(self):
+        await self.ws.send_json({"type": "configured", "signals": self.names,
+                                 "units": self.units,
+                                 "sample_period_s":
+                                     self.stream.sample_period_s})
+
+    async def reopen(self, generation, said):
+        """After the stream of `generation` ended: subscribes again every
+        REOPEN_INTERVAL_S until it works or the page chose other signals;
+        tells the page each new reason it does not."""
+        while not self.ws.closed and generation == self.generation:
+            await asyncio.sleep(REOPEN_INTERVAL_S)
+            if generation != self.generation:
+                return
+            try:
+                await self.open(self.names)
+                await self.send_configured()
+                return
+            except dynclamp.DynclampError as e:
+                if e.message != said:
+                    said = e.message
+                    await self.ws.send_json({"type": "error", "field": e.field,
+                                             "message": e.message,
+                                             "code": e.code.name})
 
     async def configure(self, msg):
         names = list(msg.get("signals") or [])
@@ -443,19 +489,9 @@ class ScopeSocket:
                               float(trig.get("pre", 0.1)))
         scope = Scope(len(names), float(msg["timebase_s"]), columns, trigger)
         if names != self.names or self.stream is None:
-            if self.stream is not None:
-                self.stream.close()
-            self.stream = await call(self.client.stream, names)
-            self.names, self.units = names, list(self.stream.units)
-            self.generation += 1
-            threading.Thread(target=self.reader,
-                             args=(self.stream, self.generation),
-                             daemon=True).start()
+            await self.open(names)
         self.scope = scope
-        await self.ws.send_json({"type": "configured", "signals": self.names,
-                                 "units": self.units,
-                                 "sample_period_s":
-                                     self.stream.sample_period_s})
+        await self.send_configured()
 
     async def pump(self):
         """Feeds every waiting block to the scope, then sends a frame if the
@@ -471,9 +507,12 @@ class ScopeSocket:
                 items.append(self.queue.get_nowait())
             for generation, block in items:
                 if isinstance(block, Exception):
-                    await self.ws.send_json({"type": "error",
-                                             "message": block.message,
-                                             "code": block.code.name})
+                    if generation == self.generation:
+                        await self.ws.send_json({"type": "error",
+                                                 "message": block.message,
+                                                 "code": block.code.name})
+                        self.reopening = asyncio.ensure_future(
+                            self.reopen(generation, block.message))
                 elif generation == self.generation and self.scope is not None:
                     self.scope.feed(block.t, block.values, block.skipped,
                                     block.lost_before, block.new_run,
@@ -537,6 +576,8 @@ async def scope_ws(request):
                 await ws.send_json({"type": "error", **err})
     finally:
         pump.cancel()
+        if sock.reopening is not None:
+            sock.reopening.cancel()
         if sock.stream is not None:
             sock.stream.close()
     return ws

@@ -106,6 +106,26 @@ async function pollStatus() {
   }
 }
 
+// The daemon (or the console) may go away: a restart, the network. The page
+// says so, and when the daemon answers again it reads its spec and signals
+// afresh (the scope's server side subscribes again by itself).
+async function watchStatus() {
+  try {
+    await pollStatus();
+    if (state.unreachable) { state.unreachable = false; say(null); }
+  } catch (e) {
+    const down = e instanceof TypeError ?
+      {code: "UNAVAILABLE", message: "the console does not answer"} : e;
+    if (down && down.code === "UNAVAILABLE") {
+      state.unreachable = true;
+      state.generation = undefined;
+      $("run-state").textContent = "daemon unreachable";
+      $("run-state").className = "badge FAULT";
+      say(down);
+    }
+  }
+}
+
 function drawHolding(channels) {
   const box = $("holding");
   box.innerHTML = "";
@@ -582,7 +602,7 @@ async function boot() {
   await pollStatus();
   state.booted = true;
   openScope();
-  every(500, pollStatus);
+  every(500, watchStatus);
   every(2000, pollLists);
 }
 

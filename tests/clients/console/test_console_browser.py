@@ -343,6 +343,44 @@ def test_an_observer_token_cannot_change_anything(tmp_path):
         d.remove()
 
 
+def test_the_page_says_the_daemon_is_away_and_comes_back_with_it(tmp_path):
+    first = Daemon()
+    port = first.address.rsplit(":", 1)[1]
+    console = Console(first.address)
+    driver = chrome()
+    second = None
+    try:
+        with dynclamp.Client(first.address) as c:
+            c.start(0)
+        open_page(driver, console)
+        first.stop()
+        wait(driver, "return document.getElementById('run-state').textContent"
+             " == 'daemon unreachable' && /UNAVAILABLE/.test(document."
+             "getElementById('message').textContent)", 10, "the daemon away")
+        # The rig's daemon restarts (same address and data): the page reads
+        # it again and the scope subscribes again by itself.
+        second = Daemon(f"--listen=127.0.0.1:{port}", data=first.data)
+        with dynclamp.Client(second.address) as c:
+            c.start(0)
+        painted = driver.execute_script(
+            "return window.dynclampConsole.framesPainted")
+        wait(driver, "return /RUNNING/.test(document.getElementById("
+             "'run-state').textContent) && document.getElementById('message')"
+             f".textContent == '' && window.dynclampConsole.framesPainted > "
+             f"{painted} + 10", 20, "the page back with the daemon")
+        _, lo, hi = screen(driver)
+        assert np.isfinite(hi).any()
+    finally:
+        driver.save_screenshot(os.path.join(
+            os.environ.get("DYNCLAMP_ARTIFACTS", str(tmp_path)),
+            "console_daemon_restart.png"))
+        driver.quit()
+        console.stop()
+        if second is not None:
+            second.remove()
+        first.remove()
+
+
 def test_a_protocol_runs_from_the_page_with_qc_timing_and_download(
         console, browser, rig):
     open_page(browser, console, frames=False)

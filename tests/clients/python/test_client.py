@@ -623,6 +623,38 @@ def test_run_ids_go_on_after_a_restart(tmp_path):
         second.remove()
 
 
+def test_a_client_is_back_soon_after_its_daemon_restarts(tmp_path):
+    first = Daemon()
+    port = first.address.rsplit(":", 1)[1]
+    with dynclamp.Client(first.address, timeout=1) as c:
+        assert c.run().state == runs_pb2.IDLE
+        first.stop()
+        # 8 s down, calls failing: gRPC's own backoff would have grown to
+        # 6-10 s between attempts by now.
+        down_until = time.monotonic() + 8
+        while time.monotonic() < down_until:
+            with pytest.raises(dynclamp.Unavailable):
+                c.run()
+            time.sleep(0.5)
+        second = Daemon(f"--listen=127.0.0.1:{port}", data=first.data)
+        try:
+            back = time.monotonic()
+            while True:
+                try:
+                    c.rig()
+                    break
+                except dynclamp.Unavailable:
+                    assert time.monotonic() - back < 30
+                    time.sleep(0.05)
+            waited = time.monotonic() - back
+            # At most one backoff (RECONNECT_MAX_S with gRPC's 20 % jitter)
+            # plus a connection; 2 s of margin for a loaded machine.
+            assert waited < 1.2 * dynclamp.client.RECONNECT_MAX_S + 2, waited
+        finally:
+            second.remove()
+    first.remove()
+
+
 def test_a_file_nobody_saw_end_is_listed_and_downloadable(tmp_path):
     d = Daemon()
     try:
