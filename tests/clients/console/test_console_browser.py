@@ -278,6 +278,34 @@ def test_a_bad_spec_shows_its_field(console, browser, rig, tmp_path):
         not rig.loaded_spec().spec.conductances, "nothing was loaded"
 
 
+def test_a_spec_dropped_on_the_page_loads_with_its_text(console, browser,
+                                                       rig):
+    with open(os.path.join(EXAMPLES, "gaba_step.yaml")) as f:
+        text = f.read()
+    open_page(browser, console, frames=False)
+    # A file dropped as the browser delivers one (a DataTransfer's File).
+    browser.execute_script(
+        "const t = new DataTransfer();"
+        "t.items.add(new File([arguments[0]], 'gaba_step.yaml'));"
+        "const zone = document.getElementById('spec-drop');"
+        "zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: t,"
+        "                                               cancelable: true}));"
+        "zone.dispatchEvent(new DragEvent('drop', {dataTransfer: t,"
+        "                                           cancelable: true}));",
+        text)
+    wait(browser, "return !document.getElementById('spec-load').disabled",
+         10, "the dropped file read")
+    browser.find_element(By.ID, "spec-load").click()
+    wait(browser, "return /loaded: generation/.test(document.getElementById("
+         "'spec-result').textContent)", 10, "the load")
+    loaded = rig.loaded_spec()
+    assert [c.name for c in loaded.spec.conductances] == ["gaba"]
+    assert loaded.spec_source == text
+    wait(browser, "return document.querySelector("
+         "'.param[data-parameter=\"gaba.g_max_ns\"]')", 10,
+         "its live parameters")
+
+
 def test_the_rig_lock_is_honoured(console, browser, rig):
     rig.acquire_lock()  # operator "tester"
     open_page(browser, console, frames=False)
