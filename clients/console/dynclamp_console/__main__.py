@@ -5,23 +5,13 @@ Listens on loopback by default. Beyond loopback it needs TLS (--tls_cert,
 tokens are the console's logins.
 """
 import argparse
-import ipaddress
 import os
 import ssl
 import sys
 
 from aiohttp import web
 
-from .server import Console, make_app
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from .server import Console, is_loopback_host, make_app
 
 
 def main(argv=None):
@@ -49,12 +39,12 @@ def main(argv=None):
             sys.exit("--tls_cert and --tls_key go together")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-    elif not is_loopback(host) and not args.insecure:
+    elif not is_loopback_host(host) and not args.insecure:
         sys.exit(f"--listen: {host} is beyond loopback; give --tls_cert and "
                  "--tls_key (or --insecure on a network you trust)")
     console = Console(args.server, tls=args.daemon_tls or bool(args.daemon_ca),
                       ca=args.daemon_ca)
-    app = make_app(console, tls=context is not None)
+    app = make_app(console, tls=context is not None, loopback=is_loopback_host(host))
 
     async def announce(app_):
         site = [s for s in runner.sites][0]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import json
 import os
 import secrets
 import threading
 import time
+import urllib.parse
 from typing import Dict, Optional
 
 import grpc
@@ -590,8 +592,45 @@ async def latency(request):
                               "frames_sent": console.frames_sent})
 
 
-def make_app(console: Console, tls: bool = False) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+def is_loopback_host(host: str) -> bool:
+    """Whether a Host header's name ("localhost:8080", "[::1]:8080")
+    names this machine's loopback."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def guard(loopback: bool):
+    """Requests from other web pages are refused: a console on loopback
+    answers only to loopback names (a page whose name an attacker points at
+    127.0.0.1, DNS rebinding, would otherwise drive the rig), and a change
+    or a scope whose Origin is another site is refused (beyond loopback the
+    console wants TLS, whose certificate names it)."""
+    @web.middleware
+    async def middleware(request, handler):
+        host = request.headers.get("Host", "")
+        if loopback and not is_loopback_host(host):
+            raise web.HTTPForbidden(text=f"Host {host!r} is not this "
+                                    "console's loopback address")
+        origin = request.headers.get("Origin")
+        if origin is not None and (request.method != "GET" or
+                                   request.path == "/api/scope"):
+            if urllib.parse.urlsplit(origin).netloc != host:
+                raise web.HTTPForbidden(text=f"Origin {origin!r} is another "
+                                        "site")
+        return await handler(request)
+    return middleware
+
+
+def make_app(console: Console, tls: bool = False,
+             loopback: bool = True) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[guard(loopback)])
     app["console"] = console
     app["tls"] = tls
     r = app.router

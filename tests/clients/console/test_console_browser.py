@@ -470,6 +470,57 @@ def test_clipped_current_is_marked_on_the_trace(console, browser, rig):
     assert "clipped 0" not in browser.find_element(By.ID, "scope-flags").text
 
 
+def test_other_sites_cannot_drive_the_rig(console, rig):
+    # A page elsewhere whose name resolves to 127.0.0.1 (DNS rebinding), or
+    # that posts across sites, gets nothing; the console's own page does.
+    import http.client
+    import json
+    import urllib.parse
+    where = urllib.parse.urlsplit(console.url)
+
+    def ask(method, path, headers, body=None):
+        conn = http.client.HTTPConnection(where.hostname, where.port,
+                                          timeout=10)
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        out = (r.status, r.read().decode(), r.getheader("Set-Cookie"))
+        conn.close()
+        return out
+
+    own = where.netloc
+    login = json.dumps({"operator": "mallory"})
+    status, text, _ = ask("POST", "/api/login",
+                          {"Host": "evil.example:80",
+                           "Content-Type": "application/json"}, login)
+    assert status == 403 and "evil.example" in text
+    status, _, _ = ask("GET", "/", {"Host": "rebound.example"})
+    assert status == 403
+    status, text, _ = ask("POST", "/api/login",
+                          {"Host": own, "Origin": "http://evil.example",
+                           "Content-Type": "application/json"}, login)
+    assert status == 403 and "evil.example" in text
+    # The same calls from the console's own origin go through.
+    status, _, cookie = ask("POST", "/api/login",
+                            {"Host": own, "Origin": f"http://{own}",
+                             "Content-Type": "application/json"}, login)
+    assert status == 200
+    session = cookie.split(";", 1)[0]
+    status, _, _ = ask("POST", "/api/start",
+                       {"Host": own, "Origin": "http://evil.example",
+                        "Cookie": session, "Content-Type": "application/json"},
+                       "{}")
+    assert status == 403
+    assert rig.run().state != dynclamp.runs_pb2.RUNNING
+    status, _, _ = ask("GET", "/api/scope",
+                       {"Host": own, "Origin": "http://evil.example",
+                        "Cookie": session, "Connection": "Upgrade",
+                        "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+                        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert status == 403
+    status, _, _ = ask("GET", "/api/status", {"Host": own, "Cookie": session})
+    assert status == 200
+
+
 def test_the_console_wants_tls_beyond_loopback(daemon, tmp_path):
     import subprocess
     import ssl
