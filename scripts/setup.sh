@@ -16,7 +16,7 @@ packages=(
   libssl-dev openssl clang libclang-rt-14-dev
   python3-grpcio python3-protobuf python3-yaml
   # the Python client's tests, and its wheel built offline
-  python3-pytest python3-pip python3-setuptools python3-wheel
+  python3-pytest python3-pip python3-setuptools python3-wheel python3-venv
   # the web console, and its tests in a real (headless) browser
   python3-aiohttp chromium chromium-driver python3-selenium
   # ../shared/reference/nwb-tools/nwb-check (pynwb and the NWB Inspector)

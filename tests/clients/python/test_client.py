@@ -714,6 +714,28 @@ def test_the_package_builds_a_wheel_that_installs_offline(tmp_path):
     where, completed, typed = probe.stdout.split()
     assert where.startswith(str(site))
     assert int(completed) == runs_pb2.COMPLETED and typed == "True"
+    # As docs/python.md says: a virtual environment that sees Debian's
+    # grpcio, protobuf, numpy and yaml, with the wheel, or with the folder.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for name, what in (("wheel", [str(tmp_path / "dist" / whl)]),
+                       ("folder", ["--no-build-isolation", str(src)])):
+        venv = tmp_path / f"venv-{name}"
+        made = subprocess.run(["/usr/bin/python3", "-m", "venv",
+                               "--system-site-packages", str(venv)],
+                              capture_output=True, text=True, timeout=300)
+        assert made.returncode == 0, made.stderr
+        got = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-deps",
+                              "--no-index", *what], capture_output=True,
+                             text=True, timeout=300, env=env)
+        assert got.returncode == 0, got.stdout + got.stderr
+        used = subprocess.run(
+            [str(venv / "bin" / "python"), "-c",
+             "import dynclamp; print(dynclamp.__file__, dynclamp.__version__)"],
+            capture_output=True, text=True, timeout=60, cwd=str(tmp_path),
+            env=env)
+        assert used.returncode == 0, used.stderr
+        where, version = used.stdout.split()
+        assert where.startswith(str(venv)) and version == dynclamp.__version__
 
 
 def test_queue_pause_resume_abort_clear(rig):
