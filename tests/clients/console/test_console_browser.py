@@ -41,6 +41,13 @@ def open_page(driver, console, frames=True):
              "scope frames painted")
 
 
+def choose_file(driver, input_id, path, enables):
+    """Chooses a file in the page's file input; waits until the button
+    `enables` can be pressed (the page has read it)."""
+    driver.find_element(By.ID, input_id).send_keys(str(path))
+    wait(driver, f"return !document.getElementById('{enables}').disabled")
+
+
 FULL_SCREEN = ("const f = window.dynclampConsole.frame;"
                "return f && f.lo && Math.abs(f.col_s * f.lo[0].length - {tb})"
                " < 1e-9 && f.lo[0].filter(v => v !== null).length >="
@@ -185,9 +192,9 @@ def test_the_queue_and_history_from_the_page(console, browser, rig):
     # Anyone may name a protocol; the page shows the name as text.
     marked = dict(short, name="<img src=x onerror=window.injected=1>")
     open_page(browser, console, frames=False)
-    browser.find_element(By.ID, "protocol-file").send_keys(
-        os.path.join(EXAMPLES, "protocols", "test_pulse.yaml"))
-    wait(browser, "return !document.getElementById('queue-add').disabled")
+    choose_file(browser, "protocol-file",
+                os.path.join(EXAMPLES, "protocols", "test_pulse.yaml"),
+                "queue-add")
     browser.find_element(By.ID, "queue-add").click()
     wait(browser, "return document.querySelectorAll('#queue tr[data-item]')"
          ".length == 1", 10, "the item added from the page")
@@ -264,8 +271,7 @@ def test_a_bad_spec_shows_its_field(console, browser, rig, tmp_path):
                    "      g_max_ns: -20\n      e_rev_mv: -75\n"
                    "      tau_rise_ms: 20\n      tau_decay_ms: 60\n")
     open_page(browser, console, frames=False)
-    browser.find_element(By.ID, "spec-file").send_keys(str(bad))
-    wait(browser, "return !document.getElementById('spec-validate').disabled")
+    choose_file(browser, "spec-file", bad, "spec-validate")
     browser.find_element(By.ID, "spec-validate").click()
     field = WebDriverWait(browser, 10).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#spec-result .field"))
@@ -412,9 +418,9 @@ def test_the_page_says_the_daemon_is_away_and_comes_back_with_it(tmp_path):
 def test_a_protocol_runs_from_the_page_with_qc_timing_and_download(
         console, browser, rig):
     open_page(browser, console, frames=False)
-    browser.find_element(By.ID, "protocol-file").send_keys(
-        os.path.join(EXAMPLES, "protocols", "test_pulse.yaml"))
-    wait(browser, "return !document.getElementById('protocol-run').disabled")
+    choose_file(browser, "protocol-file",
+                os.path.join(EXAMPLES, "protocols", "test_pulse.yaml"),
+                "protocol-run")
     browser.find_element(By.ID, "protocol-check").click()
     wait(browser, "return /10 sweeps/.test("
          "document.getElementById('protocol-result').textContent)", 10,
