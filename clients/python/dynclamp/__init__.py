@@ -8,8 +8,9 @@ are in :mod:`dynclamp.v1`.
 """
 from . import errors, files, nwb
 from .client import ENDED, Client, LiveParameter
-from .errors import (Aborted, DataLoss, DeadlineExceeded, DynclampError,
-                     FailedPrecondition, InvalidArgument, NotFound,
+from .errors import (Aborted, AlreadyExists, Cancelled, DataLoss,
+                     DeadlineExceeded, DynclampError, FailedPrecondition,
+                     Internal, InvalidArgument, NotFound, OutOfRange,
                      PermissionDenied, ResourceExhausted, Unauthenticated,
                      Unavailable)
 from .stream import Block, Stream, Trace, envelope
@@ -22,7 +23,8 @@ __all__ = [
     "errors", "files", "nwb", "Client", "LiveParameter", "ENDED", "Block", "Stream", "Trace", "envelope",
     "DynclampError", "InvalidArgument", "NotFound", "FailedPrecondition",
     "PermissionDenied", "Unauthenticated", "ResourceExhausted", "Unavailable",
-    "DeadlineExceeded", "Aborted", "DataLoss",
+    "DeadlineExceeded", "Aborted", "DataLoss", "Cancelled", "AlreadyExists",
+    "OutOfRange", "Internal",
     "models_pb2", "protocol_pb2", "queue_pb2", "recordings_pb2", "rig_pb2",
     "runs_pb2", "spec_pb2", "stream_pb2",
 ]

@@ -172,9 +172,11 @@ def _check_value(value: Any, field: FieldDescriptor,
     number = _number(value)
     if number is None:
         return where, f"expected a number, got {_shown(value)}"
+    if not math.isfinite(number):
+        return where, f"must be a finite number, got {_shown(value)}"
     if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return None
-    if not math.isfinite(number) or number != int(number):
+    if number != int(number):
         return where, f"expected a whole number, got {_shown(value)}"
     return None
 

@@ -9,14 +9,14 @@ without losing spikes: each bin keeps its minimum and maximum.
 from __future__ import annotations
 
 import dataclasses
-import time
+import threading
 import warnings
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import grpc
 import numpy as np
 
-from .errors import DeadlineExceeded, from_rpc_error
+from .errors import Cancelled, DeadlineExceeded, from_rpc_error
 from .v1 import stream_pb2
 
 
@@ -167,25 +167,43 @@ class Stream:
         seen after this call, or with the current run's next block.
 
         Raises:
-            DeadlineExceeded: fewer samples came within ``timeout`` seconds.
+            DeadlineExceeded: fewer samples came within ``timeout`` seconds
+                (the stream is closed then).
+            Cancelled: the stream was closed meanwhile.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         blocks: List[Block] = []
         have = 0
         lost_at_start = self._lost
-        while have < samples:
-            if deadline is not None and time.monotonic() > deadline:
-                self.close()
-                raise DeadlineExceeded(
-                    grpc.StatusCode.DEADLINE_EXCEEDED,
-                    f"{have} of {samples} samples came in {timeout} s "
-                    "(is a run active?)")
-            b = next(self)
-            if same_run and b.new_run and blocks:
-                blocks, have = [], 0  # a new run started: keep only it
-                lost_at_start = self._lost - b.lost_before
-            blocks.append(b)
-            have += len(b)
+        # Between runs no block comes at all: the deadline closes the stream
+        # rather than waiting for a block that may never arrive.
+        expired = threading.Event()
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, lambda: (expired.set(),
+                                                      self.close()))
+            timer.daemon = True
+            timer.start()
+        try:
+            while have < samples:
+                try:
+                    b = next(self)
+                except StopIteration:
+                    if expired.is_set():
+                        raise DeadlineExceeded(
+                            grpc.StatusCode.DEADLINE_EXCEEDED,
+                            f"{have} of {samples} samples came in {timeout} s"
+                            " (is a run active?)") from None
+                    raise Cancelled(grpc.StatusCode.CANCELLED,
+                                    f"the stream was closed after {have} of "
+                                    f"{samples} samples") from None
+                if same_run and b.new_run and blocks:
+                    blocks, have = [], 0  # a new run started: keep only it
+                    lost_at_start = self._lost - b.lost_before
+                blocks.append(b)
+                have += len(b)
+        finally:
+            if timer is not None:
+                timer.cancel()
         values = np.concatenate([b.values for b in blocks])[:samples]
         t = np.concatenate([b.t for b in blocks])[:samples]
         skipped = np.concatenate([b.skipped for b in blocks])[:samples]

@@ -168,6 +168,22 @@ def test_a_2_s_run_streams_exactly_its_samples_and_times(rig):
     assert any(b.lower_us <= 50.0 < b.upper_us for b in bins), "20 kHz"
 
 
+def test_record_without_a_run_gives_up_at_its_timeout(rig):
+    assert rig.run().state != runs_pb2.RUNNING
+    started = time.monotonic()
+    with pytest.raises(dynclamp.DeadlineExceeded) as e:
+        rig.record(["cell0.v_mv"], 0.2, timeout=1.0)
+    waited = time.monotonic() - started
+    assert "0 of 4000 samples came in 1.0 s" in e.value.message
+    assert 1.0 <= waited < 5.0  # 4 s of margin for a loaded machine
+    # Closed by the caller meanwhile: Cancelled, not a short trace.
+    s = rig.stream(["cell0.v_mv"])
+    import threading
+    threading.Timer(0.3, s.close).start()
+    with pytest.raises(dynclamp.Cancelled):
+        s.collect(100)
+
+
 def test_blocks_have_named_columns_times_and_runs(rig):
     rig.load_spec(GABA)
     with rig.stream(["cell0.v_mv", "gaba.g_ns"], decimation=10) as s:
