@@ -96,12 +96,4 @@ def rig(daemon):
     import dynclamp
     with dynclamp.Client(daemon.address, operator="tester") as c:
         yield c
-        if c.run().state in (dynclamp.runs_pb2.RUNNING,
-                             dynclamp.runs_pb2.FAULT):
-            c.stop()
-        for ch in c.rig().channels:
-            if ch.holding_pa:
-                c.hold(ch.name, 0)
-        if c.lock_status().held:
-            c.release_lock()
-        c.unload_spec()
+        client_fixtures.leave_idle(c)

@@ -78,13 +78,26 @@ def daemon():
     d.remove()
 
 
+def leave_idle(c):
+    """Leaves the rig as the next test expects it: no run, no holding
+    current, no lock, nothing loaded."""
+    import dynclamp
+    if c.run().state in (dynclamp.runs_pb2.RUNNING, dynclamp.runs_pb2.FAULT):
+        try:
+            c.stop()
+        except dynclamp.FailedPrecondition:
+            pass  # the run ended meanwhile
+    for ch in c.rig().channels:
+        if ch.holding_pa:
+            c.hold(ch.name, 0)
+    if c.lock_status().held:
+        c.release_lock(force=True)
+    c.unload_spec()
+
+
 @pytest.fixture
 def rig(daemon):
     import dynclamp
     with dynclamp.Client(daemon.address) as c:
         yield c
-        # Leave the rig as the next test expects it: idle, nothing loaded.
-        if c.run().state in (dynclamp.runs_pb2.RUNNING,
-                             dynclamp.runs_pb2.FAULT):
-            c.stop()
-        c.unload_spec()
+        leave_idle(c)

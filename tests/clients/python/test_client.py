@@ -203,6 +203,7 @@ def test_blocks_have_named_columns_times_and_runs(rig):
         b = blocks[-1]
         np.testing.assert_array_equal(b["gaba.g_ns"], b.values[:, 1])
         assert s.samples_lost == 0
+    assert rig.wait(timeout=10).state == runs_pb2.COMPLETED
     with pytest.raises(dynclamp.DynclampError) as e:
         rig.stream(["cell0.v_mv", "no_such.signal"])
     assert "no_such.signal" in e.value.message
