@@ -493,9 +493,9 @@ absl::StatusOr<v1::LockStatus> QueueStore::ReleaseLock(const std::string& op,
   const v1::LockStatus held = GetLock();
   if (!held.held()) return held;
   if (held.owner() != op && !force) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "lock: held by '", held.owner(),
-        "'; only they can release it (or an admin, with force)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("lock: held by '", held.owner(),
+                     "'; only they can release it (or an admin, with force)"));
   }
   absl::MutexLock lock(&mu_);
   if (auto s = Exec("DELETE FROM lock"); !s.ok()) return s;
